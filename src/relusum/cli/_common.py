@@ -1,0 +1,62 @@
+"""Pieces shared by several subcommands: domain arguments, output paths, progress."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from relusum.targets import parse_domain
+
+__all__ = ["add_domain", "domain_from", "check_output", "positive_int", "positive_float"]
+
+
+def add_domain(parser: argparse.ArgumentParser, required: bool = False, help: str | None = None):
+    parser.add_argument(
+        "--domain",
+        nargs=2,
+        metavar=("A", "B"),
+        required=required,
+        help=help or "interval [A, B]; numbers or constant formulas such as -pi or 2*pi",
+    )
+
+
+def domain_from(args: argparse.Namespace) -> tuple[float, float] | None:
+    if getattr(args, "domain", None) is None:
+        return None
+    return parse_domain([s.strip() for s in args.domain])
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text.strip()!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text.strip()!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {value}")
+    return value
+
+
+def check_output(path: str | os.PathLike[str], suffixes: tuple[str, ...], what: str) -> Path:
+    """Check, before any work, that ``path`` can be written and has a known suffix."""
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise ValueError(
+            f"{what} file {str(p)!r} must end in {', '.join(suffixes)}"
+        )
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {str(p)!r}: folder {str(parent)!r} does not exist")
+    if p.is_dir():
+        raise ValueError(f"cannot write {str(p)!r}: it is a folder")
+    return p

@@ -1,0 +1,145 @@
+"""``relusum fit``: fit a formula or data and print, save, plot or export the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from relusum.cli._common import add_domain, check_output, domain_from, positive_float, positive_int
+
+EXAMPLES = """examples:
+  relusum fit "sin(x)" --domain 0 2*pi --units 16 --plot fit.png
+  relusum fit "gelu(x)" --domain -8 8 --knots optimal --loss linf --tol 1e-3 --json
+  relusum fit --data points.csv --x time --y value --units 8 --save model.json
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit",
+        help="fit a sum of shifted ReLUs to a formula or to data",
+        description="Fit bias + sum_i w_i * max(0, x - h_i) to a formula in x or to data.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("target", nargs="?", help='a formula in x, e.g. "sin(x)" (or use --data)')
+    add_domain(p)
+    p.add_argument("--data", metavar="CSV", help="fit the points of a CSV file instead of a formula")
+    p.add_argument("--x", default="0", metavar="COL", help="x column: header name or 0-based index")
+    p.add_argument("--y", default="1", metavar="COL", help="y column: header name or 0-based index")
+    p.add_argument("--units", type=positive_int, metavar="N", help="number of ReLU units (default 16)")
+    p.add_argument(
+        "--knots", default="uniform", metavar="uniform|optimal|h1,h2,...",
+        help="knot placement: uniform, optimal, or a comma-separated list",
+    )
+    p.add_argument("--loss", choices=("l2", "linf"), help="least squares or max error (default l2)")
+    p.add_argument("--tol", type=positive_float, metavar="EPS",
+                   help="fewest units with error at most EPS (max error, or RMSE with --loss l2)")
+    p.add_argument("--max-units", type=positive_int, default=1000, metavar="N",
+                   help="upper limit of units for --tol (default 1000)")
+    p.add_argument("--interpolate", action="store_true", help="match the target at every knot and at B")
+    p.add_argument("--samples", type=positive_int, metavar="N", help="samples of a formula (default 2000)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--save", metavar="FILE.json", help="write the model and report as JSON")
+    p.add_argument("--plot", metavar="FILE", help="plot target, fit and ReLU terms (.png or .svg)")
+    p.add_argument("--export", metavar="FILE", action="append", default=[],
+                   help="export by extension: .json .csv .h .onnx .pt (repeatable)")
+    p.set_defaults(func=run)
+
+
+def _knots_arg(text: str):
+    text = text.strip()
+    if text in ("uniform", "optimal"):
+        return text
+    from relusum.formula import evaluate_constant
+
+    parts = [t for t in text.split(",") if t.strip()]
+    if not parts:
+        raise ValueError(f"--knots must be uniform, optimal or a list like 0,0.5,1; got {text!r}")
+    return [evaluate_constant(t.strip()) for t in parts]
+
+
+def run(args: argparse.Namespace) -> int:
+    from relusum.export import export_suffixes
+    from relusum.plot import FIGURE_SUFFIXES
+
+    if args.target is not None and args.data is not None:
+        raise ValueError("give either a formula or --data, not both")
+    if args.target is None and args.data is None:
+        raise ValueError('give a formula such as "sin(x)" or --data FILE.csv')
+    # Validate every output path before any work, so nothing is half-done.
+    if args.save:
+        check_output(args.save, (".json",), "--save")
+    if args.plot:
+        check_output(args.plot, FIGURE_SUFFIXES, "--plot")
+    for path in args.export:
+        check_output(path, export_suffixes(), "--export")
+    domain = domain_from(args)
+    knots = _knots_arg(args.knots)
+    loss = args.loss or ("linf" if args.tol is not None else "l2")
+
+    import relusum
+
+    if args.data is not None:
+        target = relusum.read_csv(args.data, x=args.x, y=args.y)
+    else:
+        target = args.target.strip()
+        if domain is None:
+            raise ValueError("a formula needs --domain A B")
+    result = relusum.fit(
+        target,
+        domain=domain,
+        n_units=args.units,
+        knots=knots,
+        loss=loss,
+        interpolate=args.interpolate,
+        samples=args.samples,
+        tol=args.tol,
+        max_units=args.max_units,
+    )
+    payload = result.to_dict()
+    if args.save:
+        result.model.save(args.save, **{k: v for k, v in payload.items() if k not in result.model.to_dict()})
+    for path in args.export:
+        relusum.export.export(result.model, path)
+    if args.plot:
+        _plot(result, args.plot)
+    if args.json:
+        print(json.dumps(payload))
+    else:
+        _print_summary(result, args)
+    return 0
+
+
+def _plot(result, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from relusum.plot import plot_fit, save_figure
+
+    ax = plot_fit(result)
+    save_figure(ax.figure, path)
+    plt.close(ax.figure)
+
+
+def _print_summary(result, args: argparse.Namespace) -> None:
+    rep, s = result.report, result.model
+    a, b = result.target.domain
+    where = (
+        f"on a {rep.n_verify:,}-point verification grid" if rep.error_on == "grid"
+        else f"on the {rep.n_verify:,} data points"
+    )
+    out = sys.stdout
+    print(f"fit {result.target.label} on [{a:.6g}, {b:.6g}]", file=out)
+    how = "interpolation" if rep.interpolate else rep.loss
+    print(f"  {rep.n_units} units, {rep.n_pieces} linear pieces; {rep.knots} knots, {how}", file=out)
+    print(f"  RMSE {rep.rmse:.4g}, max |error| {rep.max_abs_error:.4g} ({where})", file=out)
+    print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)
+    for label, path in (("model", args.save), ("plot", args.plot)):
+        if path:
+            print(f"  wrote {label}: {path}", file=out)
+    for path in args.export:
+        print(f"  exported: {path}", file=out)

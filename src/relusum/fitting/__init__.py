@@ -1,0 +1,5 @@
+"""Fitting: from a target to a :class:`~relusum.model.ReluSum` (the object knows nothing of fits)."""
+
+from relusum.fitting.api import FitReport, FitResult, fit
+
+__all__ = ["fit", "FitResult", "FitReport"]

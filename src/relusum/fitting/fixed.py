@@ -1,0 +1,104 @@
+"""Fits with fixed knots: interpolation and banded least squares.
+
+Both return a :class:`~relusum.model.ReluSum` whose knots are the given ones.
+``n`` knots ``h_0 < ... < h_{n-1}`` in ``[A, B)`` give ``n + 1`` unknowns
+(the bias and ``n`` weights).  If ``h_0 = A`` the first piece on the domain
+is sloped; if ``h_0 > A`` the sum is flat on ``[A, h_0]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from relusum.fitting.hat import hat_lstsq, values_to_relusum
+from relusum.model import ReluSum
+from relusum.targets import Target
+
+__all__ = ["uniform_knots", "check_knots", "interpolate_knots", "lstsq_knots", "breakpoints_for"]
+
+
+def uniform_knots(domain: tuple[float, float], n_units: int) -> np.ndarray:
+    """``n`` uniform knots ``A + i (B - A) / n``, ``i = 0 .. n-1``: ``n`` sloped pieces.
+
+    Examples
+    --------
+    >>> from relusum.fitting.fixed import uniform_knots
+    >>> uniform_knots((0.0, 1.0), 4)
+    array([0.  , 0.25, 0.5 , 0.75])
+    """
+    a, b = domain
+    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1:
+        raise ValueError(f"n_units must be a positive integer, got {n_units!r}")
+    return a + np.arange(int(n_units)) * ((b - a) / int(n_units))
+
+
+def check_knots(knots: ArrayLike, domain: tuple[float, float]) -> np.ndarray:
+    """Validate user knots: finite, distinct, inside ``[A, B)``; return them sorted."""
+    h = np.asarray(knots, dtype=float).ravel()
+    if h.size == 0:
+        raise ValueError("knots must not be empty")
+    if not np.all(np.isfinite(h)):
+        raise ValueError("knots must be finite numbers")
+    h = np.sort(h)
+    a, b = domain
+    if h[0] < a or h[-1] >= b:
+        raise ValueError(
+            f"knots must lie in [A, B) = [{a:.6g}, {b:.6g}); got knots from {h[0]:.6g} to {h[-1]:.6g}"
+        )
+    dup = np.flatnonzero(np.diff(h) == 0)
+    if dup.size:
+        raise ValueError(f"knots must be distinct; {h[dup[0]]:.10g} appears more than once")
+    return h
+
+
+def breakpoints_for(knots: np.ndarray, domain: tuple[float, float]) -> tuple[np.ndarray, bool]:
+    """Breakpoints of the fitted function on the domain and whether the first piece is flat."""
+    a, b = domain
+    flat_first = bool(knots[0] > a)
+    t = np.concatenate(([a], knots, [b])) if flat_first else np.concatenate((knots, [b]))
+    return t, flat_first
+
+
+def interpolate_knots(target: Target, knots: np.ndarray) -> ReluSum:
+    """The sum that equals the target at every knot and at ``B``.
+
+    For data the target's values there come from the piecewise-linear
+    interpolant of the points (which needs distinct x); with a knot at every
+    data point but the last the sum reproduces the data exactly.
+    """
+    a, b = target.domain
+    nodes = np.concatenate((knots, [b]))
+    if target.fn is not None:
+        values = target.evaluate(nodes)
+    else:
+        x, y = target.x, target.y
+        dup = np.flatnonzero(np.diff(x) == 0)
+        if dup.size:
+            raise ValueError(
+                "interpolation needs distinct x values; "
+                f"x = {x[dup[0]]:.10g} appears more than once (use least squares instead)"
+            )
+        values = np.interp(nodes, x, y)
+    s = ReluSum.from_points(nodes, values)
+    return s.with_domain((a, b))
+
+
+def lstsq_knots(target: Target, knots: np.ndarray) -> ReluSum:
+    """Weighted least squares with the given knots, in the banded hat basis.
+
+    Raises ``ValueError`` when there are more units than the samples can
+    determine (more units than distinct x values minus one).
+    """
+    n = knots.size
+    distinct = int(np.count_nonzero(np.diff(target.x))) + 1
+    if n > distinct - 1:
+        what = "data points" if target.fn is None else "samples"
+        raise ValueError(
+            f"{n} units need at least {n + 1} distinct x values, but the {what} have "
+            f"{distinct}; use at most {max(distinct - 1, 0)} units"
+            + ("" if target.fn is None else " or more samples")
+        )
+    t, flat_first = breakpoints_for(knots, target.domain)
+    c = hat_lstsq(target.x, target.y, t, target.weight, flat_first)
+    return values_to_relusum(t, c, flat_first, target.domain)

@@ -1,0 +1,527 @@
+"""The one function object of relusum: a weighted sum of shifted ReLUs.
+
+.. math::
+
+    f(x) = b + \\sum_{i=1}^{n} w_i \\max(0, x - h_i)
+
+``b`` is the bias, ``h_i`` the knots and ``w_i`` the weights.  Each term is a
+scaled ReLU shifted to ``h_i``; the sum is a continuous piecewise-linear
+function whose slope changes by ``w_i`` at ``h_i``.
+
+Behaviour outside a fitted domain ``[A, B]`` follows from the formula: left of
+the first knot the sum is flat (every term is zero there) and right of the last
+knot it is the straight line of the last piece.
+
+Evaluation sorts the knots once, precomputes the slope ``S_k`` of each piece
+and the value ``v_k`` at each knot, and evaluates a batch of ``N`` points by
+one binary search each: ``O((N + n) log n)`` time and ``O(N + n)`` memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from relusum._io import atomic_write_text
+
+__all__ = ["ReluSum", "FORMAT"]
+
+#: The ``format`` tag written into every JSON document.
+FORMAT = "relusum/1"
+
+Number = float | int
+
+
+def _as_float_vector(name: str, values: ArrayLike) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} must be finite; {name}[{bad}] is {arr[bad]}")
+    return arr
+
+
+def _check_domain(domain: Any) -> tuple[float, float] | None:
+    if domain is None:
+        return None
+    try:
+        a, b = (float(v) for v in domain)
+    except (TypeError, ValueError):
+        raise ValueError(f"domain must be a pair (A, B) of numbers, got {domain!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"domain ends must be finite, got ({a}, {b})")
+    if not a < b:
+        what = "empty" if a == b else "reversed"
+        raise ValueError(f"domain is {what}: need A < B, got A={a}, B={b}")
+    return (a, b)
+
+
+class ReluSum:
+    """A weighted sum of shifted ReLUs, ``bias + sum_i weights[i] * max(0, x - knots[i])``.
+
+    The object is immutable.  Knots are stored in ascending order (the sum does
+    not depend on the order of its terms); ``weights[i]`` belongs to
+    ``knots[i]``.  Knots may repeat and weights may be zero; :meth:`simplify`
+    merges and drops them.
+
+    Parameters
+    ----------
+    bias : float
+        The constant term ``b``: the value left of the first knot.
+    knots : array_like, shape (n,)
+        The shifts ``h_i``; finite.
+    weights : array_like, shape (n,)
+        The scales ``w_i``; finite.  ``w_i`` is the change of slope at ``h_i``.
+    domain : (float, float), optional
+        The interval ``[A, B]`` the sum was built for, with ``A < B``.  It is
+        used for reporting (:attr:`n_pieces`, plots, default points); the value
+        of the sum is defined everywhere.
+
+    Examples
+    --------
+    >>> from relusum import ReluSum
+    >>> s = ReluSum(1.0, knots=[0.0, 1.0], weights=[2.0, -3.0])
+    >>> s([-1.0, 0.5, 2.0])
+    array([1., 2., 0.])
+    >>> s.slopes
+    array([ 0.,  2., -1.])
+    """
+
+    __slots__ = ("_bias", "_knots", "_weights", "_domain", "_cum_slope", "_knot_values")
+
+    def __init__(
+        self,
+        bias: Number,
+        knots: ArrayLike,
+        weights: ArrayLike,
+        domain: tuple[Number, Number] | None = None,
+    ) -> None:
+        bias = float(bias)
+        if not math.isfinite(bias):
+            raise ValueError(f"bias must be finite, got {bias}")
+        h = _as_float_vector("knots", knots)
+        w = _as_float_vector("weights", weights)
+        if h.shape != w.shape:
+            raise ValueError(
+                f"knots and weights must have the same length, got {h.size} and {w.size}"
+            )
+        order = np.argsort(h, kind="stable")
+        h = h[order]
+        w = w[order]
+        # Slope of each piece to the right of knot k, and the value at knot k,
+        # accumulated piece by piece so that no large terms cancel.
+        cum = np.cumsum(w)
+        values = np.empty_like(h)
+        if h.size:
+            values[0] = bias
+            if h.size > 1:
+                steps = cum[:-1] * np.diff(h)
+                values[1:] = bias + np.cumsum(steps)
+        for arr in (h, w, cum, values):
+            arr.setflags(write=False)
+        self._bias = bias
+        self._knots = h
+        self._weights = w
+        self._domain = _check_domain(domain)
+        self._cum_slope = cum
+        self._knot_values = values
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def bias(self) -> float:
+        """The constant term: the value left of the first knot."""
+        return self._bias
+
+    @property
+    def knots(self) -> np.ndarray:
+        """The knots ``h_i`` in ascending order (read-only)."""
+        return self._knots
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The weights ``w_i`` matching :attr:`knots` (read-only)."""
+        return self._weights
+
+    @property
+    def domain(self) -> tuple[float, float] | None:
+        """The interval ``(A, B)`` the sum was built on, or ``None``."""
+        return self._domain
+
+    @property
+    def n_units(self) -> int:
+        """The number of ReLU terms, as in "a network with n hidden units"."""
+        return int(self._knots.size)
+
+    @property
+    def slopes(self) -> np.ndarray:
+        """The slope of each piece, left to right: ``n_units + 1`` values, the first 0."""
+        return np.concatenate(([0.0], self._cum_slope))
+
+    @property
+    def n_pieces(self) -> int:
+        """The number of linear pieces on the domain (on the real line without one).
+
+        Pieces are separated by the distinct knots strictly inside the domain:
+        ``n`` distinct knots inside ``(A, B)`` give ``n + 1`` pieces, and a knot
+        at ``A`` only makes the first piece sloped.  A knot whose weight is zero
+        still counts (use :meth:`simplify` to drop it).
+        """
+        h = np.unique(self._knots)
+        if self._domain is not None:
+            a, b = self._domain
+            h = h[(h > a) & (h < b)]
+        return int(h.size) + 1
+
+    def with_domain(self, domain: tuple[Number, Number] | None) -> ReluSum:
+        """Return the same sum with another domain (the values do not change)."""
+        return ReluSum(self._bias, self._knots, self._weights, domain)
+
+    # -------------------------------------------------------------- evaluation
+    def _piece_index(self, x: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self._knots, x, side="right") - 1
+
+    def __call__(self, x: ArrayLike) -> np.ndarray | float:
+        """Evaluate the sum at ``x`` (a scalar or an array of any shape).
+
+        Uses the value at the nearest knot to the left plus the slope of its
+        piece: exact up to rounding, with no ``N x n`` intermediate.
+        """
+        xa = np.asarray(x, dtype=float)
+        out = self._evaluate(xa.ravel()).reshape(xa.shape)
+        if np.ndim(x) == 0:
+            return float(out)
+        return out
+
+    def _evaluate(self, x: np.ndarray) -> np.ndarray:
+        if self._knots.size == 0:
+            out = np.full(x.shape, self._bias)
+            out[np.isnan(x)] = np.nan
+            return out
+        k = self._piece_index(x)
+        kk = np.maximum(k, 0)
+        with np.errstate(invalid="ignore"):
+            out = self._knot_values[kk] + self._cum_slope[kk] * (x - self._knots[kk])
+        left = k < 0
+        out[left] = self._bias
+        out[np.isnan(x)] = np.nan
+        return out
+
+    def terms(self, x: ArrayLike) -> np.ndarray:
+        """Each scaled shifted ReLU ``w_i * max(0, x - h_i)`` separately.
+
+        Returns an array of shape ``np.shape(x) + (n_units,)``; summing over the
+        last axis and adding :attr:`bias` gives the value of the sum.
+
+        Examples
+        --------
+        >>> from relusum import ReluSum
+        >>> ReluSum(0.0, [0.0, 1.0], [1.0, -1.0]).terms([2.0])
+        array([[ 2., -1.]])
+        """
+        xa = np.asarray(x, dtype=float)
+        return self._weights * np.maximum(0.0, xa[..., None] - self._knots)
+
+    def slope_at(self, x: ArrayLike) -> np.ndarray | float:
+        """The slope at ``x``; at a knot, the slope of the piece to its right."""
+        xa = np.asarray(x, dtype=float)
+        k = self._piece_index(xa)
+        out = np.where(k >= 0, np.concatenate(([0.0], self._cum_slope))[k + 1], 0.0)
+        if np.ndim(x) == 0:
+            return float(out)
+        return out
+
+    def integral(self, a: Number, b: Number) -> float:
+        """The exact integral of the sum from ``a`` to ``b`` (negative when ``b < a``).
+
+        Examples
+        --------
+        >>> from relusum import ReluSum
+        >>> ReluSum(0.0, [0.0], [1.0]).integral(0.0, 2.0)
+        2.0
+        """
+        a = float(a)
+        b = float(b)
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise ValueError(f"integral limits must be finite, got ({a}, {b})")
+        ra = np.maximum(0.0, a - self._knots)
+        rb = np.maximum(0.0, b - self._knots)
+        return float(self._bias * (b - a) + 0.5 * np.sum(self._weights * (rb - ra) * (rb + ra)))
+
+    # ------------------------------------------------------------- conversions
+    @classmethod
+    def from_points(
+        cls, xs: ArrayLike, ys: ArrayLike, domain: tuple[Number, Number] | None = None
+    ) -> ReluSum:
+        """The sum equal to the continuous piecewise-linear function through the points.
+
+        The points are sorted by ``x``; the x values must be distinct.  The
+        result has a knot at every point but the last, is flat left of the
+        first point and continues the last segment to the right.
+
+        Examples
+        --------
+        >>> from relusum import ReluSum
+        >>> s = ReluSum.from_points([0.0, 1.0, 2.0], [0.0, 1.0, 0.0])
+        >>> s(1.5)
+        0.5
+        """
+        x = _as_float_vector("x", xs)
+        y = _as_float_vector("y", ys)
+        if x.shape != y.shape:
+            raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
+        if x.size < 2:
+            raise ValueError(f"need at least two points, got {x.size}")
+        order = np.argsort(x, kind="stable")
+        x = x[order]
+        y = y[order]
+        dup = np.flatnonzero(np.diff(x) == 0)
+        if dup.size:
+            raise ValueError(
+                f"x values must be distinct; x = {x[dup[0]]!r} appears more than once"
+            )
+        slope = np.diff(y) / np.diff(x)
+        weights = np.diff(slope, prepend=0.0)
+        if domain is None:
+            domain = (x[0], x[-1])
+        return cls(y[0], x[:-1], weights, domain)
+
+    def breakpoints(self) -> np.ndarray:
+        """The distinct x where the function can bend on its domain, with both ends.
+
+        Without a domain: the distinct knots.
+        """
+        h = np.unique(self._knots)
+        if self._domain is None:
+            return h
+        a, b = self._domain
+        return np.unique(np.concatenate(([a], h[(h > a) & (h < b)], [b])))
+
+    def to_points(self, xs: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Points ``(x, f(x))`` that determine the function by linear interpolation.
+
+        With ``xs`` omitted they are :meth:`breakpoints`: on the domain the sum
+        equals the piecewise-linear interpolant of these points exactly, and
+        :meth:`from_points` turns them back into the same function.
+        """
+        if xs is None:
+            x = self.breakpoints()
+            if x.size < 2:
+                raise ValueError(
+                    "to_points() needs a domain or at least two distinct knots; pass xs"
+                )
+        else:
+            x = np.sort(_as_float_vector("xs", xs))
+        return x, np.asarray(self(x), dtype=float)
+
+    # -------------------------------------------------------------- algebra
+    def _merged(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct knots with summed weights (exact duplicates only)."""
+        h = self._knots
+        if h.size == 0:
+            return h, self._weights
+        starts = np.flatnonzero(np.concatenate(([True], np.diff(h) != 0)))
+        return h[starts], np.add.reduceat(self._weights, starts)
+
+    @staticmethod
+    def _combine_domains(a, b):
+        if a is None or a == b:
+            return b
+        if b is None:
+            return a
+        lo, hi = max(a[0], b[0]), min(a[1], b[1])
+        return (lo, hi) if lo < hi else None
+
+    def __add__(self, other: ReluSum | Number) -> ReluSum:
+        if isinstance(other, ReluSum):
+            out = ReluSum(
+                self._bias + other._bias,
+                np.concatenate((self._knots, other._knots)),
+                np.concatenate((self._weights, other._weights)),
+                self._combine_domains(self._domain, other._domain),
+            )
+            h, w = out._merged()
+            return ReluSum(out._bias, h, w, out._domain)
+        if isinstance(other, (int, float, np.number)) and not isinstance(other, bool):
+            return ReluSum(self._bias + float(other), self._knots, self._weights, self._domain)
+        return NotImplemented
+
+    __radd__ = __add__
+
+    def __neg__(self) -> ReluSum:
+        return ReluSum(-self._bias, self._knots, -self._weights, self._domain)
+
+    def __pos__(self) -> ReluSum:
+        return self
+
+    def __sub__(self, other: ReluSum | Number) -> ReluSum:
+        if isinstance(other, ReluSum) or (
+            isinstance(other, (int, float, np.number)) and not isinstance(other, bool)
+        ):
+            return self + (-other)
+        return NotImplemented
+
+    def __rsub__(self, other: Number) -> ReluSum:
+        return (-self) + other
+
+    def __mul__(self, c: Number) -> ReluSum:
+        if isinstance(c, (int, float, np.number)) and not isinstance(c, bool):
+            c = float(c)
+            return ReluSum(c * self._bias, self._knots, c * self._weights, self._domain)
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, c: Number) -> ReluSum:
+        if isinstance(c, (int, float, np.number)) and not isinstance(c, bool):
+            if c == 0:
+                raise ZeroDivisionError("division of a ReluSum by zero")
+            return self * (1.0 / float(c))
+        return NotImplemented
+
+    def simplify(self, atol: float = 0.0) -> ReluSum:
+        """Merge knots closer than ``atol`` (exact duplicates by default) and drop zero weights.
+
+        Merged knots move to their weight-weighted position when the weights
+        agree in sign, else to their mean; with ``atol=0`` the values of the sum
+        do not change beyond rounding.
+
+        Examples
+        --------
+        >>> from relusum import ReluSum
+        >>> ReluSum(0.0, [1.0, 1.0, 2.0], [1.0, 2.0, 0.0]).simplify()
+        ReluSum(bias=0, knots=[1], weights=[3])
+        """
+        h, w = self._knots, self._weights
+        if h.size and atol > 0:
+            groups = np.concatenate(([0], np.cumsum(np.diff(h) > atol)))
+            new_h, new_w = [], []
+            for g in range(int(groups[-1]) + 1):
+                sel = groups == g
+                hw, ww = h[sel], w[sel]
+                total = float(np.sum(ww))
+                if np.all(ww >= 0) or np.all(ww <= 0):
+                    pos = float(np.sum(hw * ww) / total) if total != 0 else float(np.mean(hw))
+                else:
+                    pos = float(np.mean(hw))
+                new_h.append(pos)
+                new_w.append(total)
+            h, w = np.array(new_h), np.array(new_w)
+            out = ReluSum(self._bias, h, w, self._domain)
+        else:
+            out = self
+        h, w = out._merged()
+        keep = w != 0.0
+        return ReluSum(self._bias, h[keep], w[keep], self._domain)
+
+    def allclose(self, other: ReluSum, rtol: float = 1e-9, atol: float = 1e-12) -> bool:
+        """Whether two sums are the same function on the whole real line, within tolerance.
+
+        Compares the values at every knot of either sum, left of all knots, and
+        the final slopes; this decides equality of continuous piecewise-linear
+        functions (it is not a comparison of representations).
+        """
+        if not isinstance(other, ReluSum):
+            raise TypeError(f"allclose needs a ReluSum, got {type(other).__name__}")
+        h = np.union1d(self._knots, other._knots)
+        lo = (h[0] - 1.0) if h.size else 0.0
+        x = np.concatenate(([lo], h))
+        return bool(
+            np.allclose(self(x), other(x), rtol=rtol, atol=atol)
+            and np.allclose(self.slopes[-1], other.slopes[-1], rtol=rtol, atol=atol)
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Exact equality of representation (bias, knots, weights, domain); see :meth:`allclose`."""
+        if not isinstance(other, ReluSum):
+            return NotImplemented
+        return (
+            self._bias == other._bias
+            and self._domain == other._domain
+            and np.array_equal(self._knots, other._knots)
+            and np.array_equal(self._weights, other._weights)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._bias, self._domain, self._knots.tobytes(), self._weights.tobytes()))
+
+    # ---------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        """The model as plain JSON types: ``format``, ``bias``, ``knots``, ``weights``, ``domain``."""
+        return {
+            "format": FORMAT,
+            "bias": self._bias,
+            "knots": self._knots.tolist(),
+            "weights": self._weights.tolist(),
+            "domain": list(self._domain) if self._domain is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReluSum:
+        """Read the model fields of a dict (other fields are ignored)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a relusum model must be a JSON object, got {type(data).__name__}")
+        missing = [k for k in ("bias", "knots", "weights") if k not in data]
+        if missing:
+            raise ValueError(f"not a relusum model: missing field(s) {', '.join(missing)}")
+        fmt = data.get("format", FORMAT)
+        if not (isinstance(fmt, str) and fmt.startswith("relusum/")):
+            raise ValueError(f"not a relusum model: format is {fmt!r}")
+        try:
+            return cls(data["bias"], data["knots"], data["weights"], data.get("domain"))
+        except TypeError as exc:
+            raise ValueError(f"not a relusum model: {exc}") from None
+
+    def to_json(self, **extra: Any) -> str:
+        """JSON text of :meth:`to_dict` merged with ``extra`` fields."""
+        return json.dumps({**self.to_dict(), **extra}, indent=2)
+
+    def save(self, path: str | os.PathLike[str], **extra: Any) -> Path:
+        """Write the model as JSON, atomically (a partial file is never left behind)."""
+        return atomic_write_text(path, self.to_json(**extra) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ReluSum:
+        """Read a model written by :meth:`save` (or by ``relusum fit --save``)."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read model file {str(p)!r}: {exc.strerror}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{str(p)!r} is not JSON: {exc.msg} at line {exc.lineno}") from None
+        return cls.from_dict(data)
+
+    # ------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        def fmt(values: Iterable[float]) -> str:
+            vals = [f"{v:.6g}" for v in values]
+            if len(vals) > 6:
+                vals = vals[:3] + ["..."] + vals[-2:]
+            return "[" + ", ".join(vals) + "]"
+
+        parts = [
+            f"bias={self._bias:.6g}",
+            f"knots={fmt(self._knots)}",
+            f"weights={fmt(self._weights)}",
+        ]
+        if self._domain is not None:
+            parts.append(f"domain=({self._domain[0]:.6g}, {self._domain[1]:.6g})")
+        return "ReluSum(" + ", ".join(parts) + ")"
+
+    def _repr_svg_(self) -> str:
+        """A small SVG sketch of the sum on its domain, for Jupyter."""
+        from relusum._svg import sketch
+
+        return sketch(self)
