@@ -51,7 +51,8 @@ def export(model: ReluSum, path: str | os.PathLike[str]) -> Path:
     >>> import os, tempfile
     >>> from relusum import ReluSum
     >>> from relusum.export import export
-    >>> p = export(ReluSum(0.0, [0.0], [1.0], (0.0, 1.0)), os.path.join(tempfile.mkdtemp(), "m.json"))
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.json")
+    >>> p = export(ReluSum(0.0, [0.0], [1.0], (0.0, 1.0)), path)
     >>> p.name
     'm.json'
     """

@@ -92,7 +92,7 @@ class ReluSum:
     >>> from relusum import ReluSum
     >>> s = ReluSum(1.0, knots=[0.0, 1.0], weights=[2.0, -3.0])
     >>> s([-1.0, 0.5, 2.0])
-    array([1., 2., 0.])
+    array([1., 2., 2.])
     >>> s.slopes
     array([ 0.,  2., -1.])
     """
@@ -286,10 +286,16 @@ class ReluSum:
         y = y[order]
         dup = np.flatnonzero(np.diff(x) == 0)
         if dup.size:
+            raise ValueError(f"x values must be distinct; x = {x[dup[0]]!r} appears more than once")
+        with np.errstate(over="ignore"):
+            slope = np.diff(y) / np.diff(x)
+        bad = np.flatnonzero(~np.isfinite(slope))
+        if bad.size:
+            i = int(bad[0])
             raise ValueError(
-                f"x values must be distinct; x = {x[dup[0]]!r} appears more than once"
+                f"the slope between x = {x[i]!r} and x = {x[i + 1]!r} overflows; "
+                "the points are too close together"
             )
-        slope = np.diff(y) / np.diff(x)
         weights = np.diff(slope, prepend=0.0)
         if domain is None:
             domain = (x[0], x[-1])
@@ -456,7 +462,10 @@ class ReluSum:
 
     # ---------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
-        """The model as plain JSON types: ``format``, ``bias``, ``knots``, ``weights``, ``domain``."""
+        """The model as plain JSON types: ``format``, ``bias``, ``knots``, ``weights``, ``domain``.
+
+        The ``format`` tag is ``"relusum/1"``.
+        """
         return {
             "format": FORMAT,
             "bias": self._bias,

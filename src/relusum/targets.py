@@ -163,8 +163,10 @@ def read_csv(path: str | os.PathLike[str], x: str | int = 0, y: str | int = 1) -
         raise ValueError(f"CSV file {str(p)!r} has a header but no data rows")
 
     def column(spec: str | int, role: str) -> int:
-        if isinstance(spec, str) and spec.strip().lstrip("-").isdigit() and (
-            header is None or spec.strip() not in header
+        if (
+            isinstance(spec, str)
+            and spec.strip().lstrip("-").isdigit()
+            and (header is None or spec.strip() not in header)
         ):
             spec = int(spec)
         if isinstance(spec, int):
@@ -181,9 +183,7 @@ def read_csv(path: str | os.PathLike[str], x: str | int = 0, y: str | int = 1) -
                 "use a column number"
             )
         if spec not in header:
-            raise ValueError(
-                f"no column {spec!r} in {str(p)!r}; columns are: {', '.join(header)}"
-            )
+            raise ValueError(f"no column {spec!r} in {str(p)!r}; columns are: {', '.join(header)}")
         return header.index(spec)
 
     ix, iy = column(x, "x"), column(y, "y")
@@ -238,7 +238,9 @@ def parse_domain(domain: Sequence[Any] | None) -> tuple[float, float] | None:
     return (a, b)
 
 
-def verification_grid(domain: tuple[float, float], samples: int, extra: ArrayLike = ()) -> np.ndarray:
+def verification_grid(
+    domain: tuple[float, float], samples: int, extra: ArrayLike = ()
+) -> np.ndarray:
     """The sorted verification grid for a function fitted with ``samples`` samples.
 
     ``max(100_000, 20 * samples)`` uniform points offset from the sample grid,
@@ -269,9 +271,7 @@ def _call_vectorised(fn: Callable[[np.ndarray], Any], x: np.ndarray, label: str)
         except Exception as exc:  # noqa: BLE001 - report the user's error, not ours
             raise ValueError(f"the target {label} cannot be evaluated: {exc or first}") from None
     except Exception as exc:  # noqa: BLE001
-        raise ValueError(
-            f"the target {label} raised {type(exc).__name__}: {exc}"
-        ) from None
+        raise ValueError(f"the target {label} raised {type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -424,4 +424,3 @@ def make_target(
         if np.any(w < 0) or not np.any(w > 0):
             raise ValueError("sample_weight must be non-negative and not all zero")
     return Target("function", label, dom, x, y, w, fn)
-

@@ -21,6 +21,7 @@ __all__ = ["main", "run", "UserError"]
 COMMAND_MODULES = (
     "relusum.cli.fit",
     "relusum.cli.model_cmds",
+    "relusum.cli.explore",
 )
 
 #: Short options that exist; any other token that starts with a single '-' is

@@ -31,7 +31,9 @@ def positive_int(text: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text.strip()!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text.strip()!r}"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
@@ -41,7 +43,9 @@ def positive_float(text: str) -> float:
     try:
         value = float(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text.strip()!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number, got {text.strip()!r}"
+        ) from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {value}")
     return value
@@ -51,9 +55,7 @@ def check_output(path: str | os.PathLike[str], suffixes: tuple[str, ...], what: 
     """Check, before any work, that ``path`` can be written and has a known suffix."""
     p = Path(path)
     if p.suffix.lower() not in suffixes:
-        raise ValueError(
-            f"{what} file {str(p)!r} must end in {', '.join(suffixes)}"
-        )
+        raise ValueError(f"{what} file {str(p)!r} must end in {', '.join(suffixes)}")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise ValueError(f"cannot write {str(p)!r}: folder {str(parent)!r} does not exist")

@@ -6,14 +6,20 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate a saved model at points, one value per line",
-                       description="Print f(x) for each x, one value per line.")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a saved model at points, one value per line",
+        description="Print f(x) for each x, one value per line.",
+    )
     p.add_argument("model", help="a model JSON file (from relusum fit --save)")
     p.add_argument("x", nargs="+", help="points: numbers or constant formulas such as -pi/2")
     p.set_defaults(func=run_eval)
 
-    p = sub.add_parser("show", help="print a saved model as a table of knots, weights and slopes",
-                       description="Print a model's bias, domain and a table of its units.")
+    p = sub.add_parser(
+        "show",
+        help="print a saved model as a table of knots, weights and slopes",
+        description="Print a model's bias, domain and a table of its units.",
+    )
     p.add_argument("model", help="a model JSON file")
     p.set_defaults(func=run_show)
 
@@ -40,6 +46,8 @@ def run_show(args: argparse.Namespace) -> int:
     slopes = s.slopes[1:]
     values = s(s.knots) if s.n_units else []
     for i in range(s.n_units):
-        print(f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
-              f"  {values[i]:>16.10g}")
+        print(
+            f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
+            f"  {values[i]:>16.10g}"
+        )
     return 0

@@ -1,4 +1,4 @@
-"""Fitting: from a target to a :class:`~relusum.model.ReluSum` (the object knows nothing of fits)."""
+"""Fitting: from a target to a :class:`~relusum.model.ReluSum` (which knows nothing of fits)."""
 
 from relusum.fitting.api import FitReport, FitResult, fit
 

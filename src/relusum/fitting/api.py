@@ -190,7 +190,7 @@ def fit(
     >>> r = relusum.fit("sin(x)", domain=(0, "2*pi"), n_units=16)
     >>> r.report.n_units, r.report.error_on
     (16, 'grid')
-    >>> bool(r.report.max_abs_error < 0.01)
+    >>> bool(r.report.max_abs_error < 0.02)
     True
     """
     if loss not in LOSSES:

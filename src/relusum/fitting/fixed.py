@@ -44,7 +44,8 @@ def check_knots(knots: ArrayLike, domain: tuple[float, float]) -> np.ndarray:
     a, b = domain
     if h[0] < a or h[-1] >= b:
         raise ValueError(
-            f"knots must lie in [A, B) = [{a:.6g}, {b:.6g}); got knots from {h[0]:.6g} to {h[-1]:.6g}"
+            f"knots must lie in [A, B) = [{a:.6g}, {b:.6g}); "
+            f"got knots from {h[0]:.6g} to {h[-1]:.6g}"
         )
     dup = np.flatnonzero(np.diff(h) == 0)
     if dup.size:

@@ -106,7 +106,7 @@ def _solve_tridiagonal_spd(
     diag: np.ndarray, off: np.ndarray, rhs: np.ndarray, t: np.ndarray, flat_first: bool
 ) -> np.ndarray:
     n = diag.size
-    ab = np.zeros((3, n))
+    ab = np.zeros((3, n))  # upper banded form with two super-diagonals (the first stays 0)
     ab[2] = diag
     ab[1, 1:] = off
     scale = float(np.max(diag)) if n else 1.0
@@ -121,9 +121,7 @@ def _solve_tridiagonal_spd(
     # slope changes, i.e. on the ReLU weights, and solve the pentadiagonal system.
     pen = _slope_change_gram(t, flat_first)
     delta = 1e-9 * (scale if scale > 0 else 1.0) / max(float(np.max(np.abs(pen[2]))), 1e-300)
-    ab5 = delta * pen
-    ab5[1:] += ab
-    sol = solveh_banded(ab5, rhs, check_finite=False)
+    sol = solveh_banded(delta * pen + ab, rhs, check_finite=False)
     return sol
 
 
@@ -161,7 +159,10 @@ def hat_design(x: np.ndarray, t: np.ndarray, flat_first: bool = False) -> np.nda
 
 
 def naive_hat_lstsq(
-    x: np.ndarray, y: np.ndarray, t: np.ndarray, weight: np.ndarray | None = None,
+    x: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    weight: np.ndarray | None = None,
     flat_first: bool = False,
 ) -> np.ndarray:
     """Reference solution by dense ``numpy.linalg.lstsq`` (slow; tests only)."""

@@ -1,0 +1,6 @@
+"""``python -m relusum``: the command line."""
+
+from relusum.cli import run
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,138 @@
+"""Targets: CSV reading, domains, samples and the verification grid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from relusum import Data, read_csv
+from relusum.targets import MIN_VERIFY, make_target, parse_domain, verification_grid
+
+
+def write(tmp_path, text, name="d.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_csv_by_header_name_and_index(tmp_path):
+    p = write(tmp_path, "t,noise,v\n2,9,4\n0,9,0\n1,9,1\n")
+    d = read_csv(p, x="t", y="v")
+    np.testing.assert_array_equal(d.x, [0, 1, 2])
+    np.testing.assert_array_equal(d.y, [0, 1, 4])
+    d2 = read_csv(p, x=0, y="2")
+    np.testing.assert_array_equal(d2.y, d.y)
+    assert "v vs t" in d.name
+
+
+def test_csv_without_header(tmp_path):
+    p = write(tmp_path, "0,1\n1,3\n\n2,5\n")
+    d = read_csv(p)
+    np.testing.assert_array_equal(d.y, [1, 3, 5])
+    with pytest.raises(ValueError, match="no header"):
+        read_csv(p, x="x", y="y")
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, match",
+    [
+        ("x,y\n0,1\n", dict(x="x", y="z"), "no column 'z'.*columns are: x, y"),
+        ("x,y\n0,1\n", dict(x=0, y=5), "column 5 does not exist"),
+        ("x,y\n0,nan\n1,2\n", dict(x="x", y="y"), "y contains nan"),
+        ("x,y\n0,1\n1,inf\n", dict(x="x", y="y"), "y contains inf"),
+        ("x,y\n0,abc\n", dict(x="x", y="y"), "row 2: cannot read a number"),
+        ("x,y\n", dict(x="x", y="y"), "no data rows"),
+        ("", dict(), "empty"),
+        ("x,y\n0,1\n1\n", dict(x="x", y="y"), "row 3"),
+    ],
+)
+def test_csv_errors(tmp_path, text, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        read_csv(write(tmp_path, text), **kwargs)
+
+
+def test_csv_unreadable(tmp_path):
+    with pytest.raises(ValueError, match="cannot read CSV"):
+        read_csv(tmp_path / "missing.csv")
+    p = tmp_path / "bin.csv"
+    p.write_bytes(b"\xff\xfe\x00\x01garbage")
+    with pytest.raises(ValueError, match="CSV"):
+        read_csv(p)
+
+
+def test_pwlf_example_data_if_present(shared_dir):
+    p = shared_dir / "data" / "pwlf_example.csv"
+    if not p.exists():
+        pytest.skip("shared data not present")
+    d = read_csv(p, x="x", y="y")
+    assert d.x.size == 59 and d.n_distinct == 55
+    assert np.all(np.diff(d.x) >= 0)
+
+
+@pytest.mark.parametrize(
+    "domain, want",
+    [
+        (("-pi", "pi"), (-math.pi, math.pi)),
+        ((0, "2*pi"), (0.0, 2 * math.pi)),
+        (("-1e-3", "1e-3"), (-1e-3, 1e-3)),
+        ((-8, 8), (-8.0, 8.0)),
+    ],
+)
+def test_parse_domain(domain, want):
+    assert parse_domain(domain) == pytest.approx(want)
+
+
+@pytest.mark.parametrize(
+    "domain, match",
+    [
+        ((1, 0), "reversed"),
+        ((2, 2), "empty"),
+        (("0", "x"), "x"),
+        ((0, "1/0"), "finite"),
+        ((0, 1, 2), "two numbers"),
+        ("ab", "two numbers"),
+        ((0, "inf"), ""),
+    ],
+)
+def test_parse_domain_errors(domain, match):
+    with pytest.raises(ValueError, match=match):
+        parse_domain(domain)
+
+
+def test_function_samples_default_and_custom():
+    t = make_target("x", (0, 1))
+    assert t.x.size == 2000 and t.x[0] == 0 and t.x[-1] == 1
+    t = make_target("x", (0, 1), samples=7)
+    np.testing.assert_allclose(t.x, np.linspace(0, 1, 7))
+    with pytest.raises(ValueError, match="integer"):
+        make_target("x", (0, 1), samples=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="samples= applies to functions"):
+        make_target(([0, 1], [0, 1]), samples=10)
+
+
+def test_verification_grid_offset_and_size():
+    g = verification_grid((0.0, 1.0), 2000, extra=[0.5, 2.0])
+    assert g.size >= MIN_VERIFY and g[0] == 0.0 and g[-1] == 1.0
+    assert 0.5 in g and 2.0 not in g
+    assert np.all(np.diff(g) > 0)
+    samples = np.linspace(0, 1, 2000)
+    assert np.isin(samples[1:-1], g).sum() <= 1
+    assert verification_grid((0.0, 1.0), 10_000).size >= 200_000
+
+
+def test_data_domain_defaults_to_range():
+    t = make_target(([3, 1, 2], [0, 0, 0]))
+    assert t.domain == (1.0, 3.0) and t.kind == "data"
+    vx, vy = t.verification()
+    np.testing.assert_array_equal(vx, [1, 2, 3])
+
+
+def test_data_validation():
+    with pytest.raises(ValueError, match="same length"):
+        Data([0, 1], [0])
+    with pytest.raises(ValueError, match="non-negative"):
+        Data([0, 1], [0, 1], weight=[1, -1])
+    with pytest.raises(ValueError, match="zero everywhere"):
+        Data([0, 1], [0, 1], weight=[0, 0])
