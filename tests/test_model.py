@@ -335,3 +335,26 @@ def test_evaluation_memory_is_linear_not_n_by_N():
     assert y.shape == (N,)
     # An N x n intermediate would need 1.6 GB; allow a handful of length-N arrays.
     assert peak < 12 * N * 8
+
+
+@settings(max_examples=50, deadline=None)
+@given(relu_sums(30), arrays(float, st.integers(1, 200), elements=st.floats(-2e3, 2e3)))
+def test_sorted_and_unsorted_paths_agree(parts, x):
+    s = ReluSum(*parts)
+    xs = np.sort(x)
+    np.testing.assert_array_equal(s(xs), s(x)[np.argsort(x, kind="stable")])
+
+
+def test_infinite_and_nan_inputs():
+    s = ReluSum(1.0, [0.0, 1.0], [2.0, -2.0])  # flat on both sides
+    np.testing.assert_array_equal(s([-np.inf, np.inf]), [1.0, 3.0])
+    r = ReluSum(1.0, [0.0], [-2.0])
+    assert r(np.inf) == -np.inf and r(-np.inf) == 1.0
+    assert np.isnan(r(np.array([0.0, np.nan, 1.0]))[1])
+
+
+def test_large_inputs_span_several_blocks():
+    rng = np.random.default_rng(5)
+    s = ReluSum(0.2, rng.uniform(-1, 1, 50), rng.normal(size=50))
+    for x in (rng.uniform(-2, 2, 200_001), np.linspace(-2, 2, 200_001)):
+        np.testing.assert_allclose(s(x), naive(s.bias, s.knots, s.weights, x), atol=1e-12)

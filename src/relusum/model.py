@@ -35,6 +35,7 @@ __all__ = ["ReluSum", "FORMAT"]
 
 #: The ``format`` tag written into every JSON document.
 FORMAT = "relusum/1"
+_CHUNK = 1 << 16  # points evaluated per block (keeps the work in cache)
 
 Number = float | int
 
@@ -203,17 +204,35 @@ class ReluSum:
         return out
 
     def _evaluate(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty_like(x)
         if self._knots.size == 0:
-            out = np.full(x.shape, self._bias)
+            out.fill(self._bias)
             out[np.isnan(x)] = np.nan
             return out
-        k = self._piece_index(x)
-        kk = np.maximum(k, 0)
-        with np.errstate(invalid="ignore"):
-            out = self._knot_values[kk] + self._cum_slope[kk] * (x - self._knots[kk])
-        left = k < 0
-        out[left] = self._bias
-        out[np.isnan(x)] = np.nan
+        h = self._knots
+        # Piece p (0 = left of every knot) has anchor knot H[p], value V[p] there
+        # and slope S[p]: f(x) = V[p] + S[p] * (x - H[p]).
+        anchor = np.concatenate((h[:1], h))
+        value = np.concatenate(([self._bias], self._knot_values))
+        slope = np.concatenate(([0.0], self._cum_slope))
+        for i in range(0, x.size, _CHUNK):
+            xx = x[i : i + _CHUNK]
+            if xx[0] <= xx[-1] and np.all(xx[1:] >= xx[:-1]):
+                # Sorted input (plots, grids): place the knots among the points.
+                pos = np.searchsorted(xx, h, side="left")
+                idx = np.cumsum(np.bincount(pos, minlength=xx.size + 1)[: xx.size])
+            else:
+                idx = np.searchsorted(h, xx, side="right")
+            d = out[i : i + _CHUNK]
+            np.take(anchor, idx, out=d)
+            np.subtract(xx, d, out=d)
+            with np.errstate(invalid="ignore"):
+                d *= np.take(slope, idx)
+            d += np.take(value, idx)
+            if not np.all(np.isfinite(d)):
+                d[xx == -np.inf] = self._bias
+                if slope[-1] == 0.0:
+                    d[xx == np.inf] = value[-1]
         return out
 
     def terms(self, x: ArrayLike) -> np.ndarray:
