@@ -1,14 +1,29 @@
 """Figures of ReLU sums: Axes in, Axes out; nothing here calls ``show()``.
 
-Each function takes an optional matplotlib ``Axes`` (a new figure is made when
-it is omitted), draws on it and returns it, so the functions compose in
-notebooks, scripts and the tour.
+Each plotting function takes an optional matplotlib ``Axes`` (a new figure is
+made when it is omitted), draws on it and returns it, so the functions compose
+in notebooks, scripts and the tour (:mod:`relusum.tour`).  They share one
+palette (:data:`COLORS`) and one look: labelled axes, a light grid, no top or
+right spine, a frameless legend.
+
+==========================  ==================================================
+:func:`plot_relusum`        a :class:`~relusum.model.ReluSum`, its knots and terms
+:func:`plot_terms`          the scaled shifted ReLUs ``w_i max(0, x - h_i)`` alone
+:func:`plot_fit`            a fit against its target, errors in the title
+:func:`plot_convergence`    error against the number of units, log-log
+:func:`save_figure`         write a figure atomically and reproducibly
+:func:`style`               the rc settings of the tour, as a context manager
+==========================  ==================================================
+
+Piecewise-linear curves are drawn through their exact corners (the domain ends
+and the knots), so a plot is exact at any zoom and cheap with many units.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +40,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "COLORS",
+    "METHOD_STYLES",
     "plot_relusum",
     "plot_terms",
+    "term_segments",
     "plot_fit",
     "plot_convergence",
     "save_figure",
+    "style",
     "FIGURE_SUFFIXES",
 ]
 
@@ -42,8 +60,59 @@ COLORS = {
     "knot": "#d62728",
     "data": "#7f7f7f",
     "grid": "#e6e6e6",
+    "reference": "#555555",
+    "text": "#333333",
 }
+
+#: Colour and marker for each line of a convergence plot, in order of use.
+METHOD_STYLES = (
+    ("#1f77b4", "o"),
+    ("#ff7f0e", "s"),
+    ("#2ca02c", "^"),
+    ("#d62728", "D"),
+    ("#9467bd", "v"),
+    ("#8c564b", "P"),
+)
+
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+#: rc settings of relusum's figures (used by :func:`style`).
+RC = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.edgecolor": "#444444",
+    "axes.labelcolor": COLORS["text"],
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "svg.hashsalt": "relusum",
+    "svg.fonttype": "path",
+    "path.simplify": True,
+}
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """Use relusum's rc settings (fonts, colours, reproducible SVG ids) inside a ``with``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> from relusum.plot import style
+    >>> with style():
+    ...     matplotlib.rcParams["svg.hashsalt"]
+    'relusum'
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(RC):
+        yield
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -64,7 +133,10 @@ def _style(ax: Axes) -> None:
 
 def _span(s: ReluSum, domain: Sequence[float] | None) -> tuple[float, float]:
     if domain is not None:
-        return float(domain[0]), float(domain[1])
+        a, b = float(domain[0]), float(domain[1])
+        if not (np.isfinite(a) and np.isfinite(b) and a < b):
+            raise ValueError(f"domain must be two finite numbers A < B, got {tuple(domain)!r}")
+        return a, b
     if s.domain is not None:
         return s.domain
     if s.n_units:
@@ -74,9 +146,36 @@ def _span(s: ReluSum, domain: Sequence[float] | None) -> tuple[float, float]:
     return -1.0, 1.0
 
 
-def _dense(a: float, b: float, s: ReluSum, n: int = 800) -> np.ndarray:
+def _corners(a: float, b: float, s: ReluSum) -> np.ndarray:
+    """The domain ends and the knots inside: the sum is linear between them."""
     inside = s.knots[(s.knots > a) & (s.knots < b)]
-    return np.unique(np.concatenate((np.linspace(a, b, n), inside)))
+    return np.unique(np.concatenate(([a, b], inside)))
+
+
+def term_segments(
+    s: ReluSum, a: float, b: float, index: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Vertices of each term ``w_i max(0, x - h_i)`` on ``[a, b]``: two or three points each.
+
+    Examples
+    --------
+    >>> from relusum import ReluSum
+    >>> from relusum.plot import term_segments
+    >>> term_segments(ReluSum(0.0, [1.0], [2.0]), 0.0, 3.0)[0].tolist()
+    [[0.0, 0.0], [1.0, 0.0], [3.0, 4.0]]
+    """
+    idx = np.arange(s.n_units) if index is None else index
+    segs = []
+    for i in idx:
+        h, w = float(s.knots[i]), float(s.weights[i])
+        if h <= a:
+            xs = np.array([a, b])
+        elif h >= b:
+            xs = np.array([a, b])
+        else:
+            xs = np.array([a, h, b])
+        segs.append(np.column_stack((xs, w * np.maximum(0.0, xs - h))))
+    return segs
 
 
 def plot_terms(
@@ -90,23 +189,59 @@ def plot_terms(
 
     Terms with positive weight use one colour and negative ones another;
     beyond ``max_terms`` every k-th term is drawn.
+
+    Parameters
+    ----------
+    s : ReluSum
+    ax : Axes, optional
+        Where to draw (a new figure when omitted).
+    domain : (A, B), optional
+        The x range (default: the sum's domain, else around its knots).
+    max_terms : int
+        Draw at most about this many terms.
+    alpha : float, optional
+        Opacity of the lines (default: lower when there are many).
+
+    Returns
+    -------
+    Axes
+        ``ax``, or the new Axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from relusum import ReluSum
+    >>> from relusum.plot import plot_terms
+    >>> ax = plot_terms(ReluSum(0.0, [0.0, 1.0], [1.0, -2.0], (-1.0, 2.0)))
+    >>> len(ax.collections)
+    2
     """
+    from matplotlib.collections import LineCollection
+
     ax = _axes(ax)
     a, b = _span(s, domain)
-    x = _dense(a, b, s, 400)
     idx = np.arange(s.n_units)
     if idx.size > max_terms:
         idx = idx[:: int(np.ceil(idx.size / max_terms))]
     if alpha is None:
-        alpha = float(np.clip(3.0 / np.sqrt(max(idx.size, 1)), 0.25, 0.9))
-    lw = 1.2 if idx.size <= 10 else 0.8
-    for k, i in enumerate(idx):
-        w, h = s.weights[i], s.knots[i]
-        color = COLORS["terms"] if w >= 0 else COLORS["terms_neg"]
-        ax.plot(
-            x, w * np.maximum(0.0, x - h), "--", color=color, lw=lw, alpha=alpha,
-            label="scaled shifted ReLUs" if k == 0 else None,
+        alpha = float(np.clip(3.0 / np.sqrt(max(idx.size, 1)), 0.3, 0.9))
+    lw = 1.3 if idx.size <= 10 else (1.0 if idx.size <= 30 else 0.8)
+    for positive, color, label in (
+        (True, COLORS["terms"], r"terms $w_i\,\max(0, x-h_i)$, $w_i \geq 0$"),
+        (False, COLORS["terms_neg"], r"terms with $w_i < 0$"),
+    ):
+        sel = idx[(s.weights[idx] >= 0) == positive]
+        if sel.size == 0:
+            continue
+        lc = LineCollection(
+            term_segments(s, a, b, sel), colors=color, linewidths=lw, linestyles="--",
+            alpha=alpha, label=label,
         )
+        ax.add_collection(lc)
+    ax.set_xlim(a, b)
+    ax.autoscale_view(scalex=False)
+    ax.set_xlabel("x")
     _style(ax)
     return ax
 
@@ -120,6 +255,24 @@ def plot_relusum(
     label: str | None = None,
 ) -> Axes:
     """Plot a :class:`ReluSum` on its domain, optionally with its terms and knots.
+
+    Parameters
+    ----------
+    s : ReluSum
+    ax : Axes, optional
+        Where to draw (a new figure when omitted).
+    domain : (A, B), optional
+        The x range (default: the sum's domain, else around its knots).
+    terms : bool
+        Also draw the scaled shifted ReLUs (see :func:`plot_terms`).
+    knots : bool
+        Mark the knots on the curve (up to 400 of them).
+    label : str, optional
+        Legend text of the sum.
+
+    Returns
+    -------
+    Axes
 
     Examples
     --------
@@ -135,12 +288,16 @@ def plot_relusum(
     a, b = _span(s, domain)
     if terms and s.n_units:
         plot_terms(s, ax, (a, b))
-    x = _dense(a, b, s)
-    ax.plot(x, s(x), color=COLORS["sum"], lw=2.2, label=label or f"sum of {s.n_units} ReLUs")
+    x = _corners(a, b, s)
+    ax.plot(
+        x, s(x), color=COLORS["sum"], lw=2.2, solid_joinstyle="round",
+        label=label or f"sum of {s.n_units} ReLU{'s' if s.n_units != 1 else ''}", zorder=4,
+    )
     if knots and s.n_units:
         h = s.knots[(s.knots >= a) & (s.knots <= b)]
-        if h.size <= 400:
-            ax.plot(h, s(h), "o", ms=3.5, color=COLORS["knot"], label="knots", zorder=5)
+        if 0 < h.size <= 400:
+            ms = 4.0 if h.size <= 30 else 2.5
+            ax.plot(h, s(h), "o", ms=ms, color=COLORS["knot"], label="knots $h_i$", zorder=5)
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
     ax.set_xlim(a, b)
@@ -155,7 +312,36 @@ def plot_fit(
     terms: bool = True,
     title: str | None = None,
 ) -> Axes:
-    """Plot a fit: the target (curve or data points), the sum, and its terms."""
+    """Plot a fit: the target (curve or data points), the sum, and its terms.
+
+    The view is kept on the target (terms may reach far outside it); the title
+    gives the units, pieces and the errors of the fit's report.
+
+    Parameters
+    ----------
+    result : FitResult
+        What :func:`relusum.fit` returned.
+    ax : Axes, optional
+        Where to draw (a new figure when omitted).
+    terms : bool
+        Also draw the scaled shifted ReLUs.
+    title : str, optional
+        Replace the default title ("" for none).
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import relusum
+    >>> from relusum.plot import plot_fit
+    >>> ax = plot_fit(relusum.fit("x**2", domain=(-1, 1), n_units=4))
+    >>> ax.get_title().startswith("4 units")
+    True
+    """
     ax = _axes(ax)
     s, tgt, rep = result.model, result.target, result.report
     a, b = tgt.domain
@@ -169,7 +355,8 @@ def plot_fit(
     plot_relusum(s, ax, (a, b), terms=False, label=f"sum of {s.n_units} ReLUs")
     ax.set_title(
         title
-        or f"{rep.n_units} units, {rep.n_pieces} pieces: max error {rep.max_abs_error:.3g}, "
+        if title is not None
+        else f"{rep.n_units} units, {rep.n_pieces} pieces: max error {rep.max_abs_error:.3g}, "
         f"RMSE {rep.rmse:.3g}",
         fontsize=10,
     )
@@ -191,22 +378,56 @@ def plot_convergence(
 ) -> Axes:
     """Error against the number of units on log-log axes, one line per method.
 
-    ``errors[name][k]`` is the error of method ``name`` with ``units[k]`` units
-    (NaN where it was not measured).  With ``reference`` an ``n^-2`` line is drawn.
+    Parameters
+    ----------
+    units : sequence of int
+        The unit counts ``n``.
+    errors : mapping of str to sequence of float
+        ``errors[name][k]`` is the error of method ``name`` with ``units[k]``
+        units (NaN where it was not measured; such points are skipped).
+    ax : Axes, optional
+        Where to draw (a new figure when omitted).
+    reference : bool
+        Draw an ``n^-2`` line through the last point of the first method.
+    ylabel : str
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from relusum.plot import plot_convergence
+    >>> ax = plot_convergence([2, 4, 8], {"interpolation": [0.1, 0.025, 0.00625]})
+    >>> ax.get_xscale(), len(ax.get_lines())
+    ('log', 2)
     """
     ax = _axes(ax)
     n = np.asarray(units, dtype=float)
-    for name, err in errors.items():
+    for k, (name, err) in enumerate(errors.items()):
         e = np.asarray(err, dtype=float)
+        if e.shape != n.shape:
+            raise ValueError(
+                f"errors[{name!r}] has {e.size} values for {n.size} unit counts"
+            )
         ok = np.isfinite(e) & (e > 0)
-        ax.loglog(n[ok], e[ok], "o-", ms=4, lw=1.6, label=name)
+        color, marker = METHOD_STYLES[k % len(METHOD_STYLES)]
+        ax.loglog(n[ok], e[ok], marker=marker, ls="-", ms=4.5, lw=1.6, color=color, label=name)
     if reference and errors:
         first = np.asarray(next(iter(errors.values())), dtype=float)
-        ok = np.isfinite(first) & (first > 0)
-        if np.any(ok):
-            k = np.flatnonzero(ok)[0]
-            ref = first[k] * (n / n[k]) ** -2.0
-            ax.loglog(n, ref, ":", color="#555555", lw=1.2, label=r"$\propto n^{-2}$")
+        ok = np.flatnonzero(np.isfinite(first) & (first > 0))
+        if ok.size:
+            k = ok[-1]
+            span = n[(n > 0)]
+            nn = np.geomspace(span.min(), span.max(), 50)
+            ref = first[k] * (nn / n[k]) ** -2.0
+            # Only where it stays near the data, so it does not stretch the axes.
+            top = max(float(np.nanmax(np.asarray(e, dtype=float))) for e in errors.values())
+            keep = ref <= 1.5 * top
+            ax.loglog(nn[keep], ref[keep], ":", color=COLORS["reference"], lw=1.4,
+                      label=r"reference $\propto n^{-2}$")
     ax.set_xlabel("number of units n")
     ax.set_ylabel(ylabel)
     _style(ax)
@@ -215,11 +436,39 @@ def plot_convergence(
     return ax
 
 
+def _metadata(suffix: str) -> dict[str, Any]:
+    """Fixed file metadata, so that the same figure gives the same bytes."""
+    if suffix == ".svg":
+        return {"Date": None}
+    if suffix == ".pdf":
+        return {"CreationDate": None, "ModDate": None}
+    return {"Software": "relusum (matplotlib)"}
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120, **kw: Any) -> Path:
-    """Save ``fig`` atomically; the format follows the extension (.png, .svg, .pdf)."""
+    """Save ``fig`` atomically; the format follows the extension (.png, .svg, .pdf).
+
+    The file carries no date and SVG ids are salted with a fixed value, so the
+    same figure gives the same bytes every time.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from matplotlib.figure import Figure
+    >>> from relusum.plot import save_figure
+    >>> fig = Figure()
+    >>> _ = fig.subplots().plot([0, 1], [1, 0])
+    >>> save_figure(fig, os.path.join(tempfile.mkdtemp(), "f.png")).suffix
+    '.png'
+    """
+    import matplotlib
+
     p = Path(path)
-    if p.suffix.lower() not in FIGURE_SUFFIXES:
+    suffix = p.suffix.lower()
+    if suffix not in FIGURE_SUFFIXES:
         raise ValueError(f"figure file {str(p)!r} must end in {', '.join(FIGURE_SUFFIXES)}")
-    with atomic_path(p) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=p.suffix.lower()[1:], bbox_inches="tight", **kw)
+    meta = {**_metadata(suffix), **kw.pop("metadata", {})}
+    kw.setdefault("bbox_inches", "tight")
+    with atomic_path(p) as tmp, matplotlib.rc_context({"svg.hashsalt": RC["svg.hashsalt"]}):
+        fig.savefig(tmp, dpi=dpi, format=suffix[1:], metadata=meta, **kw)
     return p
