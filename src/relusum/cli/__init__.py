@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "relusum.cli.fit",
     "relusum.cli.model_cmds",
     "relusum.cli.explore",
+    "relusum.cli.tour",
 )
 
 #: Short options that exist; any other token that starts with a single '-' is
