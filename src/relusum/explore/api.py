@@ -10,7 +10,7 @@ Endpoints (all JSON; ``POST`` bodies are JSON objects)
 =======  ==================  ==================================================
 GET      /api/info           version, methods and whether they are available, limits
 POST     /api/target         the target's points for drawing (checks the formula)
-POST     /api/fit            ``{target, method, units}`` -> model and report
+POST     /api/fit            ``{target, method, units[, knots]}`` -> model and report
 POST     /api/sweep          ``{target, method, units: [..]}`` -> errors against units
 POST     /api/measure        ``{target, model}`` -> RMSE and max error of a hand-made model
 POST     /api/export         ``{model, format: json|pytorch|onnx}`` -> a download
@@ -372,9 +372,15 @@ class ExploreApi:
         spec = self.target_spec(body)
         m = self.method(body)
         n = _int(_field(body, "units"), "units", 1, self.limits.max_units)
+        kwargs: dict[str, Any] = {"spec": spec, "method": m, "n_units": n}
+        if body.get("knots") is not None:
+            if m not in ("lstsq", "interp"):
+                raise ApiError(400, "given knots work with least squares or interpolation only")
+            kwargs["knots"] = _number_list(body["knots"], "knots", self.limits.max_units, 1)
+            if len(kwargs["knots"]) != n:
+                raise ApiError(422, f"units={n} does not match the {len(kwargs['knots'])} knots")
         try:
-            out = self._run("fit", {"spec": spec, "method": m, "n_units": n},
-                            self.limits.fit_seconds)
+            out = self._run("fit", kwargs, self.limits.fit_seconds)
         except ApiError as exc:
             if exc.status == 501 and m.startswith("opt-"):
                 self._unavailable[m] = exc.message

@@ -62,15 +62,20 @@ def _report(result) -> dict[str, Any]:
             if isinstance(v, (int, float, str, bool)) or v is None}
 
 
-def fit_spec(spec: dict[str, Any], method: str, n_units: int):
-    """Run :func:`relusum.fit` for one of :data:`METHODS`; returns the ``FitResult``."""
+def fit_spec(spec: dict[str, Any], method: str, n_units: int, knots: list[float] | None = None):
+    """Run :func:`relusum.fit` for one of :data:`METHODS`; returns the ``FitResult``.
+
+    ``knots`` (least squares or interpolation only) replaces the uniform knots.
+    """
     import relusum
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}")
     target = build_target(spec)
-    return relusum.fit(target_for_fit(target), domain=target.domain, n_units=n_units,
-                       **METHODS[method])
+    kwargs = dict(METHODS[method])
+    if knots is not None:
+        kwargs["knots"] = np.asarray(knots, dtype=float)
+    return relusum.fit(target_for_fit(target), domain=target.domain, n_units=n_units, **kwargs)
 
 
 def target_for_fit(target):
@@ -97,9 +102,10 @@ def task_target(spec: dict[str, Any]) -> dict[str, Any]:
             "x": _finite_list(x), "y": _finite_list(y)}
 
 
-def task_fit(spec: dict[str, Any], method: str, n_units: int) -> dict[str, Any]:
+def task_fit(spec: dict[str, Any], method: str, n_units: int,
+             knots: list[float] | None = None) -> dict[str, Any]:
     """Fit and report: ``{"model": ReluSum.to_dict(), "report": {...}}``."""
-    result = fit_spec(spec, method, n_units)
+    result = fit_spec(spec, method, n_units, knots)
     return {"model": result.model.to_dict(), "report": _report(result), "method": method}
 
 
