@@ -149,6 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         limit = self.server.api.limits.max_body
         if n > limit:
             self.close_connection = True
+            self._discard(min(n, 16 * limit))  # so the client can read the answer
             raise ApiError(413, f"the request body has {n:,} bytes; the limit is {limit:,}",
                            limit=limit)
         raw = self.rfile.read(n)
@@ -158,6 +159,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
         except RecursionError:
             raise ApiError(400, "the request body is nested too deeply") from None
+
+    def _discard(self, n: int) -> None:
+        self.connection.settimeout(5)
+        try:
+            while n > 0:
+                chunk = self.rfile.read(min(n, 1 << 16))
+                if not chunk:
+                    break
+                n -= len(chunk)
+        except OSError:
+            pass
 
     # --------------------------------------------------------------- methods
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
