@@ -208,7 +208,8 @@ def panel_units(max_units: int) -> tuple[int, ...]:
 
 
 def convergence_units(max_units: int) -> tuple[int, ...]:
-    """Unit counts of the convergence figure: :data:`CONVERGENCE_UNITS` up to ``max_units``, then it.
+    """Unit counts of the convergence figure: :data:`CONVERGENCE_UNITS` up to ``max_units``, then
+    ``max_units``.
 
     Examples
     --------
@@ -378,7 +379,7 @@ def make_tour(
             lstsq[n] = res
             bar.step(f"least squares, {n} units")
         conv, optimal_models = _convergence(fit_target, dom, tgt, conv_n, lstsq, bar)
-        trained: dict[int, ReluSum] = {}
+        trained: dict[int, Any] = {}
         if trainer is not None:
             conv, trained, train_reason = _train_curve(
                 trainer, fit_target, dom, tgt, conv, train_n, bar
@@ -468,36 +469,56 @@ def _convergence(fit_target: Any, dom: tuple[float, float], tgt: Target,
 
 def _train_curve(trainer: Callable[..., Any], fit_target: Any, dom: tuple[float, float],
                  tgt: Target, conv: Convergence, units: tuple[int, ...], bar: _Progress
-                 ) -> tuple[Convergence, dict[int, ReluSum], str | None]:
-    """Train one network per unit count and measure it like every other fit."""
+                 ) -> tuple[Convergence, dict[int, Any], str | None]:
+    """Train one network per unit count and measure it like every other fit.
+
+    Returns the convergence data with a ``"trained"`` line, what ``train``
+    returned per unit count, and the reason when no network could be trained.
+    Training runs on one thread (restored afterwards): these networks are far
+    too small to gain from more, and on a busy machine extra threads only spin.
+    """
+    import torch
+
     key, label = TRAINED
     e_max = np.full(conv.units.size, np.nan)
     e_rms = np.full(conv.units.size, np.nan)
-    models: dict[int, ReluSum] = {}
+    models: dict[int, Any] = {}
     reason = None
-    for n in units:
-        try:
-            net = trainer(fit_target, dom, n, steps=TRAIN_STEPS, seed=0, progress=False)
-            model = net.relusum if hasattr(net, "relusum") else net
-            if not isinstance(model, ReluSum):
-                raise TypeError(f"train() gave {type(model).__name__}, not a ReluSum")
-        except (ImportError, ValueError, TypeError, NotImplementedError, RuntimeError) as exc:
-            reason = f"training failed: {exc}".splitlines()[0]
-            bar.step("training failed", len(units) - units.index(n))
-            break
-        model = model.with_domain(dom)
-        models[n] = model
-        rmse, mae, _ = measure(model, tgt)
-        k = int(np.flatnonzero(conv.units == n)[0]) if n in conv.units else None
-        if k is not None:
-            e_max[k], e_rms[k] = mae, rmse
-        bar.step(f"trained network, {n} units")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for n in units:
+            try:
+                net = trainer(fit_target, dom, n, steps=TRAIN_STEPS, seed=0, progress=False)
+                model = getattr(net, "relusum", None)
+                if not isinstance(model, ReluSum):
+                    raise TypeError(f"train() gave no ReluSum ({type(net).__name__})")
+            except (ImportError, ValueError, TypeError, NotImplementedError,
+                    RuntimeError) as exc:
+                reason = f"training failed: {exc}".splitlines()[0]
+                bar.step("training failed", len(units) - units.index(n))
+                break
+            models[n] = _measured_training(net, model.with_domain(dom), tgt, conv, n,
+                                           e_max, e_rms)
+            bar.step(f"trained network, {n} units")
+    finally:
+        torch.set_num_threads(threads)
     if models:
         conv.max_error[key] = e_max
         conv.rmse[key] = e_rms
         conv.labels[key] = label
         reason = None
     return conv, models, reason
+
+
+def _measured_training(net: Any, model: ReluSum, tgt: Target, conv: Convergence, n: int,
+                       e_max: np.ndarray, e_rms: np.ndarray) -> Any:
+    """Measure a trained network's ReluSum on the verification grid; store at ``n``."""
+    rmse, mae, _ = measure(model, tgt)
+    hit = np.flatnonzero(conv.units == n)
+    if hit.size:
+        e_max[hit[0]], e_rms[hit[0]] = mae, rmse
+    return net
 
 
 # ------------------------------------------------------------------ figures
@@ -751,15 +772,18 @@ def _slope_label(conv: Convergence, method: str, which: str) -> str:
     return conv.labels[method] + tail
 
 
-def _fig_trained(plot_units: Callable[..., Any], trained: dict[int, ReluSum],
+def _fig_trained(plot_units: Callable[..., Any], trained: dict[int, Any],
                  optimal: dict[int, ReluSum], dom: tuple[float, float]) -> Figure | None:
-    n = max(trained)
+    """The units of the largest trained network with at most 20 units, vs optimal knots."""
+    small = [n for n in trained if n <= 20]
+    n = max(small) if small else min(trained)
     fig = _new_figure(8.0, 4.6)
     ax = fig.subplots()
     try:
-        plot_units(trained[n], dom, ax=ax, optimal=optimal.get(n))
+        plot_units(trained[n].model, dom, ax=ax, optimal=optimal.get(n))
     except (TypeError, ValueError, AttributeError):
         return None
+    ax.set_title("a trained network: " + ax.get_title(), fontsize=10)
     return fig
 
 
@@ -787,13 +811,6 @@ def _write_gif(tgt: Target, results: list[FitResult], path: Path, bar: _Progress
     top.set_xlim(a, b)
     top.set_ylabel("f(x)")
     top.tick_params(labelbottom=False)
-    # Fixed limits for the terms: the range over every frame.
-    ends = [np.concatenate(([0.0], r.model.weights * np.maximum(0.0, b - r.model.knots)))
-            for r in results]
-    lo = min(float(e.min()) for e in ends)
-    hi = max(float(e.max()) for e in ends)
-    pad = 0.08 * ((hi - lo) or 1.0)
-    bot.set_ylim(lo - pad, hi + pad)
     bot.axhline(0.0, color="#999999", lw=0.6, zorder=0)
     bot.set_xlabel("x")
     bot.set_ylabel("terms")
@@ -808,13 +825,18 @@ def _write_gif(tgt: Target, results: list[FitResult], path: Path, bar: _Progress
     fig.suptitle("adding ReLU units one at a time", fontsize=12, x=0.1, ha="left")
     line, = top.plot([], [], color=COLORS["sum"], lw=2.2, animated=True)
     dots, = top.plot([], [], "o", color=COLORS["knot"], ms=3, animated=True)
-    pos = LineCollection([], colors=COLORS["terms"], linestyles="--", animated=True)
-    neg = LineCollection([], colors=COLORS["terms_neg"], linestyles="--", animated=True)
+    # Terms without anti-aliasing: far fewer distinct pixels, a much smaller GIF.
+    pos = LineCollection([], colors=COLORS["terms"], linestyles="--", antialiaseds=False)
+    neg = LineCollection([], colors=COLORS["terms_neg"], linestyles="--", antialiaseds=False)
     bot.add_collection(pos)
     bot.add_collection(neg)
     label = fig.text(0.97, 0.955, "", ha="right", va="center", fontsize=11, animated=True)
+    # The background holds everything that never changes; the terms panel is redrawn
+    # whole each frame because its y range follows the terms.
+    bot.set_visible(False)
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
+    bot.set_visible(True)
     images = []
     for res in results:
         s, rep = res.model, res.report
@@ -831,22 +853,26 @@ def _write_gif(tgt: Target, results: list[FitResult], path: Path, bar: _Progress
             coll.set_segments(term_segments(s, a, b, np.flatnonzero(sel)))
             coll.set_alpha(alpha)
             coll.set_linewidth(lw)
+        ends = np.concatenate(([0.0], s.weights * np.maximum(0.0, b - s.knots)))
+        lo, hi = float(ends.min()), float(ends.max())
+        pad = 0.1 * ((hi - lo) or 1.0)
+        bot.set_ylim(lo - pad, hi + pad)
         word = "unit" if rep.n_units == 1 else "units"
         label.set_text(f"{rep.n_units} {word}   max error {rep.max_abs_error:.2g}")
         canvas.restore_region(background)
-        for artist in (pos, neg):
-            bot.draw_artist(artist)
+        fig.draw_artist(bot)
         top.draw_artist(line)
         top.draw_artist(dots)
         fig.draw_artist(label)
         rgba = np.asarray(canvas.buffer_rgba())
         images.append(Image.fromarray(rgba[..., :3].copy()))
         bar.step(f"frame {rep.n_units}")
-    # One palette for all frames, from the first and last frame side by side.
+    # One palette for all frames, from a few frames side by side.
     w, h = images[0].size
-    sample = Image.new("RGB", (2 * w, h))
-    sample.paste(images[0], (0, 0))
-    sample.paste(images[-1], (w, 0))
+    picks = sorted({0, len(images) // 10, len(images) // 3, len(images) - 1})
+    sample = Image.new("RGB", (len(picks) * w, h))
+    for j, k in enumerate(picks):
+        sample.paste(images[k], (j * w, 0))
     palette = sample.quantize(colors=64, method=Image.Quantize.MEDIANCUT)
     frames = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
     durations = [_frame_ms(r.report.n_units) for r in results]
@@ -887,7 +913,7 @@ pre { padding: 0.6em 0.9em; overflow-x: auto; }
 table { border-collapse: collapse; margin: 1em auto; font-size: 0.92em; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: 0.25em 0.7em; text-align: right; }
 th { background: #fafafa; }
-nav ol { columns: 2; }
+nav ul { columns: 2; list-style: none; padding-left: 0; }
 .note { color: #666; font-size: 0.92em; }
 """
 
@@ -962,10 +988,15 @@ and of both signs: they cancel in the sum, leaving only the bends.</p>
                      img("convergence", "error against the number of units") +
                      _convergence_text(conv, train)))
     if "trained_units" in figures:
-        sections.append(("trained", "8b. Where a trained network puts its knots",
-                         img("trained_units", "trained network's knots") + """
-<p>The knots <code>h<sub>i</sub> = &minus;b<sub>i</sub>/a<sub>i</sub></code> of a network trained
-by gradient descent, compared with the optimal knots for the same number of units.</p>"""))
+        versus = (" The ticks along the bottom are the optimal knots for the same number of"
+                  " units." if "optimal_l2" in conv.methods else "")
+        sections.append(("trained", "8b. What a trained network does with its units",
+                         img("trained_units", "a trained network's units") + f"""
+<p>The units of a small network trained by gradient descent (Adam, fixed seed), each drawn as
+its own scaled ReLU <code>v&middot;max(0, a&middot;x + b)</code>, with the network's output.
+Every live unit contributes one knot <code>h = &minus;b/a</code>; units whose knot lies
+outside the domain are just straight lines there, or zero ("dead"), and add no bend.{versus}
+</p>"""))
     sections.append(("animation", "9. Adding units one at a time",
                      img("animation", "animation adding units") + f"""
 <p>Units are added one by one, from 1 to {max_units}, each frame a least-squares fit with
@@ -998,7 +1029,7 @@ and shrink.</p>"""))
 curve? Because its output is a sum of ReLUs with their corners in different places, and every
 corner is a bend. This tour shows it step by step, ending with real fits of
 <code>{label}</code> on [{a:.6g}, {b:.6g}].</p>
-<nav><ol>{nav}</ol></nav>
+<nav><ul>{nav}</ul></nav>
 {body}
 <h2>Reproduce</h2>
 <p>Every figure here was made by <code>relusum</code> from the fits it describes; the numbers
@@ -1026,6 +1057,15 @@ def _convergence_text(conv: Convergence, train: bool) -> str:
             for m, why in conv.unavailable.items()
         )
         missing = f'<p class="note">Not shown here:</p><ul class="note">{items}</ul>'
+    trained = ""
+    if TRAINED[0] in conv.methods:
+        trained = (
+            "<p>The trained networks are ordinary one-hidden-layer networks fitted by gradient "
+            f"descent ({TRAIN_STEPS} Adam steps from a random start). They usually stay well "
+            "above the least-squares fits with the same number of units: training finds "
+            "neither the best knots nor the best weights, and some units end up with no knot "
+            "inside the domain at all. The fits above solve for the weights exactly.</p>"
+        )
     head = "".join(f"<th>{e(conv.labels[m])}</th>" for m in conv.methods)
     rows = "".join(
         f"<tr><td>{int(n)}</td>" + "".join(
@@ -1040,7 +1080,7 @@ curve by about (spacing)&sup2; &times; curvature / 8, so the error falls like
 <b>n<sup>&minus;2</sup></b> (dotted line): ten times the units, a hundred times smaller error.
 Better knots (closer together where the curve bends more) lower the constant, not the rate.</p>
 <ul>{"".join(lines)}</ul>
-<p>Slopes are fitted on the larger unit counts of the log&ndash;log plot.</p>
+<p>Slopes are fitted on the larger unit counts of the log&ndash;log plot.</p>{trained}
 {missing}
 <table><tr><th>units</th>{head}</tr>{rows}</table>
 <p class="note">Largest absolute error of each fit.</p>"""
