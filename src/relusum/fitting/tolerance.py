@@ -1,0 +1,244 @@
+"""The fewest units for an error tolerance: ``fit(..., tol=eps)``.
+
+The error is the one relusum reports: measured on the verification grid of a
+function (or on the data), the max absolute error for ``loss="linf"`` and the
+RMSE for ``loss="l2"``.
+
+Search
+    Optimal knots with ``linf``: the greedy sweep at ``eps`` gives the fewest
+    pieces on the samples directly; the count is then raised one unit at a
+    time until the verification grid agrees (usually at once).  Otherwise:
+    exponential search on ``n`` (1, 2, 4, ...) until the error is within
+    ``eps``, then bisection between the last failure and the first success.
+    Uniform knots are not nested (4 uniform knots do not contain 3), so their
+    error is not strictly monotone in ``n``: the result is the smallest ``n``
+    the bisection meets, which is within ``eps`` but may not be the smallest
+    such ``n``.
+Unreachable
+    A clear ``ValueError`` when ``eps`` is below what any number of units can
+    do on these points (repeated x with different y; for ``l2`` the spread
+    about the mean at repeated x), when ``max_units`` (or the number of
+    distinct samples) runs out, or when the error on the verification grid
+    stops improving (a jump cannot be matched to better than half its size).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from relusum.fitting import api
+from relusum.fitting.fixed import lstsq_knots, uniform_knots
+from relusum.fitting.minimax import greedy_pieces, linf_fixed_target, make_gates
+from relusum.fitting.optimal import fit_optimal, progress_bar
+from relusum.model import ReluSum
+from relusum.targets import Target
+
+__all__ = ["fit_tolerance", "floor_error"]
+
+
+def floor_error(target: Target, loss: str) -> float:
+    """The smallest error any sum can reach on the target's points (0 unless x repeats).
+
+    Examples
+    --------
+    >>> from relusum.targets import make_target
+    >>> from relusum.fitting.tolerance import floor_error
+    >>> floor_error(make_target(([0, 0, 1], [0.0, 1.0, 1.0])), "linf")
+    0.5
+    """
+    x, y = target.x, target.y
+    if target.fn is not None or x.size < 2:
+        return 0.0
+    starts = np.flatnonzero(np.concatenate(([True], np.diff(x) != 0)))
+    if starts.size == x.size:
+        return 0.0
+    if loss == "linf":
+        spread = np.maximum.reduceat(y, starts) - np.minimum.reduceat(y, starts)
+        return float(np.max(spread)) / 2.0
+    counts = np.diff(np.append(starts, x.size))
+    means = np.add.reduceat(y, starts) / counts
+    resid = y - np.repeat(means, counts)
+    return float(math.sqrt(np.mean(resid * resid)))
+
+
+def _error(model: ReluSum, target: Target, loss: str) -> float:
+    rmse, mae, _ = api.measure(model, target)
+    return mae if loss == "linf" else rmse
+
+
+def fit_tolerance(
+    target: Target,
+    knots: str,
+    loss: str,
+    tol: float,
+    *,
+    max_units: int = 1000,
+    progress: bool | None = None,
+    start: float | None = None,
+    interpolate: bool = False,
+) -> api.FitResult:
+    """The fewest units (up to ``max_units``) whose error is at most ``tol``.
+
+    Parameters
+    ----------
+    target : Target
+    knots : {"uniform", "optimal"}
+    loss : {"linf", "l2"}
+        ``tol`` bounds the max absolute error (``linf``) or the RMSE (``l2``).
+    tol : float
+        The absolute tolerance, > 0.
+    max_units : int
+        Give up (``ValueError``) beyond this many units.
+    progress : bool, optional
+        Progress bar over the fits tried.
+    start : float, optional
+        ``time.perf_counter()`` when the fit began (for the report's seconds).
+
+    Returns
+    -------
+    FitResult
+        Its report's ``extra`` holds ``tol``, ``units_tried`` and ``error_reached``.
+
+    Examples
+    --------
+    >>> from relusum.targets import make_target
+    >>> from relusum.fitting.tolerance import fit_tolerance
+    >>> r = fit_tolerance(make_target("x**2", (0, 1)), "optimal", "linf", 1e-3)
+    >>> r.report.n_units, bool(r.report.max_abs_error <= 1e-3)
+    (11, True)
+    """
+    start = time.perf_counter() if start is None else start
+    try:
+        tol = float(tol)
+    except (TypeError, ValueError):
+        raise ValueError(f"tol must be a positive number, got {tol!r}") from None
+    if not (math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
+    if isinstance(max_units, bool) or not isinstance(max_units, (int, np.integer)) or max_units < 1:
+        raise ValueError(f"max_units must be a positive integer, got {max_units!r}")
+    if knots not in ("uniform", "optimal"):
+        raise ValueError(f"tol= needs knots='uniform' or 'optimal', got {knots!r}")
+    what = "max error" if loss == "linf" else "RMSE"
+    floor = floor_error(target, loss)
+    if tol < floor:
+        raise ValueError(
+            f"a {what} of {tol:g} cannot be reached: the data have different y at the same x, "
+            f"so no function gets below {floor:.6g}"
+        )
+    distinct = int(np.count_nonzero(np.diff(target.x))) + 1
+    cap = min(int(max_units), distinct - 1)
+    if cap < 1:
+        raise ValueError("a tolerance fit needs at least two distinct x values")
+    tried: dict[int, tuple[float, ReluSum]] = {}
+
+    def fit_n(n: int) -> float:
+        if n not in tried:
+            model = _fit(target, knots, loss, n, interpolate)
+            tried[n] = (_error(model, target, loss), model)
+            tick()
+        return tried[n][0]
+
+    with progress_bar(progress, f"fewest units for {what} {tol:g}", "fit") as tick:
+        if knots == "optimal" and loss == "linf":
+            n_ok = _search_minimax(target, tol, cap, fit_n)
+        else:
+            n_ok = _search(tol, cap, fit_n)
+    if n_ok is None:
+        best_n = min(tried, key=lambda k: tried[k][0])
+        best = tried[best_n][0]
+        why = (
+            f"at most {max_units} units (--max-units)" if cap == max_units
+            else f"at most {cap} units (the {distinct} distinct x values of the "
+            + ("samples; raise --samples)" if target.fn is not None else "data)")
+        )
+        hint = ""
+        if target.fn is not None:
+            hint = (
+                "; if the target jumps, no continuous fit gets below half the jump"
+            )
+        raise ValueError(
+            f"a {what} of {tol:g} was not reached with {why}: the best was "
+            f"{best:.4g} with {best_n} units{hint}"
+        )
+    err, model = tried[n_ok]
+    seconds = time.perf_counter() - start
+    extra: dict[str, Any] = {
+        "tol": tol,
+        "tol_loss": loss,
+        "error_reached": err,
+        "units_tried": sorted(tried),
+        "method": "tolerance search",
+    }
+    return api.finish(
+        model, target, seconds, loss=loss, knots=knots, interpolate=interpolate, extra=extra
+    )
+
+
+def _fit(target: Target, knots: str, loss: str, n: int, interpolate: bool) -> ReluSum:
+    if knots == "optimal":
+        return fit_optimal(target, n, loss, progress=False)[0]
+    h = uniform_knots(target.domain, n)
+    if interpolate:
+        from relusum.fitting.fixed import interpolate_knots
+
+        return interpolate_knots(target, h)
+    if loss == "linf":
+        return linf_fixed_target(target, h)
+    return lstsq_knots(target, h)
+
+
+def _search(tol: float, cap: int, fit_n) -> int | None:
+    """Exponential search then bisection on the unit count."""
+    lo = 0  # largest n known to fail (0: none tried)
+    n = 1
+    while True:
+        if fit_n(n) <= tol:
+            break
+        lo = n
+        if n >= cap:
+            return None
+        n = min(2 * n, cap)
+    hi = n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fit_n(mid) <= tol:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _search_minimax(target: Target, tol: float, cap: int, fit_n) -> int | None:
+    """Fewest pieces from the greedy at ``tol``, then confirmed on the verification set."""
+    x, y = target.x, target.y
+    g = make_gates(x, y, target.domain)
+    eps_n = tol / g.half * (1.0 - 1e-6)
+    # Pieces the greedy needs at this error (flat first piece counted): n units = pieces - 1.
+    pieces = greedy_pieces(g, eps_n, cap + 1, True, True, tube=target.fn is not None)
+    if pieces is None:
+        n0 = cap
+    else:
+        n0 = max(len(pieces) - 1, 1)
+        pinned = greedy_pieces(g, eps_n, n0 - 1, False, True, tube=target.fn is not None)
+        if pinned is not None and n0 > 1:
+            n0 = max(len(pinned), 1)
+    n = n0
+    misses = 0
+    last = math.inf
+    while n <= cap:
+        e = fit_n(n)
+        if e <= tol:
+            # The greedy count is minimal on the samples; confirm n - 1 fails on the grid too.
+            while n > 1 and fit_n(n - 1) <= tol:
+                n -= 1
+            return n
+        misses = misses + 1 if e >= last * 0.999 else 0
+        if misses >= 3:
+            return None
+        last = min(last, e)
+        n += max(1, n // 16)
+    return None
