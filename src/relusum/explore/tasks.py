@@ -10,6 +10,8 @@ its time limit can be stopped by killing the process.  The table
 from __future__ import annotations
 
 import math
+import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -115,7 +117,13 @@ def task_sweep(spec: dict[str, Any], method: str, units: list[int],
     start = time.perf_counter()
     rows = []
     for n in units:
-        result = fit_spec(spec, method, n)
+        try:
+            result = fit_spec(spec, method, n)
+        except ValueError:
+            if not rows:
+                raise
+            break  # e.g. more units than data points allow
+
         rows.append({"units": n, "rmse": result.report.rmse,
                      "max_abs_error": result.report.max_abs_error})
         if time.perf_counter() - start > budget:
@@ -136,45 +144,52 @@ def task_measure(spec: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
             "n_units": s.n_units, "n_pieces": s.n_pieces}
 
 
+class _ProgressStream:
+    """A stand-in for stderr that turns a tqdm bar's ``k/n`` into progress calls."""
+
+    _pattern = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, progress: Callable[[float, str], None]) -> None:
+        self.progress = progress
+
+    def write(self, text: str) -> int:
+        found = self._pattern.findall(text)
+        if found:
+            k, n = (int(v) for v in found[-1])
+            if n > 0:
+                self.progress(min(k / n, 1.0), "training")
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 def task_train(spec: dict[str, Any], n_units: int, steps: int, seed: int,
                progress: Callable[[float, str], None]) -> dict[str, Any]:
-    """Train a one-hidden-layer network with :func:`relusum.torch_bridge.train`."""
+    """Train a one-hidden-layer network with :func:`relusum.torch_bridge.train`.
+
+    The training's progress bar (tqdm, on stderr) is read back as progress.
+    """
     try:
         from relusum import torch_bridge
     except ImportError as exc:
         raise ValueError(f"training needs PyTorch: pip install 'relusum[torch]' ({exc})") from None
     from relusum.fitting.api import finish
-    from relusum.model import ReluSum
 
     target = build_target(spec)
     start = time.perf_counter()
-
-    def report(*args: Any, **kwargs: Any) -> None:
-        # Accept the shapes a progress callback may be given: (step, total[, loss]) or (fraction).
-        frac = None
-        if len(args) >= 2 and all(isinstance(a, (int, float)) for a in args[:2]) and args[1]:
-            frac = float(args[0]) / float(args[1])
-        elif len(args) == 1 and isinstance(args[0], (int, float)):
-            frac = float(args[0]) if args[0] <= 1 else float(args[0]) / steps
-        progress(min(max(frac if frac is not None else 0.0, 0.0), 1.0), "training")
-
-    kwargs = {"steps": steps, "seed": seed}
+    progress(0.0, "starting")
+    saved = sys.stderr
+    sys.stderr = _ProgressStream(progress)  # type: ignore[assignment]
     try:
-        res = torch_bridge.train(target_for_fit(target), target.domain, n_units,
-                                 progress=report, **kwargs)
-    except TypeError:
-        res = torch_bridge.train(target_for_fit(target), target.domain, n_units,
-                                 progress=False, **kwargs)
-    model = getattr(res, "relusum", None)
-    if model is None and isinstance(res, tuple):
-        model = next((r for r in res if isinstance(r, ReluSum)), None)
-        if model is None and res:
-            model = torch_bridge.from_torch(res[0], target.domain)
-    if model is None:
-        model = res if isinstance(res, ReluSum) else torch_bridge.from_torch(res, target.domain)
-    if callable(model) and not isinstance(model, ReluSum):
-        model = model()
-    model = model.with_domain(target.domain)
+        res = torch_bridge.train(target_for_fit(target), target.domain, n_units, steps=steps,
+                                 seed=seed, progress=True)
+    finally:
+        sys.stderr = saved
+    model = res.relusum.with_domain(target.domain)
     result = finish(model, target, time.perf_counter() - start, loss="l2", knots="trained",
                     extra={"steps": steps, "seed": seed})
     progress(1.0, "done")

@@ -44,7 +44,7 @@
     el.textContent = msg;
   }
 
-  async function api(path, body) {
+  async function api(path, body, raw) {
     const opts = body === undefined ? {} : {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     };
@@ -57,7 +57,7 @@
       err.payload = payload; err.status = res.status;
       throw err;
     }
-    if (ctype.startsWith("application/json")) return res.json();
+    if (ctype.startsWith("application/json") && !raw) return res.json();
     return res.blob();
   }
 
@@ -492,6 +492,8 @@
         } catch (err) {
           if (fitAgain) continue;
           const p = err.payload || { error: err.message };
+          S.model = null; S.report = null; S.selected = -1;
+          redraw();
           if (p.unavailable) markUnavailable(p.unavailable, p.error);
           if (p.field) handleTargetError(err); else showError("fit-error", p.error);
         }
@@ -645,7 +647,7 @@
     showError("export-error", "");
     try {
       const model = { ...S.model, domain: domain() };
-      const blob = await api("/api/export", { model, format });
+      const blob = await api("/api/export", { model, format }, true);
       if (format === "pytorch") {
         $("torch-code").textContent = await blob.text();
         $("torch-dialog").showModal();
