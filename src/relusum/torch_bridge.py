@@ -1050,7 +1050,8 @@ def read_pt(path: str | os.PathLike[str]) -> tuple[nn.Sequential, tuple[float, f
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = f"{type(exc).__name__}: {first}" if len(first) < 20 else first
         raise ValueError(
             f"{str(p)!r} is not a .pt file that loads with weights_only=True: {first}"
         ) from None
