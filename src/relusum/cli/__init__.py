@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "relusum.cli.model_cmds",
     "relusum.cli.explore",
     "relusum.cli.tour",
+    "relusum.cli.net",
 )
 
 #: Short options that exist; any other token that starts with a single '-' is
