@@ -353,9 +353,8 @@ def _lines_from_pieces(g: Gates, pieces: list[_Piece]) -> tuple[list, list]:
         a, c = _centroid(cand)
         lines[i] = (a, c, pc.u0)
         # Intersection of this line and the next inside [um, un].
-        f = lambda uu, ln=lines[i]: ln[1] + ln[0] * (uu - ln[2])  # noqa: E731
-        h = lambda uu: nc + na * (uu - nu0)  # noqa: E731
-        da, db = f(um) - h(um), f(un) - h(un)
+        da = (c + a * (um - pc.u0)) - (nc + na * (um - nu0))
+        db = (c + a * (un - pc.u0)) - (nc + na * (un - nu0))
         if da == db:
             p = um
         else:
@@ -648,9 +647,9 @@ def minimax_target(
         g, n_units, flat_first, rtol, progress=progress, tube=True
     )
     model = _model_from_pieces(g, pieces, used_flat)
-    r = 0
+    done = 0
     xs, ys = x, y
-    for r in range(1, rounds + 1):
+    for _ in range(rounds):
         e = model(dense) - fd
         emax = float(np.max(np.abs(e)))
         eps = eps_n * g.half
@@ -667,8 +666,9 @@ def minimax_target(
             progress=progress, tube=True,
         )
         its += k
+        done += 1
         model = _model_from_pieces(g, pieces, used_flat)
-    return model, MinimaxInfo(float(eps_n * g.half), int(g.u.size), its, r)
+    return model, MinimaxInfo(float(eps_n * g.half), int(g.u.size), its, done)
 
 
 # ------------------------------------------------------------------ fixed knots

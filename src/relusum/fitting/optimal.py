@@ -1,4 +1,4 @@
-"""The fits behind ``knots="optimal"``, ``loss="linf"`` and ``tol=`` (called by :func:`relusum.fit`).
+"""The fits behind ``knots="optimal"``, ``loss="linf"`` and ``tol=`` (via :func:`relusum.fit`).
 
 ============================  =========================================================
 combination                   method
@@ -210,7 +210,9 @@ def fit_extended(
     _check_capacity(tgt, h.size)
     model = linf_fixed_target(tgt, h)
     seconds = time.perf_counter() - start
-    return api.finish(model, tgt, seconds, loss="linf", knots=how, extra={"method": "linear program"})
+    return api.finish(
+        model, tgt, seconds, loss="linf", knots=how, extra={"method": "linear program"}
+    )
 
 
 def _check_capacity(tgt: Target, n: int) -> None:
