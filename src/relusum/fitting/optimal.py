@@ -112,9 +112,9 @@ def fit_optimal(
     --------
     >>> from relusum.targets import make_target
     >>> from relusum.fitting.optimal import fit_optimal
-    >>> s, extra = fit_optimal(make_target("abs(x)", (-1, 1)), 1, "linf")
-    >>> s.knots.round(9).tolist(), extra["method"]
-    ([0.0], 'greedy minimax')
+    >>> s, extra = fit_optimal(make_target("abs(x)", (-1, 1)), 2, "linf")
+    >>> (s.knots.round(9) + 0.0).tolist(), extra["method"]
+    ([-1.0, 0.0], 'greedy minimax')
     """
     if loss == "l2":
         try:
