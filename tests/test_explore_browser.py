@@ -190,7 +190,7 @@ def test_formula_and_units_slider_match_the_server(page):
         errors.append(shown)
     assert all(b < a for a, b in zip(errors, errors[1:])), errors
     # The URL holds the view.
-    assert "n=200" in p.page.url and "f=tanh" in p.page.url
+    p.wait("location.hash.includes('n=200') && location.hash.includes('f=tanh')")
 
 
 def test_bad_formula_shows_an_inline_error(page):
@@ -287,6 +287,7 @@ def test_shared_url_restores_the_view(page, browser, server):
     p.page.fill("#u-w", "-0.75")
     p.wait("relusumState.model.weights[0] === -0.75")
     p.page.uncheck("#show-terms")
+    p.wait("location.hash.includes('t=0') && location.hash.includes('hw=-0.75')")
     url = p.page.url
     state = p.js("({m: relusumState.model, f: relusumState.formula, n: relusumState.units, "
                  "t: relusumState.showTerms})")

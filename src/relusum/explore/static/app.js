@@ -119,32 +119,44 @@
     const dpr = window.devicePixelRatio || 1;
     if (S.showTerms) {
       // Each unit: w * max(0, x - h), zero left of its knot, a straight line right of it.
-      ctx.lineWidth = 1.2 * dpr;
+      // One path for all the units (one stroke), then the selected unit on top.
       const { knots, weights } = S.model;
-      for (let i = 0; i < knots.length; i++) {
+      const trace = (i) => {
         const h = knots[i], w = weights[i];
-        ctx.strokeStyle = i === S.selected ? COLORS.sel : COLORS.terms;
-        ctx.lineWidth = (i === S.selected ? 2.4 : 1.1) * dpr;
-        ctx.beginPath();
         if (h > a) { ctx.moveTo(X(a), Y(0)); ctx.lineTo(X(Math.min(h, b)), Y(0)); }
         else ctx.moveTo(X(a), Y(w * (a - h)));
-        if (h < b) ctx.lineTo(X(b), Y(w * (b - Math.max(h, a)) + (h < a ? w * (a - h) : 0)));
-        ctx.stroke();
+        if (h < b) ctx.lineTo(X(b), Y(w * (b - h)));
+      };
+      ctx.strokeStyle = COLORS.terms;
+      ctx.lineWidth = 1.1 * dpr;
+      ctx.beginPath();
+      for (let i = 0; i < knots.length; i++) if (i !== S.selected) trace(i);
+      ctx.stroke();
+      if (S.selected >= 0 && S.selected < knots.length) {
+        ctx.strokeStyle = COLORS.sel; ctx.lineWidth = 2.4 * dpr;
+        ctx.beginPath(); trace(S.selected); ctx.stroke();
       }
     }
-    // Knots as handles on the sum.
-    const p = prepare(S.model);
-    for (let i = 0; i < S.model.knots.length; i++) {
-      const h = S.model.knots[i];
-      if (h < a || h > b) continue;
-      const x = X(h), y = Y(evalAt(p, h));
-      const sel = i === S.selected;
-      ctx.beginPath();
-      ctx.arc(x, y, (sel ? 6 : 4) * dpr, 0, 2 * Math.PI);
-      ctx.fillStyle = sel ? COLORS.sel : "#fff";
-      ctx.strokeStyle = sel ? COLORS.sel : COLORS.sum;
-      ctx.lineWidth = 1.6 * dpr;
-      ctx.fill(); ctx.stroke();
+    // Knots as handles on the sum: one path for all, the selected one on top.
+    const p = prepare(S.model), knots = S.model.knots;
+    const vals = evalSorted(p, p.h);  // values at the sorted knots
+    const order = knots.map((h, i) => i).sort((i, j) => knots[i] - knots[j]);
+    const r = 4 * dpr;
+    ctx.beginPath();
+    order.forEach((i, k) => {
+      const h = knots[i];
+      if (h < a || h > b || i === S.selected) return;
+      const x = X(h), y = Y(vals[k]);
+      ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI);
+    });
+    ctx.fillStyle = "#fff"; ctx.strokeStyle = COLORS.sum; ctx.lineWidth = 1.6 * dpr;
+    ctx.fill(); ctx.stroke();
+    if (S.selected >= 0 && S.selected < knots.length) {
+      const h = knots[S.selected];
+      if (h >= a && h <= b) {
+        ctx.beginPath(); ctx.arc(X(h), Y(evalAt(p, h)), 6 * dpr, 0, 2 * Math.PI);
+        ctx.fillStyle = COLORS.sel; ctx.fill();
+      }
     }
     ctx.restore();
   }
@@ -360,7 +372,13 @@
   }
 
   // ------------------------------------------------------------ URL state
+  let urlTimer = null;
   function writeUrl() {
+    // Chrome throttles history updates that come too fast (e.g. while dragging): batch them.
+    clearTimeout(urlTimer);
+    urlTimer = setTimeout(writeUrlNow, 150);
+  }
+  function writeUrlNow() {
     const q = new URLSearchParams();
     if (S.data) q.set("data", "1");
     else { q.set("f", S.formula); q.set("a", S.a); q.set("b", S.b); }
