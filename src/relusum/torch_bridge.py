@@ -861,8 +861,8 @@ def to_onnx(
     """Write a :class:`ReluSum` (or a supported network) as an ONNX model, atomically.
 
     The graph takes ``x`` of shape ``(N, 1)`` and returns ``y`` of shape
-    ``(N, 1)``: ``MatMul``/``Add`` per linear layer and ``Relu`` /
-    ``LeakyRelu`` between them (opset 13).  The domain, if any, is stored in
+    ``(N, 1)``: ``MatMul``/``Add`` per linear layer and ``Relu`` (or, for
+    ``LeakyReLU``, ``max(z, alpha z)``) between them (opset 13).  The domain, if any, is stored in
     the metadata.
 
     Parameters
@@ -904,7 +904,12 @@ def to_onnx(
             nodes.append(helper.make_node("Relu", [cur], [f"r{i}"]))
             cur = f"r{i}"
         else:
-            nodes.append(helper.make_node("LeakyRelu", [cur], [f"r{i}"], alpha=op[1]))
+            # LeakyReLU as max(z, alpha z) (min for alpha > 1): the same rounding as torch,
+            # and onnxruntime has no double LeakyRelu kernel.
+            inits.append(numpy_helper.from_array(np.array(op[1], dtype=npdt), f"alpha{i}"))
+            nodes.append(helper.make_node("Mul", [cur, f"alpha{i}"], [f"s{i}"]))
+            pick = "Max" if op[1] <= 1 else "Min"
+            nodes.append(helper.make_node(pick, [cur, f"s{i}"], [f"r{i}"]))
             cur = f"r{i}"
     nodes.append(helper.make_node("Identity", [cur], ["y"]))
     graph = helper.make_graph(
