@@ -363,3 +363,24 @@ def test_csv_dropped_on_the_page_is_fitted(page, tmp_path):
         document.dispatchEvent(new DragEvent('drop', {{dataTransfer: dt, bubbles: true}}));
         }})()""")
     p.wait("relusumState.data.name === 'dropped.csv'")
+
+
+def test_trained_network_with_progress(page, server):
+    p = page.open()
+    if not server.api.methods()["train"]["available"]:
+        assert p.js("document.querySelector('#method option[value=train]').disabled") is True
+        return
+    p.page.select_option("#method", "train")
+    p.page.fill("#units", "6")
+    p.page.press("#units", "Enter")
+    p.page.fill("#steps", "300")
+    p.page.click("#train-go")
+    p.wait("!document.getElementById('train-progress').hidden")
+    p.wait("relusumState.report && relusumState.report.knots_method === 'trained'", timeout=120)
+    assert p.js("document.getElementById('train-progress').hidden") is True
+    assert "trained network with 6 hidden units" in p.js(
+        "document.getElementById('r-where').textContent")
+    m = p.js("relusumState.model")
+    x, y = p.chart()
+    np.testing.assert_allclose(y, ReluSum(m["bias"], m["knots"], m["weights"])(x),
+                               rtol=1e-9, atol=1e-9)

@@ -236,7 +236,8 @@
     const rows = S.sweep ? S.sweep.rows : [];
     const data = [rows.map((r) => r.units), rows.map((r) => r.max_abs_error > 0 ? r.max_abs_error : null),
                   rows.map((r) => r.rmse > 0 ? r.rmse : null)];
-    $("err-method").textContent = S.sweep && S.info ? S.info.methods[S.sweep.method].label : "…";
+    $("err-method").textContent = S.sweep && S.info ? S.info.methods[S.sweep.method].label +
+      (S.method === "train" ? ", for comparison" : "") : "…";
     if (!errChart) {
       const r = el.getBoundingClientRect();
       errChart = new uPlot({
@@ -302,7 +303,10 @@
       if (r.approx) where = `hand-made; errors ≈ on the ${r.n_verify.toLocaleString()} plotted points (checking…)`;
       else if (r.error_on === "grid") where = `errors on a ${r.n_verify.toLocaleString()}-point grid, separate from the ${(r.n_samples || 2000).toLocaleString()} fit samples`;
       else where = `errors on the ${r.n_verify.toLocaleString()} data points`;
-      if (r.seconds !== undefined && !S.hand) where += ` · fit in ${fmt(r.seconds * 1000, 3)} ms`;
+      if (r.knots_method === "trained" && !S.hand) {
+        where = `trained network with ${S.trainedUnits} hidden units = this sum on the domain; ` + where +
+          ` · trained in ${fmt(r.seconds, 3)} s`;
+      } else if (r.seconds !== undefined && !S.hand) where += ` · fit in ${fmt(r.seconds * 1000, 3)} ms`;
     }
     $("r-where").textContent = where;
     if (S.challenge) {
@@ -478,7 +482,7 @@
       if (seq !== targetSeq) return false;
       clearTargetErrors();
       S.target = t;
-      if (S.data) { S.a = String(t.domain[0]); S.b = String(t.domain[1]); syncControls(); }
+      if (S.data) { S.a = String(+t.domain[0].toPrecision(6)); S.b = String(+t.domain[1].toPrecision(6)); syncControls(); }
       setStatus("");
       return true;
     } catch (err) {
@@ -521,11 +525,13 @@
 
   let sweepSeq = 0;
   async function resweep() {
-    if (!S.target || S.method === "train") return;
+    if (!S.target) return;
     const seq = ++sweepSeq;
     S.sweep = null; drawErrChart();
+    // A trained network is compared with least squares (training every n would take minutes).
+    const method = S.method === "train" ? "lstsq" : S.method;
     try {
-      const out = await api("/api/sweep", { target: targetBody(), method: S.method, units: SWEEP_UNITS });
+      const out = await api("/api/sweep", { target: targetBody(), method, units: SWEEP_UNITS });
       if (seq !== sweepSeq) return;
       S.sweep = out; drawErrChart();
     } catch (err) {
@@ -639,13 +645,16 @@
     prog.hidden = false; prog.value = 0; $("train-go").disabled = true;
     showError("fit-error", "");
     try {
-      const job = await api("/api/train", { target: targetBody(), units: S.units, steps, seed: 0 });
+      const units = S.units;
+      const job = await api("/api/train", { target: targetBody(), units, steps, seed: 0 });
       for (;;) {
         await new Promise((r) => setTimeout(r, 300));
         const st = await api(`/api/jobs/${encodeURIComponent(job.job)}`);
         prog.value = st.progress || 0;
         setStatus(`training… ${Math.round(100 * (st.progress || 0))}% (${fmt(st.seconds, 2)} s)`);
-        if (st.state === "done") { S.model = st.result.model; S.report = st.result.report; redraw(); break; }
+        if (st.state === "done") {
+          S.trainedUnits = units; S.model = st.result.model; S.report = st.result.report; redraw(); break;
+        }
         if (st.state === "failed") { showError("fit-error", st.error.error); break; }
       }
     } catch (err) {
@@ -757,7 +766,7 @@
     $("units").addEventListener("keydown", (e) => { if (e.key === "Enter") setUnits(e.target.value, false); });
     $("method").addEventListener("change", (e) => {
       S.method = e.target.value; syncControls();
-      if (S.method === "train") { resweep(); writeUrl(); return; }
+      if (S.method === "train") { setHand(false); resweep(); writeUrl(); return; }
       if (S.hand) setHand(false); else { refit(); }
       resweep();
     });
