@@ -63,7 +63,7 @@ _KEEP = 0.1
 #: Relative size (of ``B - A``) below which two knots count as collapsed.
 _COLLAPSE = 1e-9
 #: Largest ``N**2 * n`` for which the exact discontinuous segmentation start is computed.
-_DP_WORK = 4e6
+_DP_WORK = 2.5e6
 
 
 # --------------------------------------------------------------------------- problem
@@ -98,6 +98,7 @@ class _Problem:
         self.is_function = target.fn is not None
         self.scale = float(np.sum(self.w * self.y * self.y)) + 1e-300
         self.evaluations = 0
+        self.predicted = 0.0
 
     # ---------------------------------------------------------------- evaluate
     def state(self, h: np.ndarray) -> _State:
@@ -150,6 +151,64 @@ class _Problem:
 
     def ssr(self, h: np.ndarray) -> float:
         return self.state(h).ssr
+
+    def batch_ssr(self, hs: np.ndarray, flat: bool) -> np.ndarray:
+        """SSR for many knot vectors at once (rows of ``hs``, sorted, same shape).
+
+        All systems go into one block-tridiagonal solve; pieces without samples
+        get a tiny ridge instead of the exact minimum-norm treatment, which is
+        fine for the global search that uses this.
+        """
+        k, n = hs.shape
+        a, b = self.domain
+        if flat:
+            t = np.concatenate((np.full((k, 1), a), hs, np.full((k, 1), b)), axis=1)
+        else:
+            t = np.concatenate((hs, np.full((k, 1), b)), axis=1)
+        m = t.shape[1] - 1
+        span = 4.0 * self.length
+        rows = np.arange(k)[:, None] * span
+        tf = (t - a + rows).ravel()
+        xf = ((self.x - a)[None, :] + rows).ravel()
+        g = np.searchsorted(tf, xf, side="right") - 1
+        base = np.repeat(np.arange(k) * (m + 1), self.x.size)
+        loc = np.clip(g - base, 0, m - 1)
+        gi = base + loc  # breakpoint index of the left end, global
+        dt = np.diff(tf)
+        lam = (xf - tf[gi]) / dt[gi]
+        om = 1.0 - lam
+        w = np.tile(self.w, k)
+        y = np.tile(self.y, k)
+        pid = np.repeat(np.arange(k) * m, self.x.size) + loc  # global piece id
+        nb = k * m
+        wa, wb = w * om, w * lam
+        aa = np.bincount(pid, wa * om, minlength=nb).reshape(k, m)
+        ab = np.bincount(pid, wa * lam, minlength=nb).reshape(k, m)
+        bb = np.bincount(pid, wb * lam, minlength=nb).reshape(k, m)
+        ya = np.bincount(pid, wa * y, minlength=nb).reshape(k, m)
+        yb = np.bincount(pid, wb * y, minlength=nb).reshape(k, m)
+        diag = np.zeros((k, m + 1))
+        diag[:, :m] += aa
+        diag[:, 1:] += bb
+        rhs = np.zeros((k, m + 1))
+        rhs[:, :m] += ya
+        rhs[:, 1:] += yb
+        off = np.zeros((k, m + 1))
+        off[:, :m] = ab
+        if flat:
+            diag[:, 1] += aa[:, 0] + 2.0 * ab[:, 0]
+            rhs[:, 1] += ya[:, 0]
+            diag[:, 0] = 1.0
+            rhs[:, 0] = 0.0
+            off[:, 0] = 0.0
+        diag += 1e-10 * np.max(diag, axis=1, keepdims=True) + 1e-300
+        _, _, sol, _ = dptsv(diag.ravel(), off.ravel()[:-1], rhs.ravel())
+        c = sol.reshape(k, m + 1)
+        if flat:
+            c[:, 0] = c[:, 1]
+        cf = c.ravel()
+        r = cf[gi] * om + cf[gi + 1] * lam - y
+        return np.bincount(np.repeat(np.arange(k), self.x.size), w * r * r, minlength=k)
 
     # ------------------------------------------------------------ gauss-newton
     def _sums(self, st: _State) -> tuple[np.ndarray, ...]:
@@ -227,6 +286,8 @@ class _Problem:
         if info != 0 or not np.all(np.isfinite(sol)):
             return None
         dtk = sol[1::2]  # t_0 .. t_m
+        # Predicted SSR reduction of the (damped) Gauss--Newton model, >= sol . rhs.
+        self.predicted = max(float(np.dot(sol, rhs)), 0.0)
         return dtk[1:m] if st.flat else dtk[:m]
 
 
@@ -261,52 +322,52 @@ def _max_step(h: np.ndarray, d: np.ndarray, a: float, b: float, flat: bool) -> f
     return float(min(1.0, np.min((1.0 - _KEEP) * gaps[shrink] / -dg[shrink])))
 
 
-def _lm(
-    prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 60
-) -> _State:
-    """Levenberg--Marquardt in the knots with the values projected out."""
+def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _State:
+    """Levenberg--Marquardt in the knots with the values projected out.
+
+    Stops when the Gauss--Newton model predicts a relative SSR gain below
+    ``1e-12`` (or the fit is exact), so converged runs do not idle.
+    """
     st = prob.state(h0)
-    mu = 1e-4
+    mu, nu = 1e-6, 2.0
+    slow = 0
     a, b = prob.domain
-    small = 0
     for _ in range(max_iter):
         if st.ssr <= 1e-30 * prob.scale:
             break
         d = prob.step(st, mu)
         if d is None:
-            mu *= 10.0
-            if mu > 1e12:
+            mu, nu = mu * nu, nu * 2.0
+            if mu > 1e10:
                 break
             continue
         if pinned and not st.flat:
-            d = d.copy()
             d[0] = 0.0
+        pred = prob.predicted
+        if pred <= 1e-12 * st.ssr and mu <= 1e-3:
+            break
         alpha = _max_step(st.h, d, a, b, st.flat)
         hn = st.h + alpha * d
         if pinned:
             hn[0] = a
-        moved = float(np.max(np.abs(hn - st.h))) if hn.size else 0.0
-        if not np.all(np.diff(hn) > 0) or hn[-1] >= b or (st.flat and hn[0] <= a):
-            mu *= 10.0
-            if mu > 1e12:
-                break
-            continue
-        new = prob.state(hn)
-        if new.ssr < st.ssr:
-            gain = (st.ssr - new.ssr) / st.ssr
+        ok = bool(np.all(np.diff(hn) > 0) and hn[-1] < b and not (st.flat and hn[0] <= a))
+        new = prob.state(hn) if ok else None
+        if new is not None and new.ssr < st.ssr:
+            gain = st.ssr - new.ssr
+            rho = gain / max(alpha * pred, 1e-300)
             st = new
-            mu = max(mu * 0.2, 1e-12)
-            if gain < 1e-13 or moved < 1e-14 * prob.length:
-                small += 1
-                if small >= 2:
-                    break
-            else:
-                small = 0
-        else:
-            if moved < 1e-15 * prob.length:
+            mu = max(mu * max(1.0 / 3.0, 1.0 - (2.0 * min(rho, 1.0) - 1.0) ** 3), 1e-12)
+            nu = 2.0
+            if gain <= 1e-13 * st.ssr and pred <= 1e-10 * st.ssr:
                 break
-            mu *= 8.0
-            if mu > 1e12:
+            slow = slow + 1 if gain <= 1e-9 * st.ssr else 0
+            if slow >= 4:  # creeping along kinks where knots cross samples
+                break
+        else:
+            if pred <= 1e-12 * st.ssr:
+                break
+            mu, nu = mu * nu, nu * 2.0
+            if mu > 1e4:  # a kink (knot on a sample) or converged: the polish takes over
                 break
     return st
 
@@ -356,34 +417,77 @@ def _grow(prob: _Problem, h: np.ndarray, n: int, pinned: bool) -> _State:
     return st
 
 
-def _reseed(prob: _Problem, st: _State, pinned: bool) -> _State:
-    """Merge collapsed knots and re-seed the freed ones in the worst pieces."""
+def _removal_cost(prob: _Problem, st: _State, pinned: bool) -> np.ndarray:
+    """A cheap estimate of the SSR increase when each knot is dropped.
+
+    Dropping knot ``k`` straightens the function between its neighbours; the
+    largest change is ``|w_k| d_l d_r / (d_l + d_r)`` and the SSR grows by about
+    a third of its square times the weight of the samples there.
+    """
+    t, c = st.t, st.c
+    s = np.diff(c) / np.diff(t)
     h = st.h
-    close = np.flatnonzero(np.diff(h) < _COLLAPSE * prob.length)
-    if close.size == 0:
-        return st
-    keep = np.ones(h.size, dtype=bool)
-    keep[close + 1] = False
+    # knot k sits at breakpoint index k+1 (flat) or k (pinned / sloped first)
+    off = 1 if st.flat else 0
+    bi = np.arange(h.size) + off
+    left = np.where(bi > 0, t[np.maximum(bi - 1, 0)], t[0])
+    right = t[bi + 1]
+    wk = s[bi] - np.where(bi > 0, s[np.maximum(bi - 1, 0)], 0.0)
+    dl = h - left
+    dr = right - h
+    dev = np.abs(wk) * dl * dr / np.maximum(dl + dr, 1e-300)
+    cw = np.concatenate(([0.0], np.cumsum(prob.w)))
+    mass = cw[np.searchsorted(prob.x, right, side="right")] - cw[np.searchsorted(prob.x, left)]
+    cost = dev * dev * mass / 3.0
+    cost[np.diff(np.concatenate((h, [prob.b]))) < _COLLAPSE * prob.length] = 0.0
     if pinned:
-        keep[0] = True
-    base = h[keep]
-    cur = _lm(prob, base, pinned) if base.size else st
-    while cur.h.size < h.size:
-        cands = _insert_candidates(prob, cur, 1)
-        cand = _sanitize(cands[0], prob.a, prob.b, pinned, bool(cands[0][0] > prob.a))
-        if cand is None:
-            return st
-        cur = _lm(prob, cand, pinned)
-    return cur if cur.ssr < st.ssr else st
+        cost[0] = np.inf
+    return cost
 
 
-def _polish(prob: _Problem, st: _State, pinned: bool, rounds: int = 3) -> _State:
-    """Try each knot a few sample spacings to either side; restart LM from any gain."""
+def _swap(prob: _Problem, st: _State, pinned: bool, rounds: int = 4, tries: int = 2) -> _State:
+    """Move the least useful knots to the pieces with the largest residual.
+
+    Knots with (nearly) zero weight -- collapsed pairs, knots stranded where
+    ``f''`` vanishes -- barely move under Gauss--Newton because the SSR hardly
+    depends on them; each round drops the knot whose removal costs least,
+    inserts one where the residual is largest, re-optimises, and keeps the
+    result only if the SSR fell.
+    """
+    if st.h.size < 2:
+        return st
+    for _ in range(rounds):
+        cost = _removal_cost(prob, st, pinned)
+        order = np.argsort(cost, kind="stable")
+        per = _piece_ssr(prob, st)
+        improved = False
+        for k in order[:tries]:
+            if not np.isfinite(cost[k]) or cost[k] >= 0.5 * float(np.max(per)):
+                break
+            base = np.delete(st.h, k)
+            tmp = prob.state(base) if base.size else None
+            if tmp is None:
+                break
+            for cand in _insert_candidates(prob, tmp, 1):
+                cand = _sanitize(cand, prob.a, prob.b, pinned, bool(cand[0] > prob.a))
+                if cand is None:
+                    continue
+                new = _lm(prob, cand, pinned)
+                if new.ssr < st.ssr * (1.0 - 1e-12):
+                    st = new
+                    improved = True
+            if improved:
+                break
+        if not improved:
+            break
+    return st
+
+
+def _polish(prob: _Problem, st: _State, pinned: bool, rounds: int = 2) -> _State:
+    """Try each knot a few samples to either side; restart LM from any gain."""
     x = prob.x
     for _ in range(rounds):
         h = st.h
-        improved = False
-        # positions of the knots among the samples
         idx = np.searchsorted(x, h)
         best = st
         for k in range(h.size):
@@ -391,26 +495,100 @@ def _polish(prob: _Problem, st: _State, pinned: bool, rounds: int = 3) -> _State
                 continue
             lo = h[k - 1] if k > 0 else prob.a
             hi = h[k + 1] if k + 1 < h.size else prob.b
-            for off in (-3, -1, 1, 3):
-                i = int(np.clip(idx[k] + off, 0, x.size - 1))
-                pos = x[i] + (0.5 * (x[min(i + 1, x.size - 1)] - x[i]) if off > 0 else 0.0)
-                if not lo < pos < hi or pos == h[k]:
+            for off in (-2, -1, 1, 2):
+                i = int(np.clip(idx[k] + off, 1, x.size - 1))
+                pos = 0.5 * (x[i - 1] + x[i])
+                if not lo < pos < hi or pos == h[k] or (pos <= prob.a and not pinned):
                     continue
                 cand = h.copy()
                 cand[k] = pos
-                if cand[0] <= prob.a and not pinned:
-                    continue
                 trial = prob.state(cand)
                 if trial.ssr < best.ssr * (1 - 1e-12):
                     best = trial
-        if best is not st:
-            st2 = _lm(prob, best.h, pinned)
-            if st2.ssr < st.ssr:
-                st = st2
-                improved = True
-        if not improved:
+        if best is st:
             break
+        st2 = _lm(prob, best.h, pinned)
+        st = st2 if st2.ssr < best.ssr else best
     return st
+
+
+def _hop(
+    prob: _Problem, st: _State, pinned: bool, rng: np.random.Generator, hops: int
+) -> _State:
+    """Basin hopping at the scale of the sample spacing.
+
+    Where a knot crosses a sample the SSR has a kink, so the sample SSR has
+    many shallow minima a sample apart.  Each hop shifts every knot by up to
+    a few local sample spacings (seeded local generator), re-runs LM and keeps
+    the result if the SSR fell.
+    """
+    x = prob.x
+    n = st.h.size
+    for _ in range(hops):
+        h = st.h
+        i = np.clip(np.searchsorted(x, h), 1, x.size - 1)
+        spacing = np.maximum(x[i] - x[i - 1], 1e-12 * prob.length)
+        gaps = np.diff(np.concatenate(([prob.a], h, [prob.b])))
+        room = 0.3 * np.minimum(gaps[:-1], gaps[1:])
+        jit = np.clip(rng.uniform(-2.5, 2.5, n) * spacing, -room, room)
+        if pinned:
+            jit[0] = 0.0
+        cand = _sanitize(h + jit, prob.a, prob.b, pinned, not pinned and h[0] > prob.a)
+        if cand is None:
+            continue
+        new = _lm(prob, cand, pinned)
+        if new.ssr < st.ssr * (1.0 - 1e-12):
+            st = new
+    return st
+
+
+def _evolve(
+    prob: _Problem, n: int, pinned: bool, rng: np.random.Generator, max_evals: int
+) -> np.ndarray | None:
+    """A global search for small data: differential evolution over the free knots.
+
+    On a few dozen points the sample SSR is so rugged (a kink wherever a knot
+    crosses a point) that local moves from any start stall; the population
+    search (scipy, with the seeded local generator) finds the basin and LM
+    finishes.  Only used where ``max_evals`` evaluations are cheap.
+    """
+    from scipy.optimize import differential_evolution
+
+    a, b = prob.domain
+    free = n - 1 if pinned else n
+    if free < 1:
+        return None
+    gap = 1e-9 * prob.length
+
+    def objective(v: np.ndarray) -> np.ndarray:
+        h = np.sort(v.T, axis=1)  # (population, free)
+        if pinned:
+            h = np.concatenate((np.full((h.shape[0], 1), a), h), axis=1)
+        hh = np.concatenate((h, np.full((h.shape[0], 1), b)), axis=1)
+        bad = np.any(np.diff(hh, axis=1) <= gap, axis=1)
+        if not pinned:
+            bad |= h[:, 0] <= a
+        out = np.full(h.shape[0], float(prob.scale) * 10.0)
+        good = ~bad
+        if np.any(good):
+            out[good] = prob.batch_ssr(h[good], flat=not pinned)
+        return out
+
+    pop = 10
+    res = differential_evolution(
+        objective,
+        [(a + gap, b - gap)] * free,
+        popsize=pop,
+        maxiter=max(1, max_evals // (pop * free) - 1),
+        tol=1e-10,
+        polish=False,
+        init="latinhypercube",
+        rng=rng,
+        vectorized=True,
+        updating="deferred",
+    )
+    h = np.sort(res.x)
+    return np.concatenate(([a], h)) if pinned else h
 
 
 # ------------------------------------------------------------------------ starts
@@ -502,57 +680,82 @@ def _quantile_knots(prob: _Problem, n: int, flat: bool) -> np.ndarray:
     return prob.x[idx]
 
 
-def _segmentation_knots(prob: _Problem, n: int, flat: bool) -> np.ndarray | None:
-    """Boundaries of the best discontinuous n(+1)-piece linear fit (dynamic programming)."""
+def _segmentation_knots(
+    prob: _Problem, n: int, flat: bool, cand: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Cuts of the best discontinuous linear fit with n (flat: n + 1) pieces (dynamic programming).
+
+    Cuts are restricted to the candidate sample indices ``cand`` (all of them
+    for small data), while every segment's least-squares cost uses all its
+    samples (prefix sums, ``O(1)`` per segment): ``O(G^2 n)`` for ``G``
+    candidates.  The best *discontinuous* segmentation is a good global start
+    for the continuous fit, which local moves cannot find on their own.
+    """
     x, y, w = prob.x, prob.y, prob.w
     npts = x.size
     pieces = n + 1 if flat else n
-    if pieces < 2 or npts < 2 * pieces or float(npts) ** 2 * pieces > _DP_WORK:
+    valid = np.flatnonzero(np.diff(x) > 0) + 1  # a cut between x[c-1] < x[c]
+    if cand is None:
+        cand = valid
+    else:
+        cand = np.intersect1d(cand, valid)
+    if pieces < 2 or cand.size < pieces - 1:
         return None
-    # prefix sums for the weighted linear fit of samples i..j-1 (x centred for accuracy)
+    cuts_all = np.concatenate(([0], cand, [npts]))
+    g = cuts_all.size
+    if float(g) ** 2 * pieces > _DP_WORK:
+        return None
     xc = (x - prob.a) / prob.length
-    cols = [w, w * xc, w * xc * xc, w * y, w * xc * y, w * y * y]
-    pre = [np.concatenate(([0.0], np.cumsum(cv))) for cv in cols]
-    i = np.arange(npts + 1)
-    ii, jj = np.meshgrid(i, i, indexing="ij")  # segment [ii, jj)
-    s0, s1, s2, sy, sxy, syy = (p[jj] - p[ii] for p in pre)
+    cols = (w, w * xc, w * xc * xc, w * y, w * xc * y, w * y * y)
+    pre = [np.concatenate(([0.0], np.cumsum(cv)))[cuts_all] for cv in cols]
+    s0, s1, s2, sy, sxy, syy = (p[None, :] - p[:, None] for p in pre)  # segment [i, j)
     det = s0 * s2 - s1 * s1
     with np.errstate(invalid="ignore", divide="ignore"):
-        beta = np.where(det > 1e-14 * np.maximum(s0 * s2, 1e-300), (s0 * sxy - s1 * sy) / det, 0.0)
-        alpha = np.where(s0 > 0, (sy - beta * s1) / np.where(s0 > 0, s0, 1.0), 0.0)
-    cost = syy - alpha * sy - beta * sxy
-    cost = np.maximum(cost, 0.0)
-    cost[jj - ii < 2] = np.inf
-    cost[jj <= ii] = np.inf
+        okdet = det > 1e-12 * np.maximum(s0 * s2, 1e-300)
+        beta = np.where(okdet, (s0 * sxy - s1 * sy) / np.where(okdet, det, 1.0), 0.0)
+        pos = s0 > 0
+        alpha = np.where(pos, (sy - beta * s1) / np.where(pos, s0, 1.0), 0.0)
+        mean = np.where(pos, sy / np.where(pos, s0, 1.0), 0.0)
+    cost = np.maximum(syy - alpha * sy - beta * sxy, 0.0)
+    count = cuts_all[None, :] - cuts_all[:, None]
+    cost[(count < 2) | ~okdet] = np.inf
     if flat:
-        # the first piece is a constant
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(s0 > 0, sy / np.where(s0 > 0, s0, 1.0), 0.0)
-        cost0 = np.maximum(syy - mean * sy, 0.0)[0]
-        cost0[:2] = np.inf
+        first = np.maximum(syy - mean * sy, 0.0)[0]
+        first[count[0] < 1] = np.inf
     else:
-        cost0 = cost[0]
-    best = cost0.copy()
-    arg = []
+        first = cost[0]
+    best = first
+    back = []
     for _ in range(pieces - 1):
         tot = best[:, None] + cost
-        a = np.argmin(tot, axis=0)
-        arg.append(a)
-        best = tot[a, i]
-    if not np.isfinite(best[npts]):
+        arg = np.argmin(tot, axis=0)
+        back.append(arg)
+        best = tot[arg, np.arange(g)]
+    if not np.isfinite(best[-1]):
         return None
-    cuts = []
-    end = npts
-    for a in reversed(arg):
-        start = int(a[end])
-        cuts.append(start)
-        end = start
-    cuts = np.array(sorted(cuts))
-    # a knot half-way between the last sample of one piece and the first of the next
-    knots = 0.5 * (x[cuts - 1] + x[cuts])
-    if flat:
-        return knots
-    return np.concatenate(([prob.a], knots))
+    idx = []
+    end = g - 1
+    for arg in reversed(back):
+        end = int(arg[end])
+        idx.append(end)
+    c = cuts_all[np.array(sorted(idx))]
+    knots = 0.5 * (x[c - 1] + x[c])
+    return knots if flat else np.concatenate(([prob.a], knots))
+
+
+def _cut_candidates(prob: _Problem, pieces: int) -> np.ndarray:
+    """About ``G`` candidate cut indices, denser where the L2 density is larger."""
+    npts = prob.x.size
+    gsize = int(np.clip(6 * pieces, 120, 240))
+    if npts <= gsize + 2:
+        return np.arange(1, npts)
+    z, f2, dens = _second_derivative(prob)
+    rho = (np.maximum(dens, 0.0) * f2 * f2) ** 0.2
+    total = np.sum(0.5 * (rho[1:] + rho[:-1]) * np.diff(z))
+    rho = rho / total + 1.0 / prob.length if np.isfinite(total) and total > 0 else np.ones_like(z)
+    cum = np.concatenate(([0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]) * np.diff(z))))
+    pos = np.interp(np.linspace(0.0, cum[-1], gsize + 2)[1:-1], cum, z)
+    return np.unique(np.clip(np.searchsorted(prob.x, pos), 1, npts - 1))
 
 
 # ---------------------------------------------------------------------------- API
@@ -715,13 +918,14 @@ def free_knot_l2(
             starts.append((uniform_knots(prob.domain, n), True))
         if not prob.is_function:
             starts.append((_quantile_knots(prob, n, flat), pinned))
-            seg = _segmentation_knots(prob, n, flat)
+        pieces = n + 1 if flat else n
+        if pieces <= 48:
+            seg = _segmentation_knots(prob, n, flat, _cut_candidates(prob, pieces))
             if seg is not None:
                 starts.append((seg, pinned))
 
     # The uniform-knot fit: the result is never worse than this.
     best = prob.state(uniform_knots(prob.domain, n))
-    best_pinned = True
 
     total = len(starts) + (1 if h_init is not None else 0) + 2
     bar = _progress_bar(total, progress)
@@ -737,7 +941,7 @@ def free_knot_l2(
             if hi is not None:
                 st = _grow(prob, hi, n, pinned)
                 if st.h.size == n and st.ssr < best.ssr:
-                    best, best_pinned = st, pinned
+                    best = st
             bar.update(1)
         seen: set[bytes] = set()
         results: list[tuple[_State, bool]] = []
@@ -747,30 +951,29 @@ def free_knot_l2(
             if hs is None or hs.tobytes() in seen:
                 continue
             seen.add(hs.tobytes())
-            st = _lm(prob, hs, pinned)
-            st = _reseed(prob, st, pinned)
-            results.append((st, pinned))
+            results.append((_lm(prob, hs, pinned), pinned))
         results.sort(key=lambda p: p[0].ssr)
-        # polish the best of each mode
+        # Improve the best start of each shape: swap useless knots, step over
+        # sample-scale false minima (single-knot moves, then seeded hops).
+        hops = 4 if prob.is_function else 8
+        if not prob.is_function and prob.x.size * n <= 2000:
+            for pinned in modes:
+                h = _evolve(prob, n, pinned, rng, 3000)
+                hs = None if h is None else _sanitize(h, a, b, pinned, not pinned)
+                if hs is not None:
+                    results.append((_lm(prob, hs, pinned), pinned))
+            results.sort(key=lambda p: p[0].ssr)
         done = set()
         for st, pinned in results:
             if pinned in done:
                 continue
             done.add(pinned)
-            st = _polish(prob, st, pinned)
+            st = _swap(prob, st, pinned)
+            st = _polish(prob, st, pinned, rounds=1)
+            st = _hop(prob, st, pinned, rng, hops)
             if st.ssr < best.ssr:
-                best, best_pinned = st, pinned
+                best = st
             bar.update(1)
-        # a few random restarts around the best, from the seeded local generator
-        if not prob.is_function and best.h.size > 1:
-            for _ in range(2):
-                jitter = best.h + rng.normal(0.0, 0.5, best.h.size) * np.gradient(best.h)
-                hs = _sanitize(jitter, a, b, best_pinned, not best_pinned)
-                if hs is None:
-                    continue
-                st = _polish(prob, _lm(prob, hs, best_pinned), best_pinned)
-                if st.ssr < best.ssr:
-                    best = st
     finally:
         bar.close()
     return values_to_relusum(best.t, best.c, best.flat, prob.domain)
