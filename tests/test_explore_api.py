@@ -380,6 +380,10 @@ def _deep(n):
     ({"target": SIN, "units": 8, "method": "magic"}, 400, "unknown method"),
     ({"target": SIN, "units": 8, "method": "train"}, 400, "unknown method"),
     ({"target": SIN}, 400, "units"),
+    ({"target": SIN, "units": 10**400}, 422, "at most 200"),
+    ({"target": SIN, "units": 1e999}, 400, "JSON"),
+    ({"target": {"formula": "x", "domain": [0, 10**400]}, "units": 2}, 400, "number"),
+    ({"target": {"data": {"x": [0, 10**400], "y": [0, 1]}}, "units": 1}, 400, "finite"),
     ({"units": 8}, 400, "target"),
     ({"target": "sin(x)", "units": 8}, 400, "target"),
     ({"target": {"formula": "sin(x)"}, "units": 8}, 400, "domain"),
@@ -423,6 +427,10 @@ def test_body_size_type_and_json_checks(client, server):
     status, out, _ = client.request("POST", "/api/fit", raw=b'{"target": NaN}',
                                     headers={"Content-Type": "application/json"})
     assert status == 400
+    raw = b'{"target": {"formula": "x", "domain": [0, 1]}, "units": 1e999}'
+    status, out, _ = client.request("POST", "/api/fit", raw=raw,
+                                    headers={"Content-Type": "application/json"})
+    assert status == 400 and "whole number" in out["error"]
     status, out, _ = client.request("POST", "/api/fit", raw=b"[1, 2]",
                                     headers={"Content-Type": "application/json"})
     assert status == 400 and "object" in out["error"]

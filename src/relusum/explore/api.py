@@ -149,9 +149,13 @@ def _number_list(value: Any, name: str, max_len: int, min_len: int = 0) -> list[
         raise ApiError(422, f"{name} needs at least {min_len} values, got {len(value)}")
     out = []
     for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        try:
+            f = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+        except OverflowError:  # an integer beyond float range
+            f = math.inf
+        if not math.isfinite(f):
             raise ApiError(400, f"{name}[{i}] must be a finite number, got {json.dumps(v)[:40]}")
-        out.append(float(v))
+        out.append(f)
     return out
 
 
@@ -227,7 +231,7 @@ class ExploreApi:
                     except FormulaError as exc:
                         raise ApiError(422, f"domain end {which}: {exc}", field=f"domain{i}",
                                        column=exc.column) from None
-                elif isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                elif isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300:
                     ends.append(float(v))
                 else:
                     raise ApiError(400, f"domain end {which} must be a number")

@@ -190,6 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, entry[0], entry[1])
         except ApiError as exc:
             self._error(exc)
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+            self._internal(exc)
 
     do_HEAD = do_GET
 
@@ -211,6 +213,16 @@ class _Handler(BaseHTTPRequestHandler):
                            {"Content-Disposition": f'attachment; filename="{name}"'})
         except ApiError as exc:
             self._error(exc)
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+            self._internal(exc)
+
+    def _internal(self, exc: Exception) -> None:
+        if self.server.log is not None:
+            self.server.log(f"internal error: {type(exc).__name__}: {exc}")
+        try:
+            self._error(ApiError(500, f"internal error ({type(exc).__name__})"))
+        except OSError:
+            pass
 
     def _not_allowed(self) -> None:
         try:
