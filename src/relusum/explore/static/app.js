@@ -141,7 +141,7 @@
     const p = prepare(S.model), knots = S.model.knots;
     const vals = evalSorted(p, p.h);  // values at the sorted knots
     const order = knots.map((h, i) => i).sort((i, j) => knots[i] - knots[j]);
-    const r = 4 * dpr;
+    const r = (knots.length <= 30 ? 4 : knots.length <= 80 ? 3 : 2) * dpr;  // crowded: smaller
     ctx.beginPath();
     order.forEach((i, k) => {
       const h = knots[i];
