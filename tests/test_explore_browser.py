@@ -365,6 +365,7 @@ def test_csv_dropped_on_the_page_is_fitted(page, tmp_path):
     p.wait("relusumState.data.name === 'dropped.csv'")
 
 
+@pytest.mark.torch
 def test_trained_network_with_progress(page, server):
     p = page.open()
     if not server.api.methods()["train"]["available"]:
@@ -373,7 +374,7 @@ def test_trained_network_with_progress(page, server):
     p.page.select_option("#method", "train")
     p.page.fill("#units", "6")
     p.page.press("#units", "Enter")
-    p.page.fill("#steps", "300")
+    p.page.fill("#steps", "200")
     p.page.click("#train-go")
     p.wait("!document.getElementById('train-progress').hidden")
     p.wait("relusumState.report && relusumState.report.knots_method === 'trained'", timeout=120)
