@@ -295,6 +295,7 @@ def make_tour(
     fmt: str = "png",
     train: bool = True,
     progress: bool | None = None,
+    methods: Sequence[str] | None = None,
 ) -> TourResult:
     """Write the tour's figures, animation and ``index.html`` into ``out``.
 
@@ -317,6 +318,10 @@ def make_tour(
         bridge is available.
     progress : bool, optional
         A progress bar on stderr: ``None`` shows it once the tour has run 2 s.
+    methods : sequence of str, optional
+        The fitting methods of the convergence figure, keys of :data:`METHODS`
+        (default: all; those not available here are left out and named on the
+        page).  Trained networks are governed by ``train``.
 
     Returns
     -------
@@ -352,6 +357,12 @@ def make_tour(
             raise ValueError("a target needs a domain A B for the tour")
         dom = parse_domain(domain)
     assert dom is not None
+    chosen = tuple(METHODS) if methods is None else tuple(methods)
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown or not chosen:
+        raise ValueError(
+            f"methods must be some of {', '.join(METHODS)}; got {list(chosen)!r}"
+        )
     tgt = make_target(target, dom)
     fit_target = target.strip() if isinstance(target, str) else target
     out_dir = Path(out)
@@ -366,7 +377,7 @@ def make_tour(
     train_n = tuple(n for n in TRAIN_UNITS if n <= max_units) if trainer else ()
     n_fig = 8 + (1 if train_n and plot_units is not None else 0)
     bar = _Progress(
-        total=len(frames) * 2 + len(conv_n) * len(METHODS) + len(train_n) + n_fig + 1,
+        total=len(frames) * 2 + len(conv_n) * len(chosen) + len(train_n) + n_fig + 1,
         progress=progress,
     )
     try:
@@ -378,7 +389,7 @@ def make_tour(
                 raise ValueError(f"cannot fit {tgt.label} with {n} units: {why}")
             lstsq[n] = res
             bar.step(f"least squares, {n} units")
-        conv, optimal_models = _convergence(fit_target, dom, tgt, conv_n, lstsq, bar)
+        conv, optimal_models = _convergence(fit_target, dom, tgt, conv_n, lstsq, chosen, bar)
         trained: dict[int, Any] = {}
         if trainer is not None:
             conv, trained, train_reason = _train_curve(
@@ -429,7 +440,7 @@ def make_tour(
 
 
 def _convergence(fit_target: Any, dom: tuple[float, float], tgt: Target,
-                 units: tuple[int, ...], lstsq: dict[int, FitResult],
+                 units: tuple[int, ...], lstsq: dict[int, FitResult], chosen: tuple[str, ...],
                  bar: _Progress) -> tuple[Convergence, dict[int, ReluSum]]:
     n_arr = np.asarray(units, dtype=int)
     max_err: dict[str, np.ndarray] = {}
@@ -438,6 +449,8 @@ def _convergence(fit_target: Any, dom: tuple[float, float], tgt: Target,
     unavailable: dict[str, str] = {}
     optimal_models: dict[int, ReluSum] = {}
     for key, (label, kwargs) in METHODS.items():
+        if key not in chosen:
+            continue
         e_max = np.full(n_arr.size, np.nan)
         e_rms = np.full(n_arr.size, np.nan)
         first_reason = None
@@ -695,9 +708,11 @@ def _fig_units(tgt: Target, results: list[FitResult]) -> Figure:
     from relusum.plot import COLORS, plot_terms
 
     k = len(results)
-    ncols = min(4, k + 1)
-    nrows = math.ceil((k + 1) / ncols)
-    fig = _new_figure(3.3 * ncols, 3.6 * nrows)
+    # The legend takes the free cell after the last panel, or goes below the grid.
+    ncols = min(4, k)
+    spare = k % ncols != 0
+    nrows = math.ceil(k / ncols)
+    fig = _new_figure(3.3 * max(ncols, 2), 3.6 * nrows + (0 if spare else 1.1))
     outer = fig.add_gridspec(nrows, ncols)
     a, b = tgt.domain
     xs = np.linspace(a, b, 800)
@@ -729,20 +744,25 @@ def _fig_units(tgt: Target, results: list[FitResult]) -> Figure:
         if i % ncols == 0:
             top.set_ylabel("f(x)")
             bot.set_ylabel("terms", fontsize=9)
-    # The last cell: a legend and a one-line reading guide.
-    ax = fig.add_subplot(outer[k // ncols, k % ncols])
-    ax.axis("off")
     handles = [
         Line2D([], [], color=COLORS["target"], lw=1.3, label=f"target {tgt.label}"),
         Line2D([], [], color=COLORS["sum"], lw=2.0, label="sum of the ReLUs (least squares)"),
-        Line2D([], [], color=COLORS["knot"], marker="o", ls="", ms=4, label="knots h_i"),
-        Line2D([], [], color=COLORS["terms"], ls="--", label="terms w_i·ReLU(x − h_i), w_i > 0"),
-        Line2D([], [], color=COLORS["terms_neg"], ls="--", label="terms with w_i < 0"),
+        Line2D([], [], color=COLORS["knot"], marker="o", ls="", ms=4, label="knots $h_i$"),
+        Line2D([], [], color=COLORS["terms"], ls="--",
+               label=r"terms $w_i\,\max(0, x - h_i)$ with $w_i > 0$"),
+        Line2D([], [], color=COLORS["terms_neg"], ls="--", label="terms with $w_i < 0$"),
     ]
-    ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=False)
-    ax.text(0.0, 0.2, "Top: the target and the sum.\nBottom: the scaled shifted ReLUs\n"
-            "that add up to the sum\n(uniform knots, fitted by least squares).",
-            transform=ax.transAxes, fontsize=9, va="bottom", color="#444444")
+    guide = ("Top: the target and the sum. Bottom: the scaled shifted ReLUs that add up to "
+             "the sum (uniform knots, weights by least squares).")
+    if spare:
+        ax = fig.add_subplot(outer[k // ncols, k % ncols])
+        ax.axis("off")
+        ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=False)
+        ax.text(0.0, 0.2, guide.replace(". ", ".\n").replace("up to ", "up to\n"),
+                transform=ax.transAxes, fontsize=9, va="bottom", color="#444444")
+    else:
+        fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=9,
+                   frameon=False, title=guide, title_fontsize=9)
     fig.suptitle(f"{tgt.label} on [{a:.4g}, {b:.4g}] with more and more ReLU units",
                  fontsize=12)
     return fig
