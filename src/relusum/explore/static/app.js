@@ -10,6 +10,7 @@
 
   const $ = (id) => document.getElementById(id);
   const SWEEP_UNITS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 200];
+  const SWEEP_UNITS_SLOW = [1, 2, 4, 8, 16, 32, 64, 128, 200];  // optimal knots take longer
   const DEFAULT = { f: "sin(x)", a: "-pi", b: "pi", n: 8, m: "lstsq", t: 1, h: 0 };
 
   const S = {
@@ -234,21 +235,29 @@
   function drawErrChart() {
     const el = $("errchart");
     const rows = S.sweep ? S.sweep.rows : [];
-    const data = [rows.map((r) => r.units), rows.map((r) => r.max_abs_error > 0 ? r.max_abs_error : null),
-                  rows.map((r) => r.rmse > 0 ? r.rmse : null)];
+    const ref = S.sweepRef && S.sweep && S.sweep.method !== "lstsq" ? S.sweepRef.rows : [];
+    const xs = [...new Set([...rows.map((r) => r.units), ...ref.map((r) => r.units)])].sort((p, q) => p - q);
+    const pick = (list, key) => {
+      const m = new Map(list.map((r) => [r.units, r[key]]));
+      return xs.map((n) => (m.get(n) > 0 ? m.get(n) : null));
+    };
+    const data = [xs, pick(rows, "max_abs_error"), pick(rows, "rmse"), pick(ref, "max_abs_error")];
     $("err-method").textContent = S.sweep && S.info ? S.info.methods[S.sweep.method].label +
-      (S.method === "train" ? ", for comparison" : "") : "…";
+      (S.method === "train" ? ", for comparison" : "") + (S.sweep.complete ? "" : ", cut short in time")
+      : "computing…";
+    $("err-ref").hidden = !(ref.length);
     if (!errChart) {
-      const r = el.getBoundingClientRect();
       errChart = new uPlot({
-        width: Math.max(260, Math.floor(r.width)), height: Math.max(140, Math.floor(r.height) - 4),
+        ...errSize(),
         scales: { x: { time: false, distr: 3, range: [1, 200] }, y: { distr: 3 } },
         cursor: { drag: { x: false, y: false } },
         legend: { show: false },
         series: [
           { label: "units" },
-          { label: "max error", stroke: "#d1495b", width: 1.8, points: { show: true, size: 4 } },
-          { label: "RMSE", stroke: "#3d7dd8", width: 1.8, points: { show: true, size: 4 } },
+          { label: "max error", stroke: "#d1495b", width: 1.8, spanGaps: true, points: { show: true, size: 4 } },
+          { label: "RMSE", stroke: "#3d7dd8", width: 1.8, spanGaps: true, points: { show: true, size: 4 } },
+          { label: "max error, uniform least squares", stroke: "#9aa0aa", width: 1.4, dash: [5, 4],
+            spanGaps: true, points: { show: false } },
         ],
         axes: [{ stroke: "#444", grid: { stroke: "#eceef3" } },
                { stroke: "#444", grid: { stroke: "#eceef3" }, size: 52,
@@ -282,12 +291,14 @@
     }
   }
 
+  function errSize() {
+    const wrap = $("err-wrap").getBoundingClientRect();
+    return { width: Math.max(260, Math.floor(wrap.width) - 10),
+             height: Math.max(120, Math.floor(wrap.height) - $("err-title").offsetHeight - 8) };
+  }
   function resize() {
     if (chart) chart.setSize(chartSize($("chart")));
-    if (errChart) {
-      const r = $("errchart").getBoundingClientRect();
-      errChart.setSize({ width: Math.max(260, Math.floor(r.width)), height: errChart.height });
-    }
+    if (errChart) errChart.setSize(errSize());
   }
   window.addEventListener("resize", () => { clearTimeout(resize.t); resize.t = setTimeout(resize, 100); });
 
@@ -301,14 +312,15 @@
     let where = "";
     if (r) {
       if (r.approx) where = `hand-made; errors ≈ on the ${r.n_verify.toLocaleString()} plotted points (checking…)`;
-      else if (r.error_on === "grid") where = `errors on a ${r.n_verify.toLocaleString()}-point grid, separate from the ${(r.n_samples || 2000).toLocaleString()} fit samples`;
+      else if (r.error_on === "grid") where = `errors on ${r.n_verify.toLocaleString()} check points (not the ${(r.n_samples || 2000).toLocaleString()} fit samples)`;
       else where = `errors on the ${r.n_verify.toLocaleString()} data points`;
       if (r.knots_method === "trained" && !S.hand) {
         where = `trained network with ${S.trainedUnits} hidden units = this sum on the domain; ` + where +
           ` · trained in ${fmt(r.seconds, 3)} s`;
-      } else if (r.seconds !== undefined && !S.hand) where += ` · fit in ${fmt(r.seconds * 1000, 3)} ms`;
+      } else if (r.seconds !== undefined && !S.hand) where += ` · fit ${fmt(r.seconds * 1000, 3)} ms`;
     }
     $("r-where").textContent = where;
+    $("r-where").title = where;
     if (S.challenge) {
       const el = $("challenge-info");
       const n = S.model ? S.model.knots.length : 0;
@@ -527,11 +539,16 @@
   async function resweep() {
     if (!S.target) return;
     const seq = ++sweepSeq;
-    S.sweep = null; drawErrChart();
+    S.sweep = null; S.sweepRef = null; drawErrChart();
     // A trained network is compared with least squares (training every n would take minutes).
     const method = S.method === "train" ? "lstsq" : S.method;
     try {
-      const out = await api("/api/sweep", { target: targetBody(), method, units: SWEEP_UNITS });
+      const units = method.startsWith("opt-") ? SWEEP_UNITS_SLOW : SWEEP_UNITS;
+      if (method !== "lstsq") {  // the uniform least-squares curve, for comparison (fast)
+        S.sweepRef = await api("/api/sweep", { target: targetBody(), method: "lstsq", units: SWEEP_UNITS });
+        if (seq !== sweepSeq) return;
+      }
+      const out = await api("/api/sweep", { target: targetBody(), method, units });
       if (seq !== sweepSeq) return;
       S.sweep = out; drawErrChart();
     } catch (err) {
