@@ -190,12 +190,12 @@ def test_analytic_gradient_matches_finite_differences(flat):
         if not flat:
             h[0] = 0.0
         g = knot_gradient(t, h)
-        eps = 1e-6 * (x[1] - x[0])
+        eps = 1e-3 * (x[1] - x[0])  # crosses no sample: knots are 0.4 spacings away
         for k in range(1 if not flat else 0, h.size):
             e = np.zeros(h.size)
             e[k] = eps
             fd = (knot_ssr(t, h + e) - knot_ssr(t, h - e)) / (2 * eps)
-            assert g[k] == pytest.approx(fd, rel=1e-5, abs=1e-8 * max(1.0, abs(fd)))
+            assert g[k] == pytest.approx(fd, rel=1e-6, abs=1e-9)
 
 
 def test_fused_values_match_dense_least_squares():

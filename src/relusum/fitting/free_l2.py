@@ -73,11 +73,12 @@ class _State:
     t: np.ndarray  # breakpoints on the domain
     flat: bool
     c: np.ndarray  # values at t
-    j: np.ndarray  # piece of each sample
     lam: np.ndarray  # local coordinate of each sample
     r: np.ndarray  # residual f - y
     ssr: float
     gram: tuple[np.ndarray, np.ndarray, np.ndarray]  # per-piece hat sums
+    starts: np.ndarray  # first sample of each piece
+    counts: np.ndarray  # samples in each piece
 
 
 class _Problem:
@@ -99,6 +100,7 @@ class _Problem:
         self.scale = float(np.sum(self.w * self.y * self.y)) + 1e-300
         self.evaluations = 0
         self.predicted = 0.0
+        self._buf = np.empty((5, self.x.size))
 
     # ---------------------------------------------------------------- evaluate
     def state(self, h: np.ndarray) -> _State:
@@ -111,17 +113,22 @@ class _Problem:
         t, flat = breakpoints_for(h, self.domain)
         m = t.size - 1
         x, w = self.x, self.w
-        j = np.searchsorted(t, x, side="right") - 1
-        np.clip(j, 0, m - 1, out=j)
-        lam = (x - t[j]) / np.diff(t)[j]
-        om = 1.0 - lam
-        wa = w * om
-        wb = w * lam
-        aa = np.bincount(j, wa * om, minlength=m)
-        ab = np.bincount(j, wa * lam, minlength=m)
-        bb = np.bincount(j, wb * lam, minlength=m)
-        ya = np.bincount(j, wa * self.y, minlength=m)
-        yb = np.bincount(j, wb * self.y, minlength=m)
+        # x is sorted: piece k holds the samples [starts[k], starts[k+1])
+        starts = np.concatenate(([0], np.searchsorted(x, t[1:-1], side="left")))
+        counts = np.diff(np.concatenate((starts, [x.size])))
+        lam = np.repeat(t[:-1], counts)
+        np.subtract(x, lam, out=lam)
+        lam *= np.repeat(1.0 / np.diff(t), counts)
+        # per-sample products written into one reusable (5, N) buffer (no temporaries)
+        buf = self._buf
+        np.multiply(w, lam, out=buf[4])  # wb
+        np.subtract(w, buf[4], out=buf[3])  # wa
+        np.multiply(buf[3], lam, out=buf[1])  # wa * lam
+        np.subtract(buf[3], buf[1], out=buf[0])  # wa * (1 - lam)
+        np.multiply(buf[4], lam, out=buf[2])  # wb * lam
+        np.multiply(buf[3], self.y, out=buf[3])  # wa * y
+        np.multiply(buf[4], self.y, out=buf[4])  # wb * y
+        aa, ab, bb, ya, yb = self._piece_sums(buf, starts, counts)
         diag = np.zeros(m + 1)
         diag[:m] += aa
         diag[1:] += bb
@@ -144,13 +151,28 @@ class _Problem:
             c = hat_lstsq(x, self.y, t, w if self.weighted else None, flat)
         elif flat:
             c = np.concatenate(([c[0]], c))
-        r = c[j] * om + c[j + 1] * lam - self.y
-        ssr = float(np.dot(w, r * r))
+        r = np.repeat(np.diff(c), counts)
+        r *= lam
+        r += np.repeat(c[:-1], counts)
+        r -= self.y
+        # einsum, not BLAS dot: a threaded ddot stalls on a busy machine
+        if self.weighted:
+            ssr = float(np.einsum("i,i,i->", w, r, r))
+        else:
+            ssr = float(np.einsum("i,i->", r, r))
         self.evaluations += 1
-        return _State(h, t, flat, c, j, lam, r, ssr, (aa, ab, bb))
+        return _State(h, t, flat, c, lam, r, ssr, (aa, ab, bb), starts, counts)
 
     def ssr(self, h: np.ndarray) -> float:
         return self.state(h).ssr
+
+    @staticmethod
+    def _piece_sums(stack: np.ndarray, starts: np.ndarray, counts: np.ndarray):
+        """Sums of each row over the contiguous pieces (``reduceat``, empty pieces 0)."""
+        size = stack.shape[-1]
+        sums = np.add.reduceat(stack, np.minimum(starts, size - 1), axis=-1)
+        sums[..., counts == 0] = 0.0
+        return tuple(sums) if sums.ndim == 2 else sums
 
     def batch_ssr(self, hs: np.ndarray, flat: bool) -> np.ndarray:
         """SSR for many knot vectors at once (rows of ``hs``, sorted, same shape).
@@ -212,11 +234,12 @@ class _Problem:
 
     # ------------------------------------------------------------ gauss-newton
     def _sums(self, st: _State) -> tuple[np.ndarray, ...]:
-        m = st.t.size - 1
         aa, ab, bb = (v.copy() for v in st.gram)
-        wr = self.w * st.r
-        rb = np.bincount(st.j, wr * st.lam, minlength=m)
-        ra = np.bincount(st.j, wr, minlength=m) - rb
+        buf = self._buf
+        np.multiply(self.w, st.r, out=buf[0])
+        np.multiply(buf[0], st.lam, out=buf[1])
+        rs, rb = self._piece_sums(buf[:2], st.starts, st.counts)
+        ra = rs - rb
         if st.flat:
             # The flat first piece has one unknown (c_0 = c_1): all of its
             # weight goes to c_1, and it does not move with t_1 (slope 0).
@@ -373,7 +396,7 @@ def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _St
 
 
 def _piece_ssr(prob: _Problem, st: _State) -> np.ndarray:
-    return np.bincount(st.j, prob.w * st.r * st.r, minlength=st.t.size - 1)
+    return prob._piece_sums(prob.w * st.r * st.r, st.starts, st.counts)
 
 
 def _insert_candidates(prob: _Problem, st: _State, count: int) -> list[np.ndarray]:
@@ -969,7 +992,8 @@ def free_knot_l2(
                 continue
             done.add(pinned)
             st = _swap(prob, st, pinned)
-            st = _polish(prob, st, pinned, rounds=1)
+            if st.h.size <= 32:  # O(n N) per round
+                st = _polish(prob, st, pinned, rounds=1)
             st = _hop(prob, st, pinned, rng, hops)
             if st.ssr < best.ssr:
                 best = st
