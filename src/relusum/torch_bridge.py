@@ -78,6 +78,7 @@ __all__ = [
     "to_onnx",
     "save_pt",
     "load_pt",
+    "read_pt",
     "PT_FORMAT",
 ]
 
@@ -1048,6 +1049,16 @@ def read_pt(path: str | os.PathLike[str]) -> tuple[nn.Sequential, tuple[float, f
     Accepts files of :func:`save_pt` and bare ``state_dict`` files of an
     ``nn.Sequential`` of ``Linear`` layers (ReLU assumed between them).  Loads
     with ``weights_only=True``: no arbitrary objects are unpickled.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from relusum import ReluSum
+    >>> from relusum.torch_bridge import read_pt, save_pt
+    >>> p = save_pt(ReluSum(0.0, [0.5], [1.0], (0, 1)), os.path.join(tempfile.mkdtemp(), "m.pt"))
+    >>> net, domain = read_pt(p)
+    >>> domain
+    (0.0, 1.0)
     """
     p = Path(path)
     if not p.is_file():
