@@ -548,6 +548,27 @@ def _polish(prob: _Problem, st: _State, pinned: bool, rounds: int = 2) -> _State
     return st
 
 
+def _dp_refine(prob: _Problem, st: _State, pinned: bool, window: int = 3) -> _State:
+    """Re-place the knots by the exact discontinuous segmentation near where they are.
+
+    The cuts may move to any sample gap within ``window`` samples of a knot;
+    dynamic programming picks the best combination (jointly, which single-knot
+    moves cannot) and LM makes it continuous again.  Kept only if better.
+    """
+    x = prob.x
+    idx = np.searchsorted(x, st.h)
+    offs = np.arange(-window, window + 1)
+    cand = np.unique(np.clip((idx[:, None] + offs[None, :]).ravel(), 1, x.size - 1))
+    seg = _segmentation_knots(prob, st.h.size, st.flat and not pinned, cand)
+    if seg is None:
+        return st
+    hs = _sanitize(seg, prob.a, prob.b, pinned, st.flat and not pinned)
+    if hs is None:
+        return st
+    new = _lm(prob, hs, pinned)
+    return new if new.ssr < st.ssr * (1.0 - 1e-12) else st
+
+
 def _hop(
     prob: _Problem, st: _State, pinned: bool, rng: np.random.Generator, hops: int
 ) -> _State:
@@ -1006,6 +1027,8 @@ def free_knot_l2(
             done.add(pinned)
             st = _lm(prob, st.h, pinned)  # the starts ran 8 iterations: finish the best
             st = _swap(prob, st, pinned)
+            for window in (3, 8):
+                st = _dp_refine(prob, st, pinned, window)
             if st.h.size <= 32:  # O(n N) per round
                 st = _polish(prob, st, pinned, rounds=1)
             st = _hop(prob, st, pinned, rng, hops)
