@@ -548,7 +548,7 @@ def _polish(prob: _Problem, st: _State, pinned: bool, rounds: int = 2) -> _State
     return st
 
 
-def _dp_refine(prob: _Problem, st: _State, pinned: bool, window: int = 3) -> _State:
+def _dp_refine(prob: _Problem, st: _State, pinned: bool, window: int = 3) -> _State | None:
     """Re-place the knots by the exact discontinuous segmentation near where they are.
 
     The cuts may move to any sample gap within ``window`` samples of a knot;
@@ -561,7 +561,7 @@ def _dp_refine(prob: _Problem, st: _State, pinned: bool, window: int = 3) -> _St
     cand = np.unique(np.clip((idx[:, None] + offs[None, :]).ravel(), 1, x.size - 1))
     seg = _segmentation_knots(prob, st.h.size, st.flat and not pinned, cand)
     if seg is None:
-        return st
+        return None  # too large for the DP (or no valid cut): the caller polishes instead
     hs = _sanitize(seg, prob.a, prob.b, pinned, st.flat and not pinned)
     if hs is None:
         return st
@@ -1010,9 +1010,7 @@ def free_knot_l2(
             seen.add(hs.tobytes())
             results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
         results.sort(key=lambda p: p[0].ssr)
-        # Improve the best start of each shape: swap useless knots, step over
-        # sample-scale false minima (single-knot moves, then seeded hops).
-        hops = 4 if prob.is_function else 8
+        # Small data: add a global population search.
         if not prob.is_function and prob.x.size * n <= 2000:
             for pinned in modes:
                 h = _evolve(prob, n, pinned, rng, 3000)
@@ -1020,6 +1018,9 @@ def free_knot_l2(
                 if hs is not None:
                     results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
             results.sort(key=lambda p: p[0].ssr)
+        # Improve the best start of each shape: finish LM, swap useless knots,
+        # re-place the cuts jointly by a windowed DP, then (where the DP did not
+        # run, and for data) single-knot moves and seeded hops.
         done = set()
         for st, pinned in results:
             if pinned in done:
@@ -1027,11 +1028,19 @@ def free_knot_l2(
             done.add(pinned)
             st = _lm(prob, st.h, pinned)  # the starts ran 8 iterations: finish the best
             st = _swap(prob, st, pinned)
+            refined = True
             for window in (3, 8):
-                st = _dp_refine(prob, st, pinned, window)
-            if st.h.size <= 32:  # O(n N) per round
-                st = _polish(prob, st, pinned, rounds=1)
-            st = _hop(prob, st, pinned, rng, hops)
+                new = _dp_refine(prob, st, pinned, window)
+                if new is None:
+                    refined = False
+                    break
+                st = new
+            if not refined or not prob.is_function:
+                # sample-scale false minima the DP did not reach: single-knot moves
+                # (O(n N) per round) and seeded basin hopping
+                if st.h.size <= 32:
+                    st = _polish(prob, st, pinned, rounds=1)
+                st = _hop(prob, st, pinned, rng, 4 if prob.is_function else 8)
             if st.ssr < best.ssr:
                 best = st
             bar.update(1)
