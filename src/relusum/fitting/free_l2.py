@@ -103,6 +103,7 @@ class _Problem:
         self.evaluations = 0
         self.predicted = 0.0
         self._buf = np.empty((5, self.x.size))
+        self._prefix: list[np.ndarray] | None = None
 
     # ---------------------------------------------------------------- evaluate
     def state(self, h: np.ndarray) -> _State:
@@ -167,6 +168,15 @@ class _Problem:
 
     def ssr(self, h: np.ndarray) -> float:
         return self.state(h).ssr
+
+    def prefix(self) -> list[np.ndarray]:
+        """Prefix sums of w, w u, w u^2, w y, w u y, w y^2 (u = (x - A) / (B - A)), cached."""
+        if self._prefix is None:
+            w, y = self.w, self.y
+            u = (self.x - self.a) / self.length
+            cols = (w, w * u, w * u * u, w * y, w * u * y, w * y * y)
+            self._prefix = [np.concatenate(([0.0], np.cumsum(cv))) for cv in cols]
+        return self._prefix
 
     @staticmethod
     def _piece_sums(stack: np.ndarray, starts: np.ndarray, counts: np.ndarray):
@@ -652,7 +662,10 @@ def _evolve(
 def _second_derivative(prob: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nodes, |f''| estimate and local weight density there."""
     x, y, w = prob.x, prob.y, prob.w
-    ux, inv = np.unique(x, return_inverse=True)
+    if np.all(np.diff(x) > 0):
+        ux, inv = x, np.arange(x.size)
+    else:
+        ux, inv = np.unique(x, return_inverse=True)
     wsum = np.bincount(inv, w, minlength=ux.size)
     ymean = np.bincount(inv, w * y, minlength=ux.size) / np.maximum(wsum, 1e-300)
     if prob.is_function and ux.size >= 3:
@@ -748,23 +761,22 @@ def _segmentation_knots(
     candidates.  The best *discontinuous* segmentation is a good global start
     for the continuous fit, which local moves cannot find on their own.
     """
-    x, y, w = prob.x, prob.y, prob.w
+    x = prob.x
     npts = x.size
     pieces = n + 1 if flat else n
-    valid = np.flatnonzero(np.diff(x) > 0) + 1  # a cut between x[c-1] < x[c]
     if cand is None:
-        cand = valid
+        cand = np.flatnonzero(np.diff(x) > 0) + 1  # a cut between x[c-1] < x[c]
     else:
-        cand = np.intersect1d(cand, valid)
+        cand = np.unique(cand)  # small
+        cand = cand[(cand >= 1) & (cand < npts)]
+        cand = cand[x[cand - 1] < x[cand]]
     if pieces < 2 or cand.size < pieces - 1:
         return None
     cuts_all = np.concatenate(([0], cand, [npts]))
     g = cuts_all.size
     if float(g) ** 2 * pieces > _DP_WORK:
         return None
-    xc = (x - prob.a) / prob.length
-    cols = (w, w * xc, w * xc * xc, w * y, w * xc * y, w * y * y)
-    pre = [np.concatenate(([0.0], np.cumsum(cv)))[cuts_all] for cv in cols]
+    pre = [p[cuts_all] for p in prob.prefix()]
     s0, s1, s2, sy, sxy, syy = (p[None, :] - p[:, None] for p in pre)  # segment [i, j)
     det = s0 * s2 - s1 * s1
     with np.errstate(invalid="ignore", divide="ignore"):
