@@ -131,6 +131,16 @@ def _style(ax: Axes) -> None:
         ax.spines[side].set_visible(False)
 
 
+def _legend(ax: Axes) -> None:
+    """A legend on a light backing, the terms listed last (they are context, not the story)."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("terms"))
+    leg = ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="best",
+                    frameon=True, fontsize=9, framealpha=0.85, facecolor="white",
+                    edgecolor="none")
+    leg.set_zorder(10)
+
+
 def _span(s: ReluSum, domain: Sequence[float] | None) -> tuple[float, float]:
     if domain is not None:
         a, b = float(domain[0]), float(domain[1])
@@ -302,7 +312,7 @@ def plot_relusum(
     ax.set_ylabel("f(x)")
     ax.set_xlim(a, b)
     _style(ax)
-    ax.legend(loc="best", frameon=False, fontsize=9)
+    _legend(ax)
     return ax
 
 
