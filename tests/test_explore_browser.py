@@ -41,6 +41,15 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run under CI"):
+        _skip_or_fail("no chromium")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _skip_or_fail("no chromium")
+
+
 @pytest.fixture(scope="module")
 def server():
     from relusum.explore import make_server
