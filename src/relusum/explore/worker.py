@@ -208,7 +208,10 @@ class WorkerPool:
                 msg = w.conn.recv()
                 if msg[0] == "progress":
                     if on_progress is not None:
-                        on_progress(msg[1], msg[2])
+                        try:
+                            on_progress(msg[1], msg[2])
+                        except Exception:  # noqa: BLE001 - a progress display must not stop work
+                            pass
                     continue
                 break
         except (EOFError, OSError, BrokenPipeError) as exc:

@@ -421,7 +421,8 @@
     if (q.has("m")) S.method = q.get("m");
     S.showTerms = q.get("t") !== "0";
     S.challenge = q.get("c") === "1";
-    S.selected = q.has("u") ? parseInt(q.get("u"), 10) : -1;
+    const u = q.has("u") ? parseInt(q.get("u"), 10) : -1;
+    S.selected = Number.isInteger(u) && u >= 0 && u < 200 ? u : -1;
     if (q.get("h") === "1" && q.has("hk") && q.has("hw")) {
       const num = (s) => s === "" ? [] : s.split(",").map(Number);
       const knots = num(q.get("hk")), weights = num(q.get("hw")), bias = Number(q.get("hb") || 0);
