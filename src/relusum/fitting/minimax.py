@@ -159,6 +159,65 @@ def _cut(poly: list, vals: list, bound: float, keep_below: bool) -> list:
     return out
 
 
+def _arc_cut(
+    poly: list, i0: int, keep: int, d: float, bound: float, upper: bool
+) -> tuple[list, int, int]:
+    """Cut the arc of vertices around ``i0`` whose value at ``d`` is beyond ``bound``.
+
+    The violating vertices of a convex polygon form one arc; it is replaced by
+    the two points where the polygon crosses the bound.  Returns the new
+    polygon, the new index of vertex ``keep`` (which must not violate) and the
+    index of a new vertex (an extreme of the cut side).
+    """
+    n = len(poly)
+    sgn = 1.0 if upper else -1.0
+    lim = sgn * bound
+    f = i0
+    steps = 1
+    while steps < n:
+        a, c = poly[(f + 1) % n]
+        if sgn * (a * d + c) <= lim:
+            break
+        f += 1
+        steps += 1
+    if steps >= n:  # everything violates: cannot happen when the caller checked
+        return [], 0, 0
+    b = i0
+    while True:
+        a, c = poly[(b - 1) % n]
+        if sgn * (a * d + c) <= lim:
+            break
+        b -= 1
+    f %= n
+    b %= n
+    p_in = poly[(b - 1) % n]
+    p_out = poly[b]
+    q_out = poly[f]
+    q_in = poly[(f + 1) % n]
+
+    def cross(p: tuple, q: tuple) -> tuple[float, float]:
+        vp = p[0] * d + p[1]
+        vq = q[0] * d + q[1]
+        s = (bound - vp) / (vq - vp)
+        return (p[0] + s * (q[0] - p[0]), p[1] + s * (q[1] - p[1]))
+
+    x0 = cross(p_in, p_out)
+    x1 = cross(q_out, q_in)
+    if b <= f:
+        inside = poly[f + 1 :] + poly[:b]
+        keep_new = keep - (f + 1) if keep > f else keep + (n - f - 1)
+    else:
+        inside = poly[f + 1 : b]
+        keep_new = keep - (f + 1)
+    n_in = len(inside)
+    if not 0 <= keep_new < n_in:
+        keep_new = 0
+    inside.append(x0)
+    if x1 != x0:
+        inside.append(x1)
+    return inside, keep_new, n_in
+
+
 def _values(poly: list, d: float) -> list:
     return [a * d + c for a, c in poly]
 
@@ -245,11 +304,49 @@ def greedy_pieces(
                 return None
         k = j + 1
         side = 0
+        imax = imin = 0
         while k < n:
             d = u_l[k] - u0
-            vals = [a * d + c for a, c in poly]
-            vmin = min(vals)
-            vmax = max(vals)
+            npoly = len(poly)
+            # Extreme vertices in the direction (d, 1): the value along a convex
+            # polygon is bitonic, and as d grows the extremes rotate one way, so
+            # walking from the last extremes costs O(1) amortised.
+            i = imax if imax < npoly else 0
+            a, c = poly[i]
+            vmax = a * d + c
+            while True:
+                t = i + 1 if i + 1 < npoly else 0
+                a, c = poly[t]
+                v = a * d + c
+                if v > vmax:
+                    i, vmax = t, v
+                    continue
+                t = i - 1 if i > 0 else npoly - 1
+                a, c = poly[t]
+                v = a * d + c
+                if v > vmax:
+                    i, vmax = t, v
+                    continue
+                break
+            imax = i
+            i = imin if imin < npoly else 0
+            a, c = poly[i]
+            vmin = a * d + c
+            while True:
+                t = i + 1 if i + 1 < npoly else 0
+                a, c = poly[t]
+                v = a * d + c
+                if v < vmin:
+                    i, vmin = t, v
+                    continue
+                t = i - 1 if i > 0 else npoly - 1
+                a, c = poly[t]
+                v = a * d + c
+                if v < vmin:
+                    i, vmin = t, v
+                    continue
+                break
+            imin = i
             lk = lower_l[k]
             hk = upper_l[k]
             if vmin >= lk and vmax <= hk:
@@ -262,13 +359,9 @@ def greedy_pieces(
                 side = -1
                 break
             if vmax > hk:
-                poly = _cut(poly, vals, hk, keep_below=True)
-                if vmin < lk:
-                    vals = [a * d + c for a, c in poly]
+                poly, imin, imax = _arc_cut(poly, imax, imin, d, hk, True)
             if vmin < lk:
-                poly = _cut(poly, vals, lk, keep_below=False)
-            if len(poly) > 12:
-                poly = _dedupe(poly)
+                poly, imax, imin = _arc_cut(poly, imin, imax, d, lk, False)
             k += 1
         piece = _Piece(u0, poly, k - 1, side)
         pieces.append(piece)
@@ -323,12 +416,28 @@ def _dedupe(poly: list) -> list:
     return out
 
 
+def _moderate(poly: list, smax: float) -> list:
+    """The part of a polygon of lines with |slope| <= smax (the polygon if that is empty)."""
+    cut = _cut(poly, [a for a, _ in poly], smax, keep_below=True)
+    if cut:
+        cut = _cut(cut, [a for a, _ in cut], -smax, keep_below=False)
+    return cut or poly
+
+
 def _lines_from_pieces(g: Gates, pieces: list[_Piece]) -> tuple[list, list]:
-    """Pick one line per piece, back to front, and the joints (normalised)."""
+    """Pick one line per piece, back to front, and the joints (normalised).
+
+    Lines are taken from the middle of each feasible polygon, preferring
+    slopes no steeper than the data's own steepest step (joints inside a gap
+    could otherwise use needlessly steep lines).
+    """
     k = len(pieces)
     lines: list = [None] * k
     joints: list = [None] * (k - 1)
-    a, c = _centroid(pieces[-1].poly)
+    mid = 0.5 * (g.lo + g.hi)
+    du = np.diff(g.u)
+    smax = float(np.max(np.abs(np.diff(mid)) / du)) * 2.0 + 1e-9 if du.size else 1.0
+    a, c = _centroid(_moderate(pieces[-1].poly, smax))
     lines[-1] = (a, c, pieces[-1].u0)
     for i in range(k - 2, -1, -1):
         pc = pieces[i]
@@ -350,7 +459,7 @@ def _lines_from_pieces(g: Gates, pieces: list[_Piece]) -> tuple[list, list]:
         if not cand:  # rounding: take the extreme vertex
             idx = int(np.argmin(vals) if pc.side > 0 else np.argmax(vals))
             cand = [pc.poly[idx]]
-        a, c = _centroid(cand)
+        a, c = _centroid(_moderate(cand, smax))
         lines[i] = (a, c, pc.u0)
         # Intersection of this line and the next inside [um, un].
         da = (c + a * (um - pc.u0)) - (nc + na * (um - nu0))
@@ -639,7 +748,7 @@ def minimax_target(
         model = _model_from_pieces(g, pieces, used_flat)
         err = float(np.max(np.abs(model(x) - y)))
         return model, MinimaxInfo(err, int(g.u.size), its)
-    rtol = rtol or 1e-5
+    rtol = rtol or 1e-4
     dense = _dense_grid(target.domain, max(8 * x.size, 20_000))
     fd = target.evaluate(dense)
     g = make_gates(x, y, target.domain)

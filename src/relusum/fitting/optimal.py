@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from relusum.fitting import api
+from relusum.fitting.fixed import uniform_knots
 from relusum.fitting.minimax import linf_fixed_target, minimax_target
 from relusum.model import ReluSum
 from relusum.targets import Target, TargetLike, make_target
@@ -102,11 +103,14 @@ def fit_optimal(
     loss: str,
     *,
     progress: bool | None = None,
-    init: ArrayLike | None = None,
+    init: ArrayLike | ReluSum | None = None,
 ) -> tuple[ReluSum, dict[str, Any]]:
     """Optimal knots for ``n_units`` units and ``loss`` on a ready target.
 
-    Returns the model and the method details for the report.
+    Returns the model and the method details for the report.  ``init`` warm
+    starts: knots for ``l2`` (see :func:`~relusum.fitting.free_l2.free_knot_l2`),
+    a :class:`ReluSum` with at most ``n_units`` units for ``linf`` (the result
+    is never worse than it, so a chain n = 1, 2, ... never gets worse).
 
     Examples
     --------
@@ -125,6 +129,8 @@ def fit_optimal(
                 "in this version"
             ) from None
         kwargs: dict[str, Any] = {"progress": progress}
+        if isinstance(init, ReluSum):
+            init = init.knots
         if init is not None:
             kwargs["init"] = init
         model = free_knot_l2(target, n_units, **kwargs)
@@ -138,7 +144,37 @@ def fit_optimal(
         "sweeps": info.iterations,
         "refinements": info.rounds,
     }
+    if info.eps > 0:
+        # Never worse than the uniform-knot minimax fit, nor than a warm start
+        # (the greedy is exact on convex or concave data; on wiggly data it can
+        # miss the optimum).
+        best = api.measure(model, target)[1]
+        candidates = []
+        if not _convex_or_concave(target):
+            candidates.append((
+                "uniform knots (linear program)",
+                lambda: linf_fixed_target(target, uniform_knots(target.domain, n_units)),
+            ))
+        if isinstance(init, ReluSum) and init.n_units <= n_units:
+            candidates.append(("warm start", lambda: init))
+        for name, make in candidates:
+            other = make()
+            err = api.measure(other, target)[1]
+            if err < best:
+                model, best = other, err
+                extra["method"] = f"{name}, better than the greedy"
     return model, extra
+
+
+def _convex_or_concave(target: Target) -> bool:
+    """Whether the samples are convex or concave (there the greedy is exact)."""
+    x, y = target.x, target.y
+    if np.any(np.diff(x) == 0) or x.size < 3:
+        return False
+    s = np.diff(y) / np.diff(x)
+    ds = np.diff(s)
+    tol = 1e-12 * (float(np.max(np.abs(s))) + 1.0)
+    return bool(np.all(ds >= -tol) or np.all(ds <= tol))
 
 
 def fit_extended(
