@@ -1095,10 +1095,12 @@ def _convergence_text(conv: Convergence, train: bool) -> str:
     )
     return f"""
 <p>Each point is a fit made for this page, its error measured on a fine verification grid. With
-evenly spaced knots the spacing is 1/n of the domain, and a straight piece misses a smooth
-curve by about (spacing)&sup2; &times; curvature / 8, so the error falls like
+evenly spaced knots the spacing is 1/n of the domain, and on a smooth curve a straight piece
+misses by about (spacing)&sup2; &times; curvature / 8, so the error falls like
 <b>n<sup>&minus;2</sup></b> (dotted line): ten times the units, a hundred times smaller error.
-Better knots (closer together where the curve bends more) lower the constant, not the rate.</p>
+Knots placed where the curve bends most lower the error further; where the target has a corner
+or a very sharp bend, evenly spaced knots fall behind that rate and well-placed ones keep it.
+Measured here:</p>
 <ul>{"".join(lines)}</ul>
 <p>Slopes are fitted on the larger unit counts of the log&ndash;log plot.</p>{trained}
 {missing}
