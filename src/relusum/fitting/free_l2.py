@@ -558,20 +558,79 @@ def _polish(prob: _Problem, st: _State, pinned: bool, rounds: int = 2) -> _State
     return st
 
 
-def _dp_refine(prob: _Problem, st: _State, pinned: bool, window: int = 3) -> _State | None:
+def _seg_cost(prob: _Problem, i: np.ndarray, j: np.ndarray, const: bool) -> np.ndarray:
+    """Least-squares cost of one line (or constant) through the samples ``[i, j)``.
+
+    From cached prefix sums, ``O(1)`` each; fewer than two samples (one for a
+    constant) cost ``inf``; a segment whose x are all equal gets its mean.
+    """
+    s0, s1, s2, sy, sxy, syy = (p[j] - p[i] for p in prob.prefix())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos = s0 > 0
+        mean = np.where(pos, sy / np.where(pos, s0, 1.0), 0.0)
+        cost = syy - mean * sy
+        if not const:
+            det = s0 * s2 - s1 * s1
+            ok = det > 1e-12 * np.maximum(s0 * s2, 1e-300)
+            beta = np.where(ok, (s0 * sxy - s1 * sy) / np.where(ok, det, 1.0), 0.0)
+            alpha = np.where(pos, (sy - beta * s1) / np.where(pos, s0, 1.0), 0.0)
+            cost = np.where(ok, syy - alpha * sy - beta * sxy, cost)
+    cost = np.maximum(cost, 0.0)
+    count = np.broadcast_to(j - i, cost.shape)
+    return np.where(count >= (1 if const else 2), cost, np.inf)
+
+
+def _window_cuts(prob: _Problem, h: np.ndarray, flat: bool, pinned: bool, window: int):
+    """Best discontinuous segmentation with each cut within ``window`` samples of a knot.
+
+    A DP over the knots in order, each layer only ``(2 window + 1)^2`` segment
+    costs: ``O(n window^2)``.  Returns knots (midpoints of the chosen sample
+    gaps; the pinned first knot stays at ``A``) or None.
+    """
+    x = prob.x
+    npts = x.size
+    movable = h[1:] if pinned else h
+    if movable.size == 0:
+        return None
+    idx = np.searchsorted(x, movable)
+    cand = idx[:, None] + np.arange(-window, window + 1)[None, :]
+    cand = np.clip(cand, 1, npts - 1)
+    valid = x[cand - 1] < x[cand]
+    first_const = flat and not pinned
+    best = _seg_cost(prob, np.zeros_like(cand[0]), cand[0], first_const)
+    best = np.where(valid[0], best, np.inf)
+    back = []
+    for k in range(1, cand.shape[0]):
+        a = cand[k - 1][:, None]
+        b = cand[k][None, :]
+        tot = best[:, None] + _seg_cost(prob, a, b, False)
+        tot = np.where(valid[k][None, :] & (b > a), tot, np.inf)
+        arg = np.argmin(tot, axis=0)
+        back.append(arg)
+        best = tot[arg, np.arange(cand.shape[1])]
+    best = best + _seg_cost(prob, cand[-1], np.full_like(cand[-1], npts), False)
+    if not np.any(np.isfinite(best)):
+        return None
+    pick = int(np.argmin(best))
+    cuts = [cand[-1, pick]]
+    for k in range(len(back) - 1, -1, -1):
+        pick = int(back[k][pick])
+        cuts.append(cand[k, pick])
+    c = np.array(cuts[::-1])
+    knots = 0.5 * (x[c - 1] + x[c])
+    return np.concatenate(([prob.a], knots)) if pinned else knots
+
+
+def _dp_refine(prob: _Problem, st: _State, pinned: bool, window: int = 3) -> _State:
     """Re-place the knots by the exact discontinuous segmentation near where they are.
 
     The cuts may move to any sample gap within ``window`` samples of a knot;
     dynamic programming picks the best combination (jointly, which single-knot
     moves cannot) and LM makes it continuous again.  Kept only if better.
     """
-    x = prob.x
-    idx = np.searchsorted(x, st.h)
-    offs = np.arange(-window, window + 1)
-    cand = np.unique(np.clip((idx[:, None] + offs[None, :]).ravel(), 1, x.size - 1))
-    seg = _segmentation_knots(prob, st.h.size, st.flat and not pinned, cand)
+    seg = _window_cuts(prob, st.h, st.flat, pinned, window)
     if seg is None:
-        return None  # too large for the DP (or no valid cut): the caller polishes instead
+        return st
     hs = _sanitize(seg, prob.a, prob.b, pinned, st.flat and not pinned)
     if hs is None:
         return st
@@ -1040,19 +1099,14 @@ def free_knot_l2(
             done.add(pinned)
             st = _lm(prob, st.h, pinned)  # the starts ran 8 iterations: finish the best
             st = _swap(prob, st, pinned)
-            refined = True
-            for window in (3, 8):
-                new = _dp_refine(prob, st, pinned, window)
-                if new is None:
-                    refined = False
-                    break
-                st = new
-            if not refined or not prob.is_function:
-                # sample-scale false minima the DP did not reach: single-knot moves
+            for window in (3, 8, 20):
+                st = _dp_refine(prob, st, pinned, window)
+            if not prob.is_function:
+                # sample-scale false minima on sparse data: single-knot moves
                 # (O(n N) per round) and seeded basin hopping
                 if st.h.size <= 32:
                     st = _polish(prob, st, pinned, rounds=1)
-                st = _hop(prob, st, pinned, rng, 4 if prob.is_function else 8)
+                st = _hop(prob, st, pinned, rng, 8)
             if st.ssr < best.ssr:
                 best = st
             bar.update(1)
