@@ -1,0 +1,84 @@
+"""fit(..., tol=eps): fewest units within eps on the verification set, clear errors otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import relusum
+from relusum.fitting.optimal import fit_optimal
+from relusum.fitting.tolerance import floor_error
+from relusum.targets import make_target
+
+
+def test_gelu_linf_optimal_is_fewest():
+    tol = 1e-3
+    r = relusum.fit("gelu(x)", domain=(-8, 8), knots="optimal", loss="linf", tol=tol)
+    n = r.report.n_units
+    assert r.report.max_abs_error <= tol
+    assert r.report.extra["tol"] == tol
+    assert r.report.extra["error_reached"] == pytest.approx(r.report.max_abs_error)
+    # One unit fewer does not make it (measured the same way).
+    fewer = relusum.fit("gelu(x)", domain=(-8, 8), n_units=n - 1, knots="optimal", loss="linf")
+    assert fewer.report.max_abs_error > tol
+    # ... and optimal knots need far fewer units than uniform ones.
+    uni = relusum.fit("gelu(x)", domain=(-8, 8), knots="uniform", loss="linf", tol=tol)
+    assert uni.report.max_abs_error <= tol
+    assert n < uni.report.n_units / 3
+
+
+def test_x2_theory_count():
+    """Free units on x**2: error 1/(2(2n+1)^2) <= tol gives the count in closed form."""
+    tol = 1e-4
+    r = relusum.fit("x**2", domain=(0, 1), knots="optimal", loss="linf", tol=tol)
+    n_theory = int(np.ceil((np.sqrt(1 / (2 * tol)) - 1) / 2))
+    assert r.report.n_units in (n_theory, n_theory + 1)
+    assert r.report.max_abs_error <= tol
+
+
+@pytest.mark.parametrize("knots", ["uniform", "optimal"])
+def test_l2_tolerance_is_rmse(knots):
+    if knots == "optimal":
+        pytest.importorskip("relusum.fitting.free_l2")
+    tol = 2e-4
+    r = relusum.fit("sin(x)", domain=(0, "2*pi"), knots=knots, loss="l2", tol=tol)
+    assert r.report.rmse <= tol
+    assert r.report.max_abs_error > tol  # the bound is on the RMSE, not the max
+    n = r.report.n_units
+    if knots == "optimal":
+        fewer = fit_optimal(r.target, n - 1, "l2")[0]
+        assert relusum.fitting.api.measure(fewer, r.target)[0] > tol
+
+
+def test_data_tolerance_and_floor():
+    x = np.array([0.0, 1.0, 1.0, 2.0, 3.0, 4.0])
+    y = np.array([0.0, 1.0, 1.4, 0.0, 2.0, 0.0])
+    tgt = make_target((x, y))
+    assert floor_error(tgt, "linf") == pytest.approx(0.2)
+    r = relusum.fit((x, y), knots="optimal", loss="linf", tol=0.25)
+    assert r.report.max_abs_error <= 0.25
+    with pytest.raises(ValueError, match="different y at the same x"):
+        relusum.fit((x, y), knots="optimal", loss="linf", tol=0.1)
+
+
+def test_step_is_unreachable():
+    with pytest.raises(ValueError, match="not reached"):
+        relusum.fit("step(x)", domain=(-1, 1), knots="optimal", loss="linf", tol=1e-3,
+                    max_units=40)
+
+
+def test_max_units_limit():
+    with pytest.raises(ValueError, match="at most 4 units"):
+        relusum.fit("sin(x)", domain=(0, 10), knots="uniform", loss="linf", tol=1e-6,
+                    max_units=4)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_bad_tolerance(bad):
+    with pytest.raises(ValueError, match="tol must be"):
+        relusum.fit("x", domain=(0, 1), tol=bad)
+
+
+def test_given_knots_and_tol_conflict():
+    with pytest.raises(ValueError, match="given knots"):
+        relusum.fit("x", domain=(0, 1), knots=[0.0, 0.5], tol=1e-3)
