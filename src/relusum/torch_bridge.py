@@ -581,12 +581,15 @@ INITS = ("default", "fit")
 DEFAULT_LR = {"default": 1e-2, "fit": 1e-4}
 
 
-def _start_fit(target: TargetLike, domain: Any, n_units: int, samples: int | None):
+def _start_fit(
+    target: TargetLike, domain: Any, n_units: int, samples: int | None, progress: bool | None
+):
     """The optimal fit to start from, or uniform least squares if unavailable."""
     from relusum.fitting.api import fit
 
     try:
-        return fit(target, domain, n_units, knots="optimal", samples=samples).model, "optimal"
+        r = fit(target, domain, n_units, knots="optimal", samples=samples, progress=progress)
+        return r.model, "optimal"
     except (ValueError, ImportError, NotImplementedError, AttributeError):
         return fit(target, domain, n_units, knots="uniform", samples=samples).model, "uniform"
 
@@ -678,7 +681,7 @@ def train(
     c0 = torch.empty(1, dtype=dtype).uniform_(-bound, bound, generator=gen)
     start = "default"
     if init == "fit":
-        s, start = _start_fit(target, domain, n_units, samples)
+        s, start = _start_fit(target, domain, n_units, samples, progress)
         k = min(s.n_units, n_units)
         # Unit i: max(0, u - u_i) with u = (x - c) / r equals max(0, x - h_i) / r.
         a0[:k] = 1.0

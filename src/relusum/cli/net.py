@@ -103,7 +103,8 @@ def _optimal(target: str, domain, units: int, samples) -> tuple[Any, str]:
     from relusum.fitting.api import fit
 
     try:
-        return fit(target, domain, units, knots="optimal", samples=samples), "optimal knots"
+        r = fit(target, domain, units, knots="optimal", samples=samples, progress=False)
+        return r, "optimal knots"
     except (ValueError, ImportError, NotImplementedError) as exc:
         if "not available" not in str(exc) and not isinstance(exc, ImportError):
             raise
