@@ -426,7 +426,8 @@ def make_tour(
         csv_path = atomic_write_text(out_dir / "convergence.csv", conv.to_csv())
         index = out_dir / "index.html"
         page = _html(tgt, dom, figures, conv, panels, max_units, fmt, train,
-                     [lstsq[n] for n in panels])
+                     [lstsq[n] for n in panels], isinstance(fit_target, str),
+                     None if methods is None else chosen)
         atomic_write_text(index, page)
         bar.step("index.html")
     finally:
@@ -622,13 +623,13 @@ def _fig_neuron() -> Figure:
         else:
             rhs = f"{scale:g}·ReLU({_num(h)} \u2212 x), faces left"
         sign = "+" if b >= 0 else "\u2212"
-        ax_label = f"a = {_num(a)}, b = {_num(b)}:  ReLU({_num(a)}x {sign} {abs(b):g}) = {rhs}"
+        ax_label = f"ReLU({_num(a)}x {sign} {abs(b):g}) = {rhs}"
         right.plot(x, np.maximum(0.0, a * x + b), ls, color=color, lw=2.3, label=ax_label)
         right.plot([h], [0.0], "o", color=COLORS["knot"], ms=6, zorder=5)
         right.annotate(f"h = {_num(h)}", xy=(h, 0.0), xytext=(h, -0.5), ha="center", fontsize=9,
                        color=COLORS["knot"])
     right.set_xlim(-3, 3)
-    right.set_ylim(-0.75, 4.6)
+    right.set_ylim(-0.75, 5.0)
     right.set_xlabel("x")
     right.set_ylabel("ReLU(a·x + b)")
     right.set_title("one input: ReLU(a·x + b) = |a|·ReLU(±(x − h)),  h = −b/a", fontsize=11)
@@ -940,7 +941,8 @@ nav ul { columns: 2; list-style: none; padding-left: 0; }
 
 def _html(tgt: Target, dom: tuple[float, float], figures: dict[str, Path], conv: Convergence,
           panels: tuple[int, ...], max_units: int, fmt: str, train: bool,
-          panel_results: list[FitResult]) -> str:
+          panel_results: list[FitResult], formula: bool = True,
+          methods: tuple[str, ...] | None = None) -> str:
     e = html.escape
     a, b = dom
     label = e(tgt.label)
@@ -1026,15 +1028,22 @@ and shrink.</p>"""))
     nav = "".join(f'<li><a href="#{anchor}">{e(head)}</a></li>' for anchor, head, _ in sections)
     body = "".join(f'<section id="{anchor}"><h2>{e(head)}</h2>{text}</section>'
                    for anchor, head, text in sections)
-    cmd = ("relusum tour" if tgt.label == DEFAULT_TARGET and
-           (a, b) == parse_domain(DEFAULT_DOMAIN) else
-           f'relusum tour --target "{label}" --domain {a:.17g} {b:.17g}')
-    if max_units != 100:
-        cmd += f" --max-units {max_units}"
-    if fmt != "png":
-        cmd += f" --format {fmt}"
-    if not train:
-        cmd += " --no-train"
+    if formula and methods is None:
+        cmd = ("relusum tour" if tgt.label == DEFAULT_TARGET and
+               (a, b) == parse_domain(DEFAULT_DOMAIN) else
+               f'relusum tour --target "{label}" --domain {a:.17g} {b:.17g}')
+        if max_units != 100:
+            cmd += f" --max-units {max_units}"
+        if fmt != "png":
+            cmd += f" --format {fmt}"
+        if not train:
+            cmd += " --no-train"
+    else:
+        what = f'"{label}"' if formula else label
+        cmd = (f"from relusum.tour import make_tour\n"
+               f"make_tour({what}, domain=({a:.17g}, {b:.17g}), max_units={max_units}, "
+               f'fmt="{fmt}", train={train}'
+               + ("" if methods is None else f", methods={list(methods)!r}") + ")")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
