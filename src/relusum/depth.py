@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from relusum.torch_bridge import _mlp_from_arrays, from_torch, nn, torch
+from relusum.torch_bridge import from_torch, nn, torch
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -169,9 +169,5 @@ def plot_depth(ax: Axes | None = None, max_depth: int = 8) -> Axes:
     ax.set_ylabel("linear pieces on [0, 1]")
     ax.set_title("Depth against width: pieces per unit", fontsize=10)
     _style(ax)
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
     return ax
-
-
-__all__ += []
-_ = _mlp_from_arrays  # shared helper, re-exported for the tests of the bridge
