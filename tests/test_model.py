@@ -358,3 +358,15 @@ def test_large_inputs_span_several_blocks():
     s = ReluSum(0.2, rng.uniform(-1, 1, 50), rng.normal(size=50))
     for x in (rng.uniform(-2, 2, 200_001), np.linspace(-2, 2, 200_001)):
         np.testing.assert_allclose(s(x), naive(s.bias, s.knots, s.weights, x), atol=1e-12)
+
+
+def test_saved_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        p = ReluSum(0.0, [0.0], [1.0]).save(tmp_path / "m.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o644
