@@ -272,9 +272,16 @@ class ReluSum:
         b = float(b)
         if not (math.isfinite(a) and math.isfinite(b)):
             raise ValueError(f"integral limits must be finite, got ({a}, {b})")
-        ra = np.maximum(0.0, a - self._knots)
-        rb = np.maximum(0.0, b - self._knots)
-        return float(self._bias * (b - a) + 0.5 * np.sum(self._weights * (rb - ra) * (rb + ra)))
+        sign = 1.0
+        if b < a:
+            a, b, sign = b, a, -1.0
+        h = self._knots
+        lo = np.maximum(a, h)
+        hi = np.maximum(b, h)
+        # Each term integrates to w * (hi - lo) * mean height; (hi - lo) is b - a
+        # itself when both limits are right of the knot, so short spans stay exact.
+        terms = self._weights * (hi - lo) * ((lo - h) + (hi - h))
+        return sign * float(self._bias * (b - a) + 0.5 * np.sum(terms))
 
     # ------------------------------------------------------------- conversions
     @classmethod
