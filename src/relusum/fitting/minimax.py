@@ -584,6 +584,27 @@ def _check_units(n_units: int) -> int:
     return int(n_units)
 
 
+def _convex_gates(g: Gates) -> bool:
+    """Whether the points are single-valued and convex or concave (the greedy is exact there)."""
+    if g.u.size < 3 or np.any(g.hi != g.lo):
+        return g.u.size < 3
+    s = np.diff(g.lo) / np.diff(g.u)
+    ds = np.diff(s)
+    tol = 1e-12 * (float(np.max(np.abs(s))) + 1.0)
+    return bool(np.all(ds >= -tol) or np.all(ds <= tol))
+
+
+def _reversed(g: Gates) -> Gates:
+    return Gates(1.0 - g.u[::-1], g.lo[::-1], g.hi[::-1], g.domain, g.mid, g.half, g.amax)
+
+
+def _mirror_model(m: ReluSum, domain: tuple[float, float]) -> ReluSum:
+    """``x -> A + B - x`` of a sum whose first knot is at ``A``."""
+    a, b = domain
+    xs, ys = m.to_points()
+    return ReluSum.from_points((a + b) - xs, ys, domain)
+
+
 def _solve(
     g: Gates,
     n_units: int,
@@ -594,28 +615,40 @@ def _solve(
     lo: float | None = None,
     hi: float | None = None,
     progress: Callable[[], None] | None = None,
-) -> tuple[float, list[_Piece], bool, int]:
-    """Bisection for ``n_units``; with ``flat_first`` also tries the pinned start.
+) -> tuple[float, ReluSum, int]:
+    """Bisection for ``n_units``; returns the normalised error, the model and the sweeps.
 
     The greedy's first piece is flat and as long as possible; a fit whose first
     knot sits at ``A`` (an empty flat piece) can be better, so that start is
-    checked just below the flat optimum and searched when it wins.
+    checked just below the flat optimum and searched when it wins.  On data
+    that is not convex or concave the greedy can miss the optimum, and the
+    sweep from right to left (first knot pinned at ``A``) is tried the same way.
     """
     pieces_max = _count_pieces_for(n_units, flat_first)
     eps_n, pieces, its = _bisect(
         g, pieces_max, flat_first, True, rtol, lo=lo, hi=hi, progress=progress, tube=tube
     )
-    used_flat = flat_first
-    if flat_first and eps_n > g.spread:
+    model = _model_from_pieces(g, pieces, flat_first)
+    candidates = []
+    if flat_first:
+        candidates.append((g, False))
+    if not _convex_gates(g):
+        candidates.append((_reversed(g), True))
+    for gg, mirrored in candidates:
+        if eps_n <= g.spread:
+            break
         trial = eps_n * (1.0 - 4.0 * rtol)
         its += 1
-        if greedy_pieces(g, trial, n_units, False, True, tube) is not None:
-            e2, p2, k = _bisect(g, n_units, False, True, rtol, hi=trial, progress=progress,
-                                tube=tube)
-            its += k
-            if e2 < eps_n:
-                eps_n, pieces, used_flat = e2, p2, False
-    return eps_n, pieces, used_flat, its
+        if greedy_pieces(gg, trial, n_units, False, True, tube) is None:
+            continue
+        e2, p2, k = _bisect(gg, n_units, False, True, rtol, hi=trial, progress=progress,
+                            tube=tube)
+        its += k
+        if e2 < eps_n:
+            eps_n = e2
+            m2 = _model_from_pieces(gg, p2, False)
+            model = _mirror_model(m2, g.domain) if mirrored else m2
+    return eps_n, model, its
 
 
 def minimax_points(
@@ -660,8 +693,7 @@ def minimax_points(
     """
     n_units = _check_units(n_units)
     g = make_gates(x, y, domain)
-    eps_n, pieces, used_flat, _ = _solve(g, n_units, flat_first, rtol)
-    model = _model_from_pieces(g, pieces, used_flat)
+    eps_n, model, _ = _solve(g, n_units, flat_first, rtol)
     ya = np.asarray(y, dtype=float).ravel()
     err = float(np.max(np.abs(model(np.asarray(x, dtype=float).ravel()) - ya)))
     return model, err
@@ -742,10 +774,7 @@ def minimax_target(
     x, y = target.x, target.y
     if target.fn is None:
         g = make_gates(x, y, target.domain)
-        eps_n, pieces, used_flat, its = _solve(
-            g, n_units, flat_first, rtol or 1e-9, progress=progress
-        )
-        model = _model_from_pieces(g, pieces, used_flat)
+        eps_n, model, its = _solve(g, n_units, flat_first, rtol or 1e-9, progress=progress)
         err = float(np.max(np.abs(model(x) - y)))
         return model, MinimaxInfo(err, int(g.u.size), its)
     rtol = rtol or 1e-4
@@ -761,10 +790,7 @@ def minimax_target(
             scale = float(np.max(np.abs(fd))) + 1.0
             if float(np.max(np.abs(model(dense) - fd))) <= 1e-9 * scale:
                 return model, MinimaxInfo(0.0, int(g.u.size), 1, 0)
-    eps_n, pieces, used_flat, its = _solve(
-        g, n_units, flat_first, rtol, progress=progress, tube=True
-    )
-    model = _model_from_pieces(g, pieces, used_flat)
+    eps_n, model, its = _solve(g, n_units, flat_first, rtol, progress=progress, tube=True)
     done = 0
     xs, ys = x, y
     for _ in range(rounds):
@@ -779,13 +805,12 @@ def minimax_target(
         order = np.argsort(xs, kind="stable")
         xs, ys = xs[order], ys[order]
         g = make_gates(xs, ys, target.domain)
-        eps_n, pieces, used_flat, k = _solve(
+        eps_n, model, k = _solve(
             g, n_units, flat_first, rtol, lo=eps_n, hi=emax / g.half * 1.001,
             progress=progress, tube=True,
         )
         its += k
         done += 1
-        model = _model_from_pieces(g, pieces, used_flat)
     return model, MinimaxInfo(float(eps_n * g.half), int(g.u.size), its, done)
 
 
