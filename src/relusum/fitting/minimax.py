@@ -10,15 +10,27 @@ Free knots
     are merged into the interval ``[max y - eps, min y + eps]``) is a vertical
     *gate*.  A piece is a line; the set of lines that pass all gates of the
     current piece (and join the previous piece, see below) is a convex polygon
-    in line space, clipped by two half-planes per gate.  When the next gate
-    empties the polygon, the piece ends after its last gate ``m`` and the joint
-    with the next piece lies in the gap ``[x_m, x_{m+1}]`` (Hakimi & Schmeichel
-    1991; Imai & Iri 1986: the greedy that carries the feasible joint region
-    forward is optimal).  All lines of the finished polygon ``P`` miss gate
-    ``m + 1`` on the same side, say above.  A next line ``L`` that passes gate
+    in line space, clipped by two half-planes per gate (the extremes of the
+    polygon rotate one way as the gates move right, so a clip costs O(1)
+    amortised).  When the next gate empties the polygon, the piece ends after
+    its last gate ``m`` and the joint with the next piece lies in the gap
+    ``[x_m, x_{m+1}]``.  All lines of the finished polygon ``P`` miss gate
+    ``m + 1`` on the same side, say above; a next line ``L`` that passes gate
     ``m + 1`` then meets some line of ``P`` inside the gap exactly when
-    ``L(x_m) >= min_{c in P} c(x_m)``: the joint region carried forward is a
-    single half-plane, so the sweep costs ``O(N)`` clips of small polygons.
+    ``L(x_m) >= min_{c in P} c(x_m)``, so the joint region carried forward is
+    a single half-plane (the swing/slide-filter idea with a free joint).
+
+    Exactness.  Ending every piece as late as possible is optimal for convex
+    or concave data: there the result equals the brute-force optimum
+    (enumerating the gaps of the joints and solving an LP for each; see
+    ``tests/test_minimax.py``).  On data that changes convexity a piece that
+    ends earlier can leave a better joint, and the plain greedy can miss the
+    optimum (Hakimi & Schmeichel 1991 carry the whole reachable region instead).
+    relusum therefore also runs the sweep from the right (first knot pinned at
+    ``A``) and with the first knot pinned, and keeps the best; on random small
+    non-convex instances this matched the brute force in 298 of 300 cases
+    (worst case 1.5 times the optimum).  :func:`relusum.fit` further never
+    returns worse than the uniform-knot minimax LP, nor than a warm start.
 
     ``n`` units give up to ``n + 1`` pieces whose first piece is flat (a knot
     right of ``A``); with the first knot pinned at ``A`` they give ``n``
