@@ -25,18 +25,25 @@ seeded with its own ``seed=`` argument.
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import sys
-import time
-from pathlib import Path
 
-import numpy as np
+# One BLAS thread for everyone (pwlf's lstsq and numpy here): on a shared, busy
+# machine threaded BLAS on these small problems mostly waits for cores.  Set
+# before numpy is imported; an explicit setting in the environment wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from relusum._io import atomic_write_text
-from relusum.fitting.free_l2 import free_knot_l2
-from relusum.targets import Data, make_target, read_csv
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from relusum._io import atomic_write_text  # noqa: E402
+from relusum.fitting.free_l2 import free_knot_l2  # noqa: E402
+from relusum.targets import Data, make_target, read_csv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "bench" / "bench_optimal_l2.md"
@@ -141,8 +148,10 @@ def write_report(rows: list[dict], scaling: list[dict], args, elapsed: float, no
         + (" --quick" if args.quick else "")
         + f" on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, load average at start "
-        f"{notes['load']}; whole run {elapsed:.0f} s.",
+        f"Python {platform.python_version()}, BLAS threads "
+        f"{os.environ.get('OPENBLAS_NUM_THREADS')}, load average at start "
+        f"{notes['load']} (a shared machine: absolute times vary, ratios are "
+        f"measured in the same run); whole run {elapsed:.0f} s.",
         "",
         "Equal pieces: pwlf `n_segments = n` against relusum `free_knot_l2(t, n, "
         "pin_first=True)` (first knot at A: n sloped pieces, the same family).  "
