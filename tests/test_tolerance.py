@@ -82,3 +82,13 @@ def test_bad_tolerance(bad):
 def test_given_knots_and_tol_conflict():
     with pytest.raises(ValueError, match="given knots"):
         relusum.fit("x", domain=(0, 1), knots=[0.0, 0.5], tol=1e-3)
+
+
+def test_interpolation_tolerance_uses_named_error():
+    r = relusum.fit("sin(x)", domain=(0, 6), tol=1e-3, interpolate=True, loss="linf")
+    assert r.report.interpolate and r.report.max_abs_error <= 1e-3
+    n = r.report.n_units
+    fewer = relusum.fit("sin(x)", domain=(0, 6), n_units=n - 1, interpolate=True)
+    assert fewer.report.max_abs_error > 1e-3
+    with pytest.raises(ValueError, match="interpolate=True fixes"):
+        relusum.fit("sin(x)", domain=(0, 6), n_units=4, interpolate=True, loss="linf")

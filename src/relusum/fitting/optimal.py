@@ -215,13 +215,11 @@ def fit_extended(
                 "knots='optimal' with interpolate=True is not implemented; "
                 "use loss='l2' or loss='linf' with optimal knots, or uniform knots"
             )
-        if loss == "linf":
+        if loss == "linf" and tol is None:
             raise ValueError(
                 "interpolate=True fixes the values at the knots, so loss='linf' has nothing "
                 "to choose; drop one of them"
             )
-        if tol is not None:
-            raise ValueError("tol= is not available with interpolate=True")
     if sample_weight is not None and loss == "linf":
         raise ValueError(
             "sample_weight applies to least squares (loss='l2'); the max error ignores weights"

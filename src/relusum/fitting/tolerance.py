@@ -10,6 +10,8 @@ Search
     time until the verification grid agrees (usually at once).  Otherwise:
     exponential search on ``n`` (1, 2, 4, ...) until the error is within
     ``eps``, then bisection between the last failure and the first success.
+    With ``interpolate=True`` (uniform knots) ``loss`` only names the error
+    that ``eps`` bounds.
     Uniform knots are not nested (4 uniform knots do not contain 3), so their
     error is not strictly monotone in ``n``: the result is the smallest ``n``
     the bisection meets, which is within ``eps`` but may not be the smallest
