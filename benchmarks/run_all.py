@@ -1,6 +1,8 @@
 """Run every benchmark script in this folder; each writes its table into docs/bench/.
 
-Usage: ``python benchmarks/run_all.py [--quick]`` (``--quick`` is passed on to each script).
+Usage: ``python benchmarks/run_all.py [--quick] [--collect-only]``.  ``--quick`` is passed on
+to each script; afterwards the tables are gathered into ``docs/benchmarks.md``
+(``--collect-only`` only gathers the tables the scripts wrote last time).
 """
 
 from __future__ import annotations
@@ -11,10 +13,36 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs"
+
+
+def collect() -> Path:
+    """Gather every ``docs/bench/*.md`` table (as the scripts wrote them) into one page."""
+    parts = [
+        "# Benchmarks",
+        "",
+        "Each section below is written by its script in `benchmarks/` (never by hand); "
+        "`python benchmarks/run_all.py` reruns them all and rebuilds this page. Peers are "
+        "measured in the same run and reported as ratios. Timings come from a shared 2-core "
+        "machine, so absolute seconds are noisy; the ratios are what we track.",
+        "",
+    ]
+    for table in sorted((DOCS / "bench").glob("bench_*.md")):
+        text = table.read_text().strip()
+        lines = text.splitlines()
+        if lines and lines[0].startswith("# "):
+            lines[0] = "#" + lines[0]  # demote to a section
+        parts += [f"<!-- from docs/bench/{table.name} -->", *lines, ""]
+    out = DOCS / "benchmarks.md"
+    out.write_text("\n".join(parts))
+    return out
 
 
 def main() -> int:
     extra = [a for a in sys.argv[1:] if a == "--quick"]
+    if "--collect-only" in sys.argv[1:]:
+        print(f"wrote {collect()}")
+        return 0
     failed = []
     for script in sorted(HERE.glob("bench_*.py")):
         start = time.perf_counter()
@@ -23,6 +51,7 @@ def main() -> int:
         print(f"== {script.name}: exit {code} in {time.perf_counter() - start:.0f} s", flush=True)
         if code:
             failed.append(script.name)
+    print(f"wrote {collect()}")
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
     return 1 if failed else 0
