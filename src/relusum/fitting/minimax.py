@@ -184,6 +184,15 @@ def _arc_cut(
     n = len(poly)
     sgn = 1.0 if upper else -1.0
     lim = sgn * bound
+    a, c = poly[i0]
+    if sgn * (a * d + c) <= lim:  # nothing to cut at i0 (rounding)
+        return poly, keep, i0
+    a, c = poly[keep]
+    if sgn * (a * d + c) > lim:  # the kept extreme violates too (rounding)
+        vals = [sgn * (a * d + c) for a, c in poly]
+        keep = int(np.argmin(vals))
+        if vals[keep] > lim:
+            return [], 0, 0
     f = i0
     steps = 1
     while steps < n:
@@ -274,7 +283,7 @@ def greedy_pieces(
     if np.any(lower > upper):
         return None
     pieces: list[_Piece] = []
-    amax = g.amax
+    span = float(np.max(upper) - np.min(lower))
     if flat_first:
         cl = np.maximum.accumulate(lower)
         cu = np.minimum.accumulate(upper)
@@ -304,6 +313,11 @@ def greedy_pieces(
         # A new piece starting at gate j, joined in the gap before it.
         u0 = u_l[j]
         lj, hj = lower_l[j], upper_l[j]
+        # Slopes of lines that pass this gate and the next one are bounded by
+        # the span of the two gates over the gap; a box no larger than needed
+        # keeps the clipping accurate when gaps are tiny.
+        du = u_l[j + 1] - u0 if j + 1 < n else u0 - u_l[j - 1] if j > 0 else 1.0
+        amax = min(g.amax, (span + 2.0 * eps + 1.0) * 4.0 / du)
         poly = [(-amax, lj), (amax, lj), (amax, hj), (-amax, hj)]
         if side != 0 and continuous:
             dm = u_l[j - 1] - u0
@@ -372,8 +386,10 @@ def greedy_pieces(
                 break
             if vmax > hk:
                 poly, imin, imax = _arc_cut(poly, imax, imin, d, hk, True)
-            if vmin < lk:
+            if vmin < lk and poly:
                 poly, imax, imin = _arc_cut(poly, imin, imax, d, lk, False)
+            if not poly:  # lost to rounding in a degenerate polygon: call it infeasible
+                return None
             k += 1
         piece = _Piece(u0, poly, k - 1, side)
         pieces.append(piece)
@@ -823,6 +839,10 @@ def minimax_target(
         ys = np.concatenate((ys, target.evaluate(new_x)))
         order = np.argsort(xs, kind="stable")
         xs, ys = xs[order], ys[order]
+        # Points closer than 1e-12 of the domain add nothing but rounding.
+        a_, b_ = target.domain
+        keep = np.concatenate(([True], np.diff(xs) > 1e-12 * (b_ - a_)))
+        xs, ys = xs[keep], ys[keep]
         g = make_gates(xs, ys, target.domain)
         eps_n, model, k = _solve(
             g, n_units, flat_first, rtol, lo=eps_n, hi=emax / g.half * 1.001,
