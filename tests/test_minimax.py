@@ -337,3 +337,15 @@ def test_uniform_linf_dispatch_reports_lp_error():
 def test_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         relusum.fit("x**2", domain=(0, 1), **kwargs)
+
+
+def test_nearly_coincident_points_stay_accurate():
+    """Gaps of 1e-11 next to gaps of 0.1 must not wreck the clipping (regression)."""
+    x = np.array([0.0, 1e-11, 2e-11, 0.1, 0.1 + 1e-11, 0.4, 0.7, 0.70000000001, 1.0])
+    y = np.sin(3 * x) + np.array([0, 1e-12, 0, 0, 0, 0.01, 0, 0, 0])
+    for n in (1, 2, 3, 5):
+        s, e = minimax_points(x, y, n)
+        assert float(np.max(np.abs(s(x) - y))) <= e + 1e-12
+        assert e >= minimax_discontinuous(x, y, n + 1) - 1e-12
+    _, e_exact = minimax_points(x, y, 8)
+    assert e_exact < 1e-9
