@@ -330,44 +330,45 @@ def greedy_pieces(
                 return None
         k = j + 1
         side = 0
+        # The polygon as a doubly linked cycle (arrays A, C, nxt, prv): a clip
+        # unlinks the violating arc and links in two new vertices, O(removed).
+        m0 = len(poly)
+        A = [p[0] for p in poly]
+        C = [p[1] for p in poly]
+        nxt = [(t + 1) % m0 for t in range(m0)]
+        prv = [(t - 1) % m0 for t in range(m0)]
+        size = m0
         imax = imin = 0
         while k < n:
             d = u_l[k] - u0
-            npoly = len(poly)
             # Extreme vertices in the direction (d, 1): the value along a convex
             # polygon is bitonic, and as d grows the extremes rotate one way, so
             # walking from the last extremes costs O(1) amortised.
-            i = imax if imax < npoly else 0
-            a, c = poly[i]
-            vmax = a * d + c
+            i = imax
+            vmax = A[i] * d + C[i]
             while True:
-                t = i + 1 if i + 1 < npoly else 0
-                a, c = poly[t]
-                v = a * d + c
+                t = nxt[i]
+                v = A[t] * d + C[t]
                 if v > vmax:
                     i, vmax = t, v
                     continue
-                t = i - 1 if i > 0 else npoly - 1
-                a, c = poly[t]
-                v = a * d + c
+                t = prv[i]
+                v = A[t] * d + C[t]
                 if v > vmax:
                     i, vmax = t, v
                     continue
                 break
             imax = i
-            i = imin if imin < npoly else 0
-            a, c = poly[i]
-            vmin = a * d + c
+            i = imin
+            vmin = A[i] * d + C[i]
             while True:
-                t = i + 1 if i + 1 < npoly else 0
-                a, c = poly[t]
-                v = a * d + c
+                t = nxt[i]
+                v = A[t] * d + C[t]
                 if v < vmin:
                     i, vmin = t, v
                     continue
-                t = i - 1 if i > 0 else npoly - 1
-                a, c = poly[t]
-                v = a * d + c
+                t = prv[i]
+                v = A[t] * d + C[t]
                 if v < vmin:
                     i, vmin = t, v
                     continue
@@ -384,13 +385,74 @@ def greedy_pieces(
             if vmax < lk:
                 side = -1
                 break
-            if vmax > hk:
-                poly, imin, imax = _arc_cut(poly, imax, imin, d, hk, True)
-            if vmin < lk and poly:
-                poly, imax, imin = _arc_cut(poly, imin, imax, d, lk, False)
-            if not poly:  # lost to rounding in a degenerate polygon: call it infeasible
-                return None
+            for upper_side in (True, False):
+                if upper_side:
+                    if vmax <= hk:
+                        continue
+                    sgn, bound, i0 = 1.0, hk, imax
+                else:
+                    if vmin >= lk:
+                        continue
+                    sgn, bound, i0 = -1.0, lk, imin
+                lim = sgn * bound
+                if sgn * (A[i0] * d + C[i0]) <= lim:
+                    continue
+                # Walk the violating arc [b .. f] around i0.
+                f = i0
+                steps = 1
+                while steps < size:
+                    t = nxt[f]
+                    if sgn * (A[t] * d + C[t]) <= lim:
+                        break
+                    f = t
+                    steps += 1
+                if steps >= size:
+                    return None  # all violate: only by rounding (caller checked)
+                bb = i0
+                while True:
+                    t = prv[bb]
+                    if sgn * (A[t] * d + C[t]) <= lim:
+                        break
+                    bb = t
+                    steps += 1
+                p_in, q_in = prv[bb], nxt[f]
+                vp, vq = A[p_in] * d + C[p_in], A[bb] * d + C[bb]
+                s0 = (bound - vp) / (vq - vp)
+                x0 = (A[p_in] + s0 * (A[bb] - A[p_in]), C[p_in] + s0 * (C[bb] - C[p_in]))
+                vp, vq = A[f] * d + C[f], A[q_in] * d + C[q_in]
+                s1 = (bound - vp) / (vq - vp)
+                x1 = (A[f] + s1 * (A[q_in] - A[f]), C[f] + s1 * (C[q_in] - C[f]))
+                n0 = len(A)
+                A.append(x0[0])
+                C.append(x0[1])
+                nxt.append(n0 + 1)
+                prv.append(p_in)
+                nxt[p_in] = n0
+                if x1 != x0:
+                    A.append(x1[0])
+                    C.append(x1[1])
+                    nxt.append(q_in)
+                    prv.append(n0)
+                    prv[q_in] = n0 + 1
+                else:
+                    nxt[n0] = q_in
+                    prv[q_in] = n0
+                size = size - steps + (2 if x1 != x0 else 1)
+                if upper_side:
+                    imax = n0
+                    if sgn * (A[imin] * d + C[imin]) > lim:
+                        imin = q_in
+                else:
+                    imin = n0
+                    if sgn * (A[imax] * d + C[imax]) > lim:
+                        imax = q_in
             k += 1
+        # Back to a vertex list.
+        poly = []
+        t = imax
+        for _ in range(size):
+            poly.append((A[t], C[t]))
+            t = nxt[t]
         piece = _Piece(u0, poly, k - 1, side)
         pieces.append(piece)
         if k >= n:
