@@ -25,26 +25,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("target", nargs="?", help='a formula in x, e.g. "sin(x)" (or use --data)')
     add_domain(p)
-    p.add_argument("--data", metavar="CSV", help="fit the points of a CSV file instead of a formula")
+    p.add_argument(
+        "--data", metavar="CSV", help="fit the points of a CSV file instead of a formula"
+    )
     p.add_argument("--x", default="0", metavar="COL", help="x column: header name or 0-based index")
     p.add_argument("--y", default="1", metavar="COL", help="y column: header name or 0-based index")
-    p.add_argument("--units", type=positive_int, metavar="N", help="number of ReLU units (default 16)")
     p.add_argument(
-        "--knots", default="uniform", metavar="uniform|optimal|h1,h2,...",
+        "--units", type=positive_int, metavar="N", help="number of ReLU units (default 16)"
+    )
+    p.add_argument(
+        "--knots",
+        default="uniform",
+        metavar="uniform|optimal|h1,h2,...",
         help="knot placement: uniform, optimal, or a comma-separated list",
     )
     p.add_argument("--loss", choices=("l2", "linf"), help="least squares or max error (default l2)")
-    p.add_argument("--tol", type=positive_float, metavar="EPS",
-                   help="fewest units with error at most EPS (max error, or RMSE with --loss l2)")
-    p.add_argument("--max-units", type=positive_int, default=1000, metavar="N",
-                   help="upper limit of units for --tol (default 1000)")
-    p.add_argument("--interpolate", action="store_true", help="match the target at every knot and at B")
-    p.add_argument("--samples", type=positive_int, metavar="N", help="samples of a formula (default 2000)")
+    p.add_argument(
+        "--tol",
+        type=positive_float,
+        metavar="EPS",
+        help="fewest units with error at most EPS (max error, or RMSE with --loss l2)",
+    )
+    p.add_argument(
+        "--max-units",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="upper limit of units for --tol (default 1000)",
+    )
+    p.add_argument(
+        "--interpolate", action="store_true", help="match the target at every knot and at B"
+    )
+    p.add_argument(
+        "--samples", type=positive_int, metavar="N", help="samples of a formula (default 2000)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", metavar="FILE.json", help="write the model and report as JSON")
     p.add_argument("--plot", metavar="FILE", help="plot target, fit and ReLU terms (.png or .svg)")
-    p.add_argument("--export", metavar="FILE", action="append", default=[],
-                   help="export by extension: .json .csv .h .onnx .pt (repeatable)")
+    p.add_argument(
+        "--export",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="export by extension: .json .csv .h .onnx .pt (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -100,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     )
     payload = result.to_dict()
     if args.save:
-        result.model.save(args.save, **{k: v for k, v in payload.items() if k not in result.model.to_dict()})
+        result.model.save(
+            args.save, **{k: v for k, v in payload.items() if k not in result.model.to_dict()}
+        )
     for path in args.export:
         relusum.export.export(result.model, path)
     if args.plot:
@@ -129,13 +155,16 @@ def _print_summary(result, args: argparse.Namespace) -> None:
     rep, s = result.report, result.model
     a, b = result.target.domain
     where = (
-        f"on a {rep.n_verify:,}-point verification grid" if rep.error_on == "grid"
+        f"on a {rep.n_verify:,}-point verification grid"
+        if rep.error_on == "grid"
         else f"on the {rep.n_verify:,} data points"
     )
     out = sys.stdout
     print(f"fit {result.target.label} on [{a:.6g}, {b:.6g}]", file=out)
     how = "interpolation" if rep.interpolate else rep.loss
-    print(f"  {rep.n_units} units, {rep.n_pieces} linear pieces; {rep.knots} knots, {how}", file=out)
+    print(
+        f"  {rep.n_units} units, {rep.n_pieces} linear pieces; {rep.knots} knots, {how}", file=out
+    )
     print(f"  RMSE {rep.rmse:.4g}, max |error| {rep.max_abs_error:.4g} ({where})", file=out)
     print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)
     for label, path in (("model", args.save), ("plot", args.plot)):

@@ -197,8 +197,17 @@ def fit(
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
     if tol is not None or (isinstance(knots, str) and knots == "optimal") or loss == "linf":
         return _fit_extended(
-            target, domain, n_units, knots, loss, interpolate, samples, sample_weight,
-            tol=tol, max_units=max_units, progress=progress,
+            target,
+            domain,
+            n_units,
+            knots,
+            loss,
+            interpolate,
+            samples,
+            sample_weight,
+            tol=tol,
+            max_units=max_units,
+            progress=progress,
         )
     if n_units is not None and (
         isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1
