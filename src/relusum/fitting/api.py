@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from relusum.fitting.fixed import check_knots, interpolate_knots, lstsq_knots, uniform_knots
+from relusum.fitting.fixed import (
+    check_knots,
+    check_n_units,
+    interpolate_knots,
+    lstsq_knots,
+    uniform_knots,
+)
 from relusum.model import ReluSum
 from relusum.targets import Target, TargetLike, make_target
 
@@ -209,10 +215,8 @@ def fit(
             max_units=max_units,
             progress=progress,
         )
-    if n_units is not None and (
-        isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1
-    ):
-        raise ValueError(f"n_units must be a positive integer, got {n_units!r}")
+    if n_units is not None:
+        n_units = check_n_units(n_units)
     start = time.perf_counter()
     tgt = make_target(target, domain, samples, sample_weight)
     h, how = _resolve_knots(tgt, n_units, knots, interpolate)

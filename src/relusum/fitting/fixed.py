@@ -15,7 +15,41 @@ from relusum.fitting.hat import hat_lstsq, values_to_relusum
 from relusum.model import ReluSum
 from relusum.targets import Target
 
-__all__ = ["uniform_knots", "check_knots", "interpolate_knots", "lstsq_knots", "breakpoints_for"]
+__all__ = [
+    "uniform_knots",
+    "check_knots",
+    "check_n_units",
+    "check_capacity",
+    "interpolate_knots",
+    "lstsq_knots",
+    "breakpoints_for",
+]
+
+
+def check_n_units(n_units: object) -> int:
+    """Return ``n_units`` as an int, or raise ``ValueError`` unless it is a positive integer."""
+    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1:
+        raise ValueError(f"n_units must be a positive integer, got {n_units!r}")
+    return int(n_units)
+
+
+def check_capacity(x: np.ndarray, n: int, data: bool) -> None:
+    """Raise ``ValueError`` when ``n`` units are more than the x values can determine.
+
+    ``n`` units have ``n + 1`` unknowns, so they need ``n + 1`` distinct x.
+    ``data`` says whether ``x`` are data points (else function samples).
+    """
+    if x.size > 1 and np.all(x[1:] >= x[:-1]):
+        distinct = int(np.count_nonzero(np.diff(x))) + 1
+    else:
+        distinct = int(np.unique(x).size)
+    if n > distinct - 1:
+        what = "data points" if data else "samples"
+        raise ValueError(
+            f"{n} units need at least {n + 1} distinct x values, but the {what} have "
+            f"{distinct}; use at most {max(distinct - 1, 0)} units"
+            + ("" if data else " or more samples")
+        )
 
 
 def uniform_knots(domain: tuple[float, float], n_units: int) -> np.ndarray:
@@ -28,9 +62,8 @@ def uniform_knots(domain: tuple[float, float], n_units: int) -> np.ndarray:
     array([0.  , 0.25, 0.5 , 0.75])
     """
     a, b = domain
-    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1:
-        raise ValueError(f"n_units must be a positive integer, got {n_units!r}")
-    return a + np.arange(int(n_units)) * ((b - a) / int(n_units))
+    n = check_n_units(n_units)
+    return a + np.arange(n) * ((b - a) / n)
 
 
 def check_knots(knots: ArrayLike, domain: tuple[float, float]) -> np.ndarray:
@@ -91,15 +124,7 @@ def lstsq_knots(target: Target, knots: np.ndarray) -> ReluSum:
     Raises ``ValueError`` when there are more units than the samples can
     determine (more units than distinct x values minus one).
     """
-    n = knots.size
-    distinct = int(np.count_nonzero(np.diff(target.x))) + 1
-    if n > distinct - 1:
-        what = "data points" if target.fn is None else "samples"
-        raise ValueError(
-            f"{n} units need at least {n + 1} distinct x values, but the {what} have "
-            f"{distinct}; use at most {max(distinct - 1, 0)} units"
-            + ("" if target.fn is None else " or more samples")
-        )
+    check_capacity(target.x, knots.size, data=target.fn is None)
     t, flat_first = breakpoints_for(knots, target.domain)
     c = hat_lstsq(target.x, target.y, t, target.weight, flat_first)
     return values_to_relusum(t, c, flat_first, target.domain)

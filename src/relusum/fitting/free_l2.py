@@ -63,7 +63,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.linalg.lapack import dpbsv, dptsv
 
-from relusum.fitting.fixed import breakpoints_for, uniform_knots
+from relusum.fitting.fixed import breakpoints_for, check_capacity, check_n_units, uniform_knots
 from relusum.fitting.hat import hat_lstsq, values_to_relusum
 from relusum.model import ReluSum
 from relusum.targets import Target
@@ -316,7 +316,7 @@ class _Problem:
         cidx = np.arange(0, nv, 2)
         d0[cidx] += 1e-13 * (float(np.max(d0[cidx])) + 1e-300)
         # Fixed unknowns: t_0 (A, or the pinned first knot), t_m (B), c_0 when flat.
-        for i in ((0, 1, nv - 1) if st.flat else (1, nv - 1)):
+        for i in (0, 1, nv - 1) if st.flat else (1, nv - 1):
             d0[i] = 1.0
             rhs[i] = 0.0
             for off, arr in ((1, o1), (2, o2), (3, o3)):
@@ -650,9 +650,7 @@ def _dp_refine(prob: _Problem, st: _State, pinned: bool, window: int = 3) -> _St
     return new if new.ssr < st.ssr * (1.0 - 1e-12) else st
 
 
-def _hop(
-    prob: _Problem, st: _State, pinned: bool, rng: np.random.Generator, hops: int
-) -> _State:
+def _hop(prob: _Problem, st: _State, pinned: bool, rng: np.random.Generator, hops: int) -> _State:
     """Basin hopping at the scale of the sample spacing.
 
     Where a knot crosses a sample the SSR has a kink, so the sample SSR has
@@ -900,17 +898,8 @@ def _cut_candidates(prob: _Problem, pieces: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- API
 def _check_units(prob: _Problem, n_units: object, target: Target) -> int:
-    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1:
-        raise ValueError(f"n_units must be a positive integer, got {n_units!r}")
-    n = int(n_units)
-    distinct = int(np.count_nonzero(np.diff(prob.x))) + 1
-    if n > distinct - 1:
-        what = "data points" if target.fn is None else "samples"
-        raise ValueError(
-            f"{n} units need at least {n + 1} distinct x values, but the {what} have "
-            f"{distinct}; use at most {max(distinct - 1, 0)} units"
-            + ("" if target.fn is None else " or more samples")
-        )
+    n = check_n_units(n_units)
+    check_capacity(prob.x, n, data=target.fn is None)
     return n
 
 
@@ -1074,8 +1063,10 @@ def free_knot_l2(
             pinned = bool(pin_first or h_init[0] == a)
             hi = h_init.copy()
             if pin_first and hi[0] != a:
-                hi = np.concatenate(([a], hi[: n - 1])) if hi.size == n else np.concatenate(
-                    ([a], hi)
+                hi = (
+                    np.concatenate(([a], hi[: n - 1]))
+                    if hi.size == n
+                    else np.concatenate(([a], hi))
                 )
             hi = _sanitize(np.unique(hi), a, b, pinned, bool(hi[0] > a))
             if hi is not None:

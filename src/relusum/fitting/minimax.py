@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from relusum.fitting.fixed import breakpoints_for
+from relusum.fitting.fixed import breakpoints_for, check_capacity, check_n_units
 from relusum.fitting.hat import values_to_relusum
 from relusum.model import ReluSum
 from relusum.targets import Target
@@ -669,9 +669,7 @@ def _initial_bound(g: Gates, max_pieces: int, flat_first: bool, continuous: bool
 
 
 def _check_units(n_units: int) -> int:
-    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1:
-        raise ValueError(f"n_units must be a positive integer, got {n_units!r}")
-    return int(n_units)
+    return check_n_units(n_units)
 
 
 def _convex_gates(g: Gates) -> bool:
@@ -731,8 +729,7 @@ def _solve(
         its += 1
         if greedy_pieces(gg, trial, n_units, False, True, tube) is None:
             continue
-        e2, p2, k = _bisect(gg, n_units, False, True, rtol, hi=trial, progress=progress,
-                            tube=tube)
+        e2, p2, k = _bisect(gg, n_units, False, True, rtol, hi=trial, progress=progress, tube=tube)
         its += k
         if e2 < eps_n:
             eps_n = e2
@@ -907,8 +904,14 @@ def minimax_target(
         xs, ys = xs[keep], ys[keep]
         g = make_gates(xs, ys, target.domain)
         eps_n, model, k = _solve(
-            g, n_units, flat_first, rtol, lo=eps_n, hi=emax / g.half * 1.001,
-            progress=progress, tube=True,
+            g,
+            n_units,
+            flat_first,
+            rtol,
+            lo=eps_n,
+            hi=emax / g.half * 1.001,
+            progress=progress,
+            tube=True,
         )
         its += k
         done += 1
@@ -946,12 +949,7 @@ def linf_fixed_knots(
     h = np.sort(np.asarray(knots, dtype=float).ravel())
     if h.size == 0:
         raise ValueError("knots must not be empty")
-    distinct = int(np.unique(xa).size)
-    if h.size > distinct - 1:
-        raise ValueError(
-            f"{h.size} units need at least {h.size + 1} distinct x values, but the points "
-            f"have {distinct}; use at most {max(distinct - 1, 0)} units"
-        )
+    check_capacity(xa, h.size, data=True)
     t, flat_first = breakpoints_for(h, domain)
     mid = 0.5 * (float(np.max(ya)) + float(np.min(ya)))
     half = 0.5 * (float(np.max(ya)) - float(np.min(ya)))
@@ -967,14 +965,14 @@ def linf_fixed_knots(
     npts = xa.size
     rows = np.arange(npts)
     a_mat = sparse.csr_matrix(
-        (np.concatenate((1.0 - lam, lam)), (np.concatenate((rows, rows)),
-                                            np.concatenate((left, right)))),
+        (
+            np.concatenate((1.0 - lam, lam)),
+            (np.concatenate((rows, rows)), np.concatenate((left, right))),
+        ),
         shape=(npts, nun),
     )
     ones = sparse.csr_matrix(np.ones((npts, 1)))
-    a_ub = sparse.vstack(
-        (sparse.hstack((a_mat, -ones)), sparse.hstack((-a_mat, -ones)))
-    ).tocsc()
+    a_ub = sparse.vstack((sparse.hstack((a_mat, -ones)), sparse.hstack((-a_mat, -ones)))).tocsc()
     b_ub = np.concatenate((yn, -yn))
     cost = np.zeros(nun + 1)
     cost[-1] = 1.0

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from relusum.fitting import api
-from relusum.fitting.fixed import uniform_knots
+from relusum.fitting.fixed import check_capacity, check_n_units, uniform_knots
 from relusum.fitting.minimax import linf_fixed_target, minimax_target
 from relusum.model import ReluSum
 from relusum.targets import Target, TargetLike, make_target
@@ -47,7 +47,10 @@ class _Bar:
         from tqdm.auto import tqdm
 
         self._bar = tqdm(
-            desc=desc, unit=unit, file=sys.stderr, leave=False,
+            desc=desc,
+            unit=unit,
+            file=sys.stderr,
+            leave=False,
             delay=0.0 if progress else 2.0,
         )
 
@@ -84,9 +87,7 @@ def progress_bar(progress: bool | None, desc: str, unit: str = "step") -> _Bar:
 def _check_units(n_units: Any) -> int | None:
     if n_units is None:
         return None
-    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1:
-        raise ValueError(f"n_units must be a positive integer, got {n_units!r}")
-    return int(n_units)
+    return check_n_units(n_units)
 
 
 def _knots_kind(knots: Any) -> str:
@@ -151,10 +152,12 @@ def fit_optimal(
         best = api.measure(model, target)[1]
         candidates = []
         if not _convex_or_concave(target):
-            candidates.append((
-                "uniform knots (linear program)",
-                lambda: linf_fixed_target(target, uniform_knots(target.domain, n_units)),
-            ))
+            candidates.append(
+                (
+                    "uniform knots (linear program)",
+                    lambda: linf_fixed_target(target, uniform_knots(target.domain, n_units)),
+                )
+            )
         if isinstance(init, ReluSum) and init.n_units <= n_units:
             candidates.append(("warm start", lambda: init))
         for name, make in candidates:
@@ -230,7 +233,13 @@ def fit_extended(
         from relusum.fitting.tolerance import fit_tolerance
 
         return fit_tolerance(
-            tgt, kind, loss, tol, max_units=max_units, progress=progress, start=start,
+            tgt,
+            kind,
+            loss,
+            tol,
+            max_units=max_units,
+            progress=progress,
+            start=start,
             interpolate=interpolate,
         )
     if kind == "optimal":
@@ -250,14 +259,7 @@ def fit_extended(
 
 
 def _check_capacity(tgt: Target, n: int) -> None:
-    distinct = int(np.count_nonzero(np.diff(tgt.x))) + 1
-    if n > distinct - 1:
-        what = "data points" if tgt.fn is None else "samples"
-        raise ValueError(
-            f"{n} units need at least {n + 1} distinct x values, but the {what} have "
-            f"{distinct}; use at most {max(distinct - 1, 0)} units"
-            + ("" if tgt.fn is None else " or more samples")
-        )
+    check_capacity(tgt.x, n, data=tgt.fn is None)
 
 
 def _finite_positive(name: str, value: Any) -> float:
@@ -268,4 +270,3 @@ def _finite_positive(name: str, value: Any) -> float:
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
-

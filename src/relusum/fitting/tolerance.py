@@ -153,15 +153,14 @@ def fit_tolerance(
         best_n = min(tried, key=lambda k: tried[k][0])
         best = tried[best_n][0]
         why = (
-            f"at most {max_units} units (--max-units)" if cap == max_units
+            f"at most {max_units} units (--max-units)"
+            if cap == max_units
             else f"at most {cap} units (the {distinct} distinct x values of the "
             + ("samples; raise --samples)" if target.fn is not None else "data)")
         )
         hint = ""
         if target.fn is not None:
-            hint = (
-                "; if the target jumps, no continuous fit gets below half the jump"
-            )
+            hint = "; if the target jumps, no continuous fit gets below half the jump"
         raise ValueError(
             f"a {what} of {tol:g} was not reached with {why}: the best was "
             f"{best:.4g} with {best_n} units{hint}"
