@@ -93,7 +93,7 @@ def test_parse_domain(domain, want):
         ((0, "1/0"), "finite"),
         ((0, 1, 2), "two numbers"),
         ("ab", "two numbers"),
-        ((0, "inf"), ""),
+        ((0, "inf"), "unknown name 'inf'"),
     ],
 )
 def test_parse_domain_errors(domain, match):
