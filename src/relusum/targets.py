@@ -73,6 +73,9 @@ class Data:
     y: np.ndarray
     weight: np.ndarray | None = None
     name: str = "data"
+    #: Names of the x and y quantities (e.g. CSV column headers), for axis labels.
+    x_name: str = "x"
+    y_name: str = "y"
 
     def __post_init__(self) -> None:
         x = np.asarray(self.x, dtype=float).ravel()
@@ -199,7 +202,13 @@ def read_csv(path: str | os.PathLike[str], x: str | int = 0, y: str | int = 1) -
     name_x = header[ix] if header else f"column {ix}"
     name_y = header[iy] if header else f"column {iy}"
     try:
-        return Data(np.array(xs), np.array(ys), name=f"{p.name} ({name_y} vs {name_x})")
+        return Data(
+            np.array(xs),
+            np.array(ys),
+            name=f"{p.name} ({name_y} vs {name_x})",
+            x_name=(header[ix] or f"column {ix}") if header else "x",
+            y_name=(header[iy] or f"column {iy}") if header else "y",
+        )
     except ValueError as exc:
         raise ValueError(f"{str(p)!r}: {exc}") from None
 
@@ -290,6 +299,8 @@ class Target:
         Sample weights, or None for equal weights.
     fn : callable or None
         The function (float64 array in, array out) for function targets.
+    x_name, y_name : str
+        Names of the two quantities, for axis labels (CSV column headers for data).
     """
 
     kind: str
@@ -299,6 +310,8 @@ class Target:
     y: np.ndarray
     weight: np.ndarray | None = None
     fn: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    x_name: str = "x"
+    y_name: str = "y"
 
     @property
     def is_function(self) -> bool:
@@ -383,7 +396,9 @@ def make_target(
                 f"data x range [{data.x[0]:.6g}, {data.x[-1]:.6g}] is not inside "
                 f"the domain [{dom[0]:.6g}, {dom[1]:.6g}]"
             )
-        return Target("data", data.name, dom, data.x, data.y, data.weight, None)
+        return Target(
+            "data", data.name, dom, data.x, data.y, data.weight, None, data.x_name, data.y_name
+        )
 
     if isinstance(target, str):
         formula: Callable[[np.ndarray], Any] = parse_formula(target)
