@@ -32,6 +32,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from relusum._validate import as_float_vector, real
 from relusum.formula import Formula, evaluate_constant, parse_formula
 
 __all__ = [
@@ -78,8 +79,8 @@ class Data:
     y_name: str = "y"
 
     def __post_init__(self) -> None:
-        x = np.asarray(self.x, dtype=float).ravel()
-        y = np.asarray(self.y, dtype=float).ravel()
+        x = as_float_vector("x", self.x, finite=False, scalar_ok=False)
+        y = as_float_vector("y", self.y, finite=False, scalar_ok=False)
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
         if x.size == 0:
@@ -88,7 +89,7 @@ class Data:
         _check_finite("y", y)
         w = None
         if self.weight is not None:
-            w = np.asarray(self.weight, dtype=float).ravel()
+            w = as_float_vector("sample_weight", self.weight, finite=False, scalar_ok=False)
             if w.shape != x.shape:
                 raise ValueError(
                     f"sample_weight must have one value per point, got {w.size} for {x.size}"
@@ -234,9 +235,9 @@ def parse_domain(domain: Sequence[Any] | None) -> tuple[float, float] | None:
             ends.append(evaluate_constant(v))
         else:
             try:
-                ends.append(float(v))
-            except (TypeError, ValueError):
-                raise ValueError(f"domain end {v!r} is not a number") from None
+                ends.append(real("domain end", v))
+            except TypeError:
+                raise ValueError(f"domain end {v!r:.40} is not a number") from None
     a, b = ends
     if not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"domain ends must be finite, got [{a}, {b}]")
