@@ -31,4 +31,14 @@ __all__ = [
     "make_target",
     "parse_formula",
     "FormulaError",
+    "fit_many",
 ]
+
+
+def __getattr__(name: str):
+    # The scale layer (pandas, pyarrow, Dask) is loaded only when used.
+    if name == "fit_many":
+        from relusum.scale.many import fit_many
+
+        return fit_many
+    raise AttributeError(f"module 'relusum' has no attribute {name!r}")
