@@ -32,6 +32,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from relusum._validate import as_float_vector, real
 from relusum.formula import Formula, evaluate_constant, parse_formula
 
 __all__ = [
@@ -73,10 +74,13 @@ class Data:
     y: np.ndarray
     weight: np.ndarray | None = None
     name: str = "data"
+    #: Names of the x and y quantities (e.g. CSV column headers), for axis labels.
+    x_name: str = "x"
+    y_name: str = "y"
 
     def __post_init__(self) -> None:
-        x = np.asarray(self.x, dtype=float).ravel()
-        y = np.asarray(self.y, dtype=float).ravel()
+        x = as_float_vector("x", self.x, finite=False, scalar_ok=False)
+        y = as_float_vector("y", self.y, finite=False, scalar_ok=False)
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
         if x.size == 0:
@@ -85,7 +89,7 @@ class Data:
         _check_finite("y", y)
         w = None
         if self.weight is not None:
-            w = np.asarray(self.weight, dtype=float).ravel()
+            w = as_float_vector("sample_weight", self.weight, finite=False, scalar_ok=False)
             if w.shape != x.shape:
                 raise ValueError(
                     f"sample_weight must have one value per point, got {w.size} for {x.size}"
@@ -199,7 +203,13 @@ def read_csv(path: str | os.PathLike[str], x: str | int = 0, y: str | int = 1) -
     name_x = header[ix] if header else f"column {ix}"
     name_y = header[iy] if header else f"column {iy}"
     try:
-        return Data(np.array(xs), np.array(ys), name=f"{p.name} ({name_y} vs {name_x})")
+        return Data(
+            np.array(xs),
+            np.array(ys),
+            name=f"{p.name} ({name_y} vs {name_x})",
+            x_name=(header[ix] or f"column {ix}") if header else "x",
+            y_name=(header[iy] or f"column {iy}") if header else "y",
+        )
     except ValueError as exc:
         raise ValueError(f"{str(p)!r}: {exc}") from None
 
@@ -225,9 +235,9 @@ def parse_domain(domain: Sequence[Any] | None) -> tuple[float, float] | None:
             ends.append(evaluate_constant(v))
         else:
             try:
-                ends.append(float(v))
-            except (TypeError, ValueError):
-                raise ValueError(f"domain end {v!r} is not a number") from None
+                ends.append(real("domain end", v))
+            except TypeError:
+                raise ValueError(f"domain end {v!r:.40} is not a number") from None
     a, b = ends
     if not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"domain ends must be finite, got [{a}, {b}]")
@@ -290,6 +300,8 @@ class Target:
         Sample weights, or None for equal weights.
     fn : callable or None
         The function (float64 array in, array out) for function targets.
+    x_name, y_name : str
+        Names of the two quantities, for axis labels (CSV column headers for data).
     """
 
     kind: str
@@ -299,6 +311,8 @@ class Target:
     y: np.ndarray
     weight: np.ndarray | None = None
     fn: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    x_name: str = "x"
+    y_name: str = "y"
 
     @property
     def is_function(self) -> bool:
@@ -383,7 +397,9 @@ def make_target(
                 f"data x range [{data.x[0]:.6g}, {data.x[-1]:.6g}] is not inside "
                 f"the domain [{dom[0]:.6g}, {dom[1]:.6g}]"
             )
-        return Target("data", data.name, dom, data.x, data.y, data.weight, None)
+        return Target(
+            "data", data.name, dom, data.x, data.y, data.weight, None, data.x_name, data.y_name
+        )
 
     if isinstance(target, str):
         formula: Callable[[np.ndarray], Any] = parse_formula(target)

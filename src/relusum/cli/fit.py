@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
+from relusum._text import or_list, plural
 from relusum.cli._common import add_domain, check_output, domain_from, positive_float, positive_int
+from relusum.plot import FIGURE_SUFFIXES
 
 EXAMPLES = """examples:
   relusum fit "sin(x)" --domain 0 2*pi --units 16 --plot fit.png
@@ -61,7 +63,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", metavar="FILE.json", help="write the model and report as JSON")
-    p.add_argument("--plot", metavar="FILE", help="plot target, fit and ReLU terms (.png or .svg)")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help=f"plot target, fit and ReLU terms ({or_list(FIGURE_SUFFIXES)})",
+    )
     p.add_argument(
         "--export",
         metavar="FILE",
@@ -163,7 +169,9 @@ def _print_summary(result, args: argparse.Namespace) -> None:
     print(f"fit {result.target.label} on [{a:.6g}, {b:.6g}]", file=out)
     how = "interpolation" if rep.interpolate else rep.loss
     print(
-        f"  {rep.n_units} units, {rep.n_pieces} linear pieces; {rep.knots} knots, {how}", file=out
+        f"  {plural(rep.n_units, 'unit')}, {plural(rep.n_pieces, 'linear piece')}; "
+        f"{rep.knots} knots, {how}",
+        file=out,
     )
     print(f"  RMSE {rep.rmse:.4g}, max |error| {rep.max_abs_error:.4g} ({where})", file=out)
     print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)
