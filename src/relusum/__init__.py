@@ -31,4 +31,14 @@ __all__ = [
     "make_target",
     "parse_formula",
     "FormulaError",
+    "ReluSumRegressor",
 ]
+
+
+def __getattr__(name: str):
+    # The scikit-learn estimator is imported on first use: `import relusum` stays cheap.
+    if name == "ReluSumRegressor":
+        from relusum.estimator import ReluSumRegressor
+
+        return ReluSumRegressor
+    raise AttributeError(f"module 'relusum' has no attribute {name!r}")

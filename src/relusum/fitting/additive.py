@@ -118,10 +118,12 @@ def _solve(design, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     rhs = wd.T @ y
     if p <= _DENSE_LIMIT:
         gram = (design.T @ wd).toarray()
-        try:
-            return linalg.solve(gram, rhs, assume_a="pos", check_finite=False)
-        except (linalg.LinAlgError, ValueError):
-            return linalg.lstsq(gram, rhs, check_finite=False)[0]
+        # Eigen-decomposition with a relative cut-off: the unique solution when
+        # the columns determine every value, the minimum-norm one otherwise
+        # (pieces without data, more units than rows), stable under rounding.
+        vals, vecs = linalg.eigh(gram, check_finite=False)
+        keep = vals > 1e-10 * max(float(vals[-1]), 1e-300)
+        return vecs[:, keep] @ ((vecs[:, keep].T @ rhs) / vals[keep])
     sw = np.sqrt(w)
     return lsqr(sparse.diags(sw) @ design, sw * y, atol=1e-14, btol=1e-14, iter_lim=20 * p)[0]
 

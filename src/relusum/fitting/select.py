@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SELECTIONS", "select_units", "score_curve"]
+__all__ = ["SELECTIONS", "select_units", "score_curve", "fit_auto"]
 
 SELECTIONS = ("cv", "bic", "gcv")
 
@@ -155,3 +155,41 @@ def select_units(
     return score_curve(
         fit_n, x, y, w, cap, selection, folds, seed, free=(knots == "optimal")
     )
+
+
+def fit_auto(
+    target: Any,
+    domain: Any,
+    knots: str,
+    loss: str,
+    samples: Any,
+    sample_weight: Any,
+    selection: str,
+    folds: int,
+    max_units: int,
+    progress: Any,
+):
+    """``fit(..., n_units="auto")``: select n, fit it on all the data, keep the curve."""
+    import dataclasses
+    import time
+
+    from relusum.fitting.api import fit
+    from relusum.targets import make_target
+
+    if loss != "l2":
+        raise ValueError(f"n_units='auto' selects least-squares fits (loss='l2'), not {loss!r}")
+    start = time.perf_counter()
+    tgt = make_target(target, domain, samples, sample_weight)
+    n, curve = select_units(tgt, knots, max_units, selection, folds, progress=progress)
+    r = fit(
+        (tgt.x, tgt.y), domain=tgt.domain, n_units=n, knots=knots, sample_weight=tgt.weight,
+        progress=progress,
+    )
+    extra = dict(r.report.extra)
+    extra.update(
+        selection=selection,
+        selection_curve=[[int(k), float(v)] for k, v in curve],
+        n_units_selected=int(n),
+    )
+    report = dataclasses.replace(r.report, extra=extra, seconds=time.perf_counter() - start)
+    return dataclasses.replace(r, report=report, target=tgt)

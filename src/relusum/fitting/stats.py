@@ -364,3 +364,50 @@ def inference_for(result, robust: bool = False) -> Inference:
     if rep.knots == "optimal":
         return free_inference(tgt.x, tgt.y, result.model, tgt.weight, robust)
     return fixed_inference(tgt.x, tgt.y, result.model.knots, tgt.domain, tgt.weight, robust)
+
+
+def bootstrap_band(
+    result,
+    x: ArrayLike,
+    level: float = 0.95,
+    kind: str = "confidence",
+    n_boot: int = 200,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile band from ``n_boot`` pairs-bootstrap refits (seeded, same fit options).
+
+    ``kind="prediction"`` adds resampled residuals to each refitted curve.
+    """
+    from relusum.fitting.api import fit
+
+    level = _check_level(level)
+    if kind not in BAND_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(BAND_KINDS)}; got {kind!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 10:
+        raise ValueError(f"bootstrap must be an integer >= 10, got {n_boot!r}")
+    rep, tgt = result.report, result.target
+    if tgt.fn is not None:
+        raise ValueError("a bootstrap band needs data, not a function target")
+    xa = np.asarray(x, dtype=float)
+    rng = np.random.default_rng(seed)
+    n = tgt.x.size
+    resid = tgt.y - result.model(tgt.x)
+    curves = np.empty((int(n_boot), xa.size))
+    knots = "optimal" if rep.knots == "optimal" else result.model.knots
+    for b in range(int(n_boot)):
+        idx = rng.integers(0, n, n)
+        w = None if tgt.weight is None else tgt.weight[idx]
+        try:
+            m = fit(
+                (tgt.x[idx], tgt.y[idx]), domain=tgt.domain, n_units=rep.n_units,
+                knots=knots, sample_weight=w,
+            ).model
+        except ValueError:  # a resample without enough distinct x for n units
+            m = result.model
+        f = np.asarray(m(xa.ravel()), dtype=float)
+        if kind == "prediction":
+            f = f + rng.choice(resid, f.size)
+        curves[b] = f
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(curves, [alpha, 1.0 - alpha], axis=0)
+    return lo.reshape(xa.shape), hi.reshape(xa.shape)
