@@ -79,7 +79,7 @@ def fit(
     domain: Sequence[Any] | None = None,
     n_units: int | None = None,
     knots: str | ArrayLike = "uniform",
-    loss: str = "l2",
+    loss: str | None = None,
     interpolate: bool = False,
     samples: int | None = None,
     sample_weight: ArrayLike | None = None,
@@ -107,8 +107,9 @@ def fit(
     knots : "uniform", "optimal" or array_like
         Uniform knots ``A + i (B - A) / n``, optimal ones, or the knots to use
         (distinct, in ``[A, B)``).
-    loss : {"l2", "linf"}
-        Least squares (weighted by ``sample_weight``) or the largest absolute error.
+    loss : {"l2", "linf"}, optional
+        Least squares (weighted by ``sample_weight``) or the largest absolute
+        error.  Default: ``"l2"``, but ``"linf"`` with ``tol``.
     interpolate : bool
         Make the sum equal the target at every knot and at ``B`` instead.
     samples : int, optional
@@ -117,6 +118,9 @@ def fit(
         Weights of the samples or data points (``l2`` only).
     tol : float, optional
         Instead of ``n_units``: the fewest units whose error is at most ``tol``.
+        The error is the one ``loss`` names: the max absolute error when
+        ``loss`` is None or ``"linf"``, the RMSE with ``loss="l2"``.  The
+        report says which (``report.extra["tol_loss"]`` and ``"tol_bounds"``).
     max_units : int
         Upper limit of units for ``tol``.
     progress : bool, optional
@@ -144,6 +148,8 @@ def fit(
     >>> round(r.report.max_abs_error * 2 * 9**2, 2)  # the optimum is 1 / (2 (2n+1)^2)
     1.0
     """
+    if loss is None:
+        loss = "linf" if tol is not None else "l2"
     if loss not in losses():
         raise ValueError(f"loss must be one of {', '.join(losses())}; got {loss!r}")
     kind = _knots_kind(knots)

@@ -114,7 +114,9 @@ def fit_tolerance(
     Returns
     -------
     FitResult
-        Its report's ``extra`` holds ``tol``, ``units_tried`` and ``error_reached``.
+        Its report's ``extra`` holds ``tol``, ``tol_loss`` (the loss whose error
+        ``tol`` bounds), ``tol_bounds`` (``"max_abs_error"`` or ``"rmse"``, the
+        report field it bounds), ``units_tried`` and ``error_reached``.
 
     Examples
     --------
@@ -181,6 +183,7 @@ def fit_tolerance(
     extra: dict[str, Any] = {
         "tol": tol,
         "tol_loss": loss,
+        "tol_bounds": "max_abs_error" if loss == "linf" else "rmse",
         "error_reached": err,
         "units_tried": sorted(tried),
         "method": "tolerance search",
