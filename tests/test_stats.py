@@ -48,7 +48,7 @@ def test_fixed_band_matches_dense_formulas(robust, knots):
     se_ref = np.sqrt(np.einsum("ij,jk,ik->i", Bx, cov, Bx))
     np.testing.assert_allclose(inf.se(xs), se_ref, rtol=1e-8)
     # The model is the plain least-squares fit.
-    r = relusum.fit((x, y), knots=knots, sample_weight=w)
+    r = relusum.fit((x, y), domain=(0, 1), knots=knots, sample_weight=w)
     assert inf.model.allclose(r.model)
 
 
@@ -88,7 +88,7 @@ def test_fit_result_band_and_bootstrap():
     rng = np.random.default_rng(7)
     x = rng.uniform(0, 1, 400)
     y = truth(x) + rng.normal(0, 0.2, x.size)
-    r = relusum.fit((x, y), knots=[0.0, 0.3, 0.7])
+    r = relusum.fit((x, y), domain=(0, 1), knots=[0.0, 0.3, 0.7])
     xs = np.linspace(0.05, 0.95, 5)
     lo, hi = r.band(xs)
     blo, bhi = r.band(xs, bootstrap=200, seed=1)

@@ -102,9 +102,7 @@ class AdditiveReluSum:
         """Evaluate at the rows of ``X`` (shape ``(N, d)``); returns shape ``(N,)``."""
         xa = np.asarray(X, dtype=float)
         if xa.ndim != 2 or xa.shape[1] != self.n_features:
-            raise ValueError(
-                f"X must have shape (N, {self.n_features}), got {xa.shape}"
-            )
+            raise ValueError(f"X must have shape (N, {self.n_features}), got {xa.shape}")
         out = np.full(xa.shape[0], self._intercept)
         for j, c in enumerate(self._components):
             out += c(xa[:, j])

@@ -140,7 +140,7 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
         d = X.shape[1]
         pos = w > 0
         if d > 1 and (self.loss == "linf" or self.tol is not None):
-            raise ValueError("loss='linf' and tol= apply to one column; X has %d columns" % d)
+            raise ValueError(f"loss='linf' and tol= apply to one column; X has {d} columns")
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
         self.selection_curve_ = None
         if d == 1:
@@ -170,12 +170,25 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
         if self.loss is not None:
             kwargs["loss"] = self.loss
         if self.tol is not None:
-            result = fit((xs, ys), knots=self._knots_1d(), tol=self.tol,
-                         max_units=self.max_units, sample_weight=weights, **kwargs)
+            result = fit(
+                (xs, ys),
+                knots=self._knots_1d(),
+                tol=self.tol,
+                max_units=self.max_units,
+                sample_weight=weights,
+                **kwargs,
+            )
         elif self.n_units == "auto":
-            result = fit((xs, ys), n_units="auto", knots=self._knots_1d(),
-                         sample_weight=weights, selection=self.selection, folds=self.folds,
-                         max_units=self.max_units, **kwargs)
+            result = fit(
+                (xs, ys),
+                n_units="auto",
+                knots=self._knots_1d(),
+                sample_weight=weights,
+                selection=self.selection,
+                folds=self.folds,
+                max_units=self.max_units,
+                **kwargs,
+            )
             self.selection_curve_ = result.report.extra.get("selection_curve")
         else:
             n = min(int(self.n_units), np.unique(xs).size - 1)
@@ -194,8 +207,9 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
         return "optimal" if self.knots == "optimal" else "uniform"
 
     def _select_additive(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> int:
-        cap = max(1, min(int(self.max_units), min(np.unique(X[:, j]).size for j in
-                                                    range(X.shape[1])) - 1))
+        cap = max(
+            1, min(int(self.max_units), min(np.unique(X[:, j]).size for j in range(X.shape[1])) - 1)
+        )
 
         def fit_n(n: int, mask: np.ndarray | None):
             if mask is None:

@@ -132,9 +132,7 @@ def _joint(
     X: np.ndarray, y: np.ndarray, w: np.ndarray, knots: list[np.ndarray], names
 ) -> AdditiveReluSum:
     first_active = next((j for j, h in enumerate(knots) if h.size), None)
-    columns = [
-        _Column(X[:, j], h, drop_first=(j != first_active)) for j, h in enumerate(knots)
-    ]
+    columns = [_Column(X[:, j], h, drop_first=(j != first_active)) for j, h in enumerate(knots)]
     u = _solve(additive_values_design(columns, X.shape[0]), y, w)
     comps: list[ReluSum] = []
     start = 0

@@ -148,13 +148,15 @@ def select_units(
         else:
             xs, ys, ws = x[mask], y[mask], w[mask]
         return fit(
-            (xs, ys), n_units=n, knots=knots, sample_weight=ws, domain=target.domain,
+            (xs, ys),
+            n_units=n,
+            knots=knots,
+            sample_weight=ws,
+            domain=target.domain,
             **fit_kwargs,
         ).model
 
-    return score_curve(
-        fit_n, x, y, w, cap, selection, folds, seed, free=(knots == "optimal")
-    )
+    return score_curve(fit_n, x, y, w, cap, selection, folds, seed, free=(knots == "optimal"))
 
 
 def fit_auto(
@@ -182,7 +184,11 @@ def fit_auto(
     tgt = make_target(target, domain, samples, sample_weight)
     n, curve = select_units(tgt, knots, max_units, selection, folds, progress=progress)
     r = fit(
-        (tgt.x, tgt.y), domain=tgt.domain, n_units=n, knots=knots, sample_weight=tgt.weight,
+        (tgt.x, tgt.y),
+        domain=tgt.domain,
+        n_units=n,
+        knots=knots,
+        sample_weight=tgt.weight,
         progress=progress,
     )
     extra = dict(r.report.extra)

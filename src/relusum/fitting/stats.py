@@ -270,7 +270,9 @@ def fixed_inference(
     resid = ya - model(xa)
 
     def tridiag(v: np.ndarray) -> np.ndarray:
-        d = np.bincount(left, v * a * a, minlength=nun) + np.bincount(right, v * b * b, minlength=nun)
+        d = np.bincount(left, v * a * a, minlength=nun) + np.bincount(
+            right, v * b * b, minlength=nun
+        )
         same = left == right
         cross = v * a * b
         d += np.bincount(left[same], 2.0 * cross[same], minlength=nun)
@@ -293,7 +295,15 @@ def fixed_inference(
         slopes = slopes[1:]
     wmap = np.diff(slopes, axis=0, prepend=0.0)
     return Inference(
-        model, sigma2, dof, p, bool(robust), np.array([], dtype=int), rows, cov, wmap,
+        model,
+        sigma2,
+        dof,
+        p,
+        bool(robust),
+        np.array([], dtype=int),
+        rows,
+        cov,
+        wmap,
         np.array([], dtype=int),
     )
 
@@ -399,8 +409,11 @@ def bootstrap_band(
         w = None if tgt.weight is None else tgt.weight[idx]
         try:
             m = fit(
-                (tgt.x[idx], tgt.y[idx]), domain=tgt.domain, n_units=rep.n_units,
-                knots=knots, sample_weight=w,
+                (tgt.x[idx], tgt.y[idx]),
+                domain=tgt.domain,
+                n_units=rep.n_units,
+                knots=knots,
+                sample_weight=w,
             ).model
         except ValueError:  # a resample without enough distinct x for n units
             m = result.model
