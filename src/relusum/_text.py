@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["plural"]
+from collections.abc import Iterable
+
+__all__ = ["plural", "or_list"]
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -22,3 +24,18 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     if n == 1:
         return f"1 {word}"
     return f"{n:,} {many or word + 's'}"
+
+
+def or_list(items: Iterable[str]) -> str:
+    """``".png, .svg or .pdf"``: alternatives for a help or error text.
+
+    Examples
+    --------
+    >>> from relusum._text import or_list
+    >>> or_list([".png", ".svg", ".pdf"]), or_list(["a"])
+    ('.png, .svg or .pdf', 'a')
+    """
+    items = list(items)
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"

@@ -82,6 +82,9 @@ class Data:
     y: np.ndarray
     weight: np.ndarray | None = None
     name: str = "data"
+    #: Names of the x and y quantities (e.g. CSV column headers), for axis labels.
+    x_name: str = "x"
+    y_name: str = "y"
 
     def __post_init__(self) -> None:
         x = as_float_vector("x", self.x, finite=False, scalar_ok=False)
@@ -243,6 +246,8 @@ def _read_csv_stream(reader: Any, p: Path, x: str | int, y: str | int) -> Data:
             np.frombuffer(xs, dtype=float),
             np.frombuffer(ys, dtype=float),
             name=f"{p.name} ({name_y} vs {name_x})",
+            x_name=(header[ix] or f"column {ix}") if header else "x",
+            y_name=(header[iy] or f"column {iy}") if header else "y",
         )
     except ValueError as exc:
         raise ValueError(f"{str(p)!r}: {exc}") from None
@@ -339,6 +344,8 @@ class Target:
         Sample weights, or None for equal weights.
     fn : callable or None
         The function (float64 array in, array out) for function targets.
+    x_name, y_name : str
+        Names of the two quantities, for axis labels (CSV column headers for data).
     """
 
     kind: str
@@ -348,6 +355,8 @@ class Target:
     y: np.ndarray
     weight: np.ndarray | None = None
     fn: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    x_name: str = "x"
+    y_name: str = "y"
 
     @property
     def is_function(self) -> bool:
@@ -449,7 +458,9 @@ def make_target(
                 f"data x range [{data.x[0]:.6g}, {data.x[-1]:.6g}] is not inside "
                 f"the domain [{dom[0]:.6g}, {dom[1]:.6g}]"
             )
-        return Target("data", data.name, dom, data.x, data.y, data.weight, None)
+        return Target(
+            "data", data.name, dom, data.x, data.y, data.weight, None, data.x_name, data.y_name
+        )
 
     if isinstance(target, str):
         formula: Callable[[np.ndarray], Any] = parse_formula(target)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from relusum._io import OutputPlan
+from relusum._text import or_list, plural
 from relusum.cli._common import (
     add_domain,
     add_no_clobber,
@@ -15,6 +16,7 @@ from relusum.cli._common import (
     positive_float,
     positive_int,
 )
+from relusum.plot import FIGURE_SUFFIXES
 
 EXAMPLES = """examples:
   relusum fit "sin(x)" --domain 0 2*pi --units 16 --plot fit.png
@@ -47,12 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="uniform|optimal|h1,h2,...",
         help="knot placement: uniform, optimal, or a comma-separated list",
     )
-    p.add_argument("--loss", choices=("l2", "linf"), help="least squares or max error (default l2)")
+    p.add_argument(
+        "--loss",
+        choices=("l2", "linf"),
+        help="least squares or max error (default l2; linf with --tol)",
+    )
     p.add_argument(
         "--tol",
         type=positive_float,
         metavar="EPS",
-        help="fewest units with error at most EPS (max error, or RMSE with --loss l2)",
+        help="fewest units with error at most EPS: the max error, or the RMSE with --loss l2",
     )
     p.add_argument(
         "--max-units",
@@ -69,7 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", metavar="FILE.json", help="write the model and report as JSON")
-    p.add_argument("--plot", metavar="FILE", help="plot target, fit and ReLU terms (.png or .svg)")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help=f"plot target, fit and ReLU terms ({or_list(FIGURE_SUFFIXES)})",
+    )
     p.add_argument(
         "--export",
         metavar="FILE",
@@ -130,7 +140,6 @@ def _fit(args: argparse.Namespace):
 
     domain = domain_from(args)
     knots = _knots_arg(args.knots)
-    loss = args.loss or ("linf" if args.tol is not None else "l2")
     if args.data is not None:
         target = relusum.read_csv(args.data, x=args.x, y=args.y)
     else:
@@ -143,7 +152,7 @@ def _fit(args: argparse.Namespace):
         domain=domain,
         n_units=args.units,
         knots=knots,
-        loss=loss,
+        loss=args.loss,
         interpolate=args.interpolate,
         samples=args.samples,
         tol=args.tol,
@@ -191,9 +200,17 @@ def _print_summary(result, args: argparse.Namespace) -> None:
     print(f"fit {result.target.label} on [{a:.6g}, {b:.6g}]", file=out)
     how = "interpolation" if rep.interpolate else rep.loss
     print(
-        f"  {rep.n_units} units, {rep.n_pieces} linear pieces; {rep.knots} knots, {how}", file=out
+        f"  {plural(rep.n_units, 'unit')}, {plural(rep.n_pieces, 'linear piece')}; "
+        f"{rep.knots} knots, {how}",
+        file=out,
     )
     print(f"  RMSE {rep.rmse:.4g}, max |error| {rep.max_abs_error:.4g} ({where})", file=out)
+    if "tol" in rep.extra:
+        what = "max |error|" if rep.extra["tol_bounds"] == "max_abs_error" else "RMSE"
+        print(
+            f"  tolerance {rep.extra['tol']:g} on the {what} (loss {rep.extra['tol_loss']})",
+            file=out,
+        )
     print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)
     for label, path in (("model", args.save), ("plot", args.plot)):
         if path:

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from relusum._io import OutputPlan
+from relusum._text import or_list, plural
 from relusum.cli._common import (
     add_domain,
     add_no_clobber,
@@ -20,6 +21,7 @@ from relusum.cli._common import (
     positive_float,
     positive_int,
 )
+from relusum.plot import FIGURE_SUFFIXES
 
 TRAIN_EXAMPLES = """examples:
   relusum train "sin(x)" --domain 0 2*pi --units 16
@@ -59,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=positive_int, metavar="N",
                    help="samples of the formula (default 2000)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="FILE", help="figure of the trained units (.png .svg .pdf)")
+    p.add_argument("--plot", metavar="FILE",
+                   help=f"figure of the trained units ({or_list(FIGURE_SUFFIXES)})")
     p.add_argument("--export", metavar="FILE", action="append", default=[],
                    help="write the trained network: .pt, .onnx or .json (repeatable)")
     add_no_clobber(p)
@@ -78,7 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="a .pt file")
     add_domain(p, help="interval [A, B] (default: the domain stored in the file)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="FILE", help="figure of the units or the sum (.png .svg .pdf)")
+    p.add_argument("--plot", metavar="FILE",
+                   help=f"figure of the units or the sum ({or_list(FIGURE_SUFFIXES)})")
     p.add_argument("--save", metavar="FILE.json", help="write the exact sum as a model JSON")
     add_no_clobber(p)
     p.set_defaults(func=run_decompose)
@@ -178,7 +182,7 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     a, b = res.target.domain
     out = sys.stdout
-    print(f"train {res.target.label} on [{a:.6g}, {b:.6g}]: {args.units} units, "
+    print(f"train {res.target.label} on [{a:.6g}, {b:.6g}]: {plural(args.units, 'unit')}, "
           f"{res.steps} Adam steps, seed {res.seed}, init {res.start}", file=out)
     print(f"  errors on a {n_verify:,}-point verification grid:", file=out)
     print(f"  {'':<26}{'RMSE':>12}{'max |error|':>14}{'seconds':>10}", file=out)
@@ -191,7 +195,7 @@ def run_train(args: argparse.Namespace) -> int:
     ratio = mae / opt.report.max_abs_error if opt.report.max_abs_error > 0 else float("inf")
     print(f"  the trained network's max error is {ratio:.3g}x the fit's", file=out)
     print(f"  units: {counts['live']} live ({left} facing left), {counts['linear']} linear, "
-          f"{counts['dead']} dead; {res.relusum.n_pieces} linear pieces", file=out)
+          f"{counts['dead']} dead; {plural(res.relusum.n_pieces, 'linear piece')}", file=out)
     for path in args.export:
         print(f"  exported: {path}", file=out)
     if args.plot:
@@ -248,7 +252,8 @@ def run_decompose(args: argparse.Namespace) -> int:
     a, b = domain
     print(f"network {arch}")
     print(f"on [{a:.10g}, {b:.10g}] it is exactly f(x) = bias + sum_i w_i * max(0, x - h_i):")
-    print(f"bias {s.bias:.10g}; {s.n_units} terms; {s.n_pieces} linear pieces")
+    print(f"bias {s.bias:.10g}; {plural(s.n_units, 'term')}; "
+          f"{plural(s.n_pieces, 'linear piece')}")
     print(f"{'i':>5}  {'knot h_i':>16}  {'weight w_i':>16}  {'slope after':>16}  {'f(h_i)':>16}")
     slopes = s.slopes[1:]
     values = s(s.knots) if s.n_units else []
