@@ -87,6 +87,8 @@ def fit(
     tol: float | None = None,
     max_units: int = 1000,
     progress: bool | None = None,
+    selection: str = "cv",
+    folds: int = 5,
 ) -> FitResult:
     """Fit a weighted sum of shifted ReLUs to a function or to data.
 
@@ -100,9 +102,11 @@ def fit(
     domain : (A, B), optional
         Interval of the fit; required for functions, defaults to the data range.
         Ends may be constant formulas such as ``"-pi"``.
-    n_units : int, optional
+    n_units : int or "auto", optional
         Number of ReLU terms (default 16; with ``interpolate=True`` on data,
-        one per data point but the last).
+        one per data point but the last).  ``"auto"`` chooses it for data by
+        ``selection`` (see :mod:`relusum.fitting.select`); the report's
+        ``extra["selection_curve"]`` keeps every ``(n, score)``.
     knots : "uniform", "optimal" or array_like
         Uniform knots ``A + i (B - A) / n``, optimal ones, or the knots to use
         (distinct, in ``[A, B)``).
@@ -124,6 +128,10 @@ def fit(
         Upper limit of units for ``tol``.
     progress : bool, optional
         Show a progress bar for long fits (default: when stderr is a terminal).
+    selection : {"cv", "bic", "gcv"}
+        How ``n_units="auto"`` scores each n (K-fold cross-validation, seeded).
+    folds : int
+        Folds of ``selection="cv"``.
 
     Returns
     -------
@@ -152,6 +160,13 @@ def fit(
     if loss not in losses():
         raise ValueError(f"loss must be one of {', '.join(losses())}; got {loss!r}")
     kind = _knots_kind(knots)
+    if isinstance(n_units, str) and n_units == "auto":
+        from relusum.fitting.select import fit_auto
+
+        return fit_auto(
+            target, domain, kind, loss, samples, sample_weight, selection, folds, max_units,
+            progress,
+        )
     if n_units is not None:
         n_units = check_n_units(n_units)
     _check_combination(kind, loss, n_units, interpolate, sample_weight, tol)
