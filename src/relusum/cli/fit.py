@@ -41,12 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="uniform|optimal|h1,h2,...",
         help="knot placement: uniform, optimal, or a comma-separated list",
     )
-    p.add_argument("--loss", choices=("l2", "linf"), help="least squares or max error (default l2)")
+    p.add_argument(
+        "--loss",
+        choices=("l2", "linf"),
+        help="least squares or max error (default l2; linf with --tol)",
+    )
     p.add_argument(
         "--tol",
         type=positive_float,
         metavar="EPS",
-        help="fewest units with error at most EPS (max error, or RMSE with --loss l2)",
+        help="fewest units with error at most EPS: the max error, or the RMSE with --loss l2",
     )
     p.add_argument(
         "--max-units",
@@ -107,7 +111,6 @@ def run(args: argparse.Namespace) -> int:
         check_output(path, export_suffixes(), "--export")
     domain = domain_from(args)
     knots = _knots_arg(args.knots)
-    loss = args.loss or ("linf" if args.tol is not None else "l2")
 
     import relusum
 
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         domain=domain,
         n_units=args.units,
         knots=knots,
-        loss=loss,
+        loss=args.loss,
         interpolate=args.interpolate,
         samples=args.samples,
         tol=args.tol,
@@ -174,6 +177,12 @@ def _print_summary(result, args: argparse.Namespace) -> None:
         file=out,
     )
     print(f"  RMSE {rep.rmse:.4g}, max |error| {rep.max_abs_error:.4g} ({where})", file=out)
+    if "tol" in rep.extra:
+        what = "max |error|" if rep.extra["tol_bounds"] == "max_abs_error" else "RMSE"
+        print(
+            f"  tolerance {rep.extra['tol']:g} on the {what} (loss {rep.extra['tol_loss']})",
+            file=out,
+        )
     print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)
     for label, path in (("model", args.save), ("plot", args.plot)):
         if path:

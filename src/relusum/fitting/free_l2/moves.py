@@ -16,7 +16,26 @@ from relusum.fitting.free_l2.problem import _COLLAPSE, _Problem, _State
 
 
 def _piece_ssr(prob: _Problem, st: _State) -> np.ndarray:
+    """Weighted SSR of each piece."""
+    if st.r is None:  # a prefix-sum state: from the per-piece moments
+        return np.array(
+            [float(np.sum(_piece_residual(prob, st, p)[1])) for p in range(st.t.size - 1)]
+        )
     return prob._piece_sums(prob.w * st.r * st.r, st.starts, st.counts)
+
+
+def _piece_residual(prob: _Problem, st: _State, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """The samples strictly inside piece ``p`` and their weighted squared residuals."""
+    lo, hi = st.t[p], st.t[p + 1]
+    i0, i1 = np.searchsorted(prob.x, [lo, hi], side="right")
+    xs = prob.x[i0:i1]
+    if xs.size and xs[-1] >= hi:
+        xs = xs[xs < hi]
+    sl = slice(i0, i0 + xs.size)
+    lam = (xs - lo) / (hi - lo)
+    r = st.c[p] + (st.c[p + 1] - st.c[p]) * lam - prob.y[sl]
+    wr = r * r if not prob.weighted else prob.w[sl] * r * r
+    return xs, wr
 
 
 def _insert_candidates(prob: _Problem, st: _State, count: int) -> list[np.ndarray]:
@@ -26,10 +45,8 @@ def _insert_candidates(prob: _Problem, st: _State, count: int) -> list[np.ndarra
     out = []
     for p in order[:count]:
         lo, hi = st.t[p], st.t[p + 1]
-        inside = (prob.x > lo) & (prob.x < hi)
-        if np.any(inside):
-            xs = prob.x[inside]
-            wr = prob.w[inside] * st.r[inside] ** 2
+        xs, wr = _piece_residual(prob, st, int(p))
+        if xs.size:
             # split where half of the piece's residual lies on either side
             cum = np.cumsum(wr)
             pos = float(xs[min(np.searchsorted(cum, 0.5 * cum[-1]), xs.size - 1)])
