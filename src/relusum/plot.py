@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from relusum._io import atomic_path
+from relusum._text import plural
 from relusum.model import ReluSum
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -301,7 +302,7 @@ def plot_relusum(
     x = _corners(a, b, s)
     ax.plot(
         x, s(x), color=COLORS["sum"], lw=2.2, solid_joinstyle="round",
-        label=label or f"sum of {s.n_units} ReLU{'s' if s.n_units != 1 else ''}", zorder=4,
+        label=label or f"sum of {plural(s.n_units, 'ReLU')}", zorder=4,
     )
     if knots and s.n_units:
         h = s.knots[(s.knots >= a) & (s.knots <= b)]
@@ -325,7 +326,8 @@ def plot_fit(
     """Plot a fit: the target (curve or data points), the sum, and its terms.
 
     The view is kept on the target (terms may reach far outside it); the title
-    gives the units, pieces and the errors of the fit's report.
+    gives the units, pieces and the errors of the fit's report.  Data is drawn
+    on axes named after its quantities (a CSV file's column headers).
 
     Parameters
     ----------
@@ -362,12 +364,15 @@ def plot_fit(
         ax.plot(x, tgt.evaluate(x), color=COLORS["target"], lw=1.4, label=f"target {tgt.label}")
     else:
         ax.plot(tgt.x, tgt.y, ".", color=COLORS["data"], ms=4, label=tgt.label)
-    plot_relusum(s, ax, (a, b), terms=False, label=f"sum of {s.n_units} ReLUs")
+    plot_relusum(s, ax, (a, b), terms=False, label=f"sum of {plural(s.n_units, 'ReLU')}")
+    if tgt.fn is None:  # data: the axes are the data's quantities (CSV column names)
+        ax.set_xlabel(tgt.x_name)
+        ax.set_ylabel(tgt.y_name)
     ax.set_title(
         title
         if title is not None
-        else f"{rep.n_units} units, {rep.n_pieces} pieces: max error {rep.max_abs_error:.3g}, "
-        f"RMSE {rep.rmse:.3g}",
+        else f"{plural(rep.n_units, 'unit')}, {plural(rep.n_pieces, 'linear piece')}: "
+        f"max error {rep.max_abs_error:.3g}, RMSE {rep.rmse:.3g}",
         fontsize=10,
     )
     # Keep the view on the target: the terms may reach far outside it.

@@ -43,6 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from relusum._io import atomic_path, atomic_write_bytes
+from relusum._text import plural
 from relusum.model import ReluSum
 from relusum.targets import Target, TargetLike, make_target, parse_domain
 
@@ -519,7 +520,7 @@ def plot_units(
     n = len(units)
     live = counts.get(("live", "right"), 0) + counts.get(("live", "left"), 0)
     ax.set_title(
-        f"{n} units: {live} live ({counts.get(('live', 'left'), 0)} facing left), "
+        f"{plural(n, 'unit')}: {live} live ({counts.get(('live', 'left'), 0)} facing left), "
         f"{counts.get(('linear', None), 0)} linear, {counts.get(('dead', None), 0)} dead",
         fontsize=10,
     )

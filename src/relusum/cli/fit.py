@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from relusum.cli._common import add_domain, check_output, domain_from, positive_float, positive_int
+from relusum._io import OutputPlan
+from relusum._text import or_list, plural
+from relusum.cli._common import (
+    add_domain,
+    add_no_clobber,
+    commit_outputs,
+    domain_from,
+    dump_json,
+    positive_float,
+    positive_int,
+)
+from relusum.plot import FIGURE_SUFFIXES
 
 EXAMPLES = """examples:
   relusum fit "sin(x)" --domain 0 2*pi --units 16 --plot fit.png
@@ -39,12 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="uniform|optimal|h1,h2,...",
         help="knot placement: uniform, optimal, or a comma-separated list",
     )
-    p.add_argument("--loss", choices=("l2", "linf"), help="least squares or max error (default l2)")
+    p.add_argument(
+        "--loss",
+        choices=("l2", "linf"),
+        help="least squares or max error (default l2; linf with --tol)",
+    )
     p.add_argument(
         "--tol",
         type=positive_float,
         metavar="EPS",
-        help="fewest units with error at most EPS (max error, or RMSE with --loss l2)",
+        help="fewest units with error at most EPS: the max error, or the RMSE with --loss l2",
     )
     p.add_argument(
         "--max-units",
@@ -61,7 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", metavar="FILE.json", help="write the model and report as JSON")
-    p.add_argument("--plot", metavar="FILE", help="plot target, fit and ReLU terms (.png or .svg)")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help=f"plot target, fit and ReLU terms ({or_list(FIGURE_SUFFIXES)})",
+    )
     p.add_argument(
         "--export",
         metavar="FILE",
@@ -69,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="export by extension: .json .csv .h .onnx .pt (repeatable)",
     )
+    add_no_clobber(p)
     p.set_defaults(func=run)
 
 
@@ -85,57 +104,75 @@ def _knots_arg(text: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from relusum.export import export_suffixes
+    from relusum.export import export, export_suffixes
     from relusum.plot import FIGURE_SUFFIXES
 
     if args.target is not None and args.data is not None:
         raise ValueError("give either a formula or --data, not both")
     if args.target is None and args.data is None:
         raise ValueError('give a formula such as "sin(x)" or --data FILE.csv')
-    # Validate every output path before any work, so nothing is half-done.
-    if args.save:
-        check_output(args.save, (".json",), "--save")
-    if args.plot:
-        check_output(args.plot, FIGURE_SUFFIXES, "--plot")
-    for path in args.export:
-        check_output(path, export_suffixes(), "--export")
-    domain = domain_from(args)
-    knots = _knots_arg(args.knots)
-    loss = args.loss or ("linf" if args.tol is not None else "l2")
+    # Check every destination (and reserve its temporary file) before any work;
+    # the files are moved into place together only when all have been written.
+    with OutputPlan(no_clobber=args.no_clobber) as plan:
+        tmp_save = plan.add(args.save, (".json",), "--save") if args.save else None
+        tmp_plot = plan.add(args.plot, FIGURE_SUFFIXES, "--plot") if args.plot else None
+        tmp_exports = [plan.add(path, export_suffixes(), "--export") for path in args.export]
+        result = _fit(args)
+        payload = result.to_dict()
+        text = dump_json(payload) if args.json else None
+        if tmp_save is not None:
+            model_keys = result.model.to_dict()
+            result.model.save(tmp_save, **{k: v for k, v in payload.items() if k not in model_keys})
+        for tmp in tmp_exports:
+            export(result.model, tmp)
+        if tmp_plot is not None:
+            _plot(result, tmp_plot)
+        commit_outputs(plan)
+    if text is not None:
+        print(text)
+    else:
+        _print_summary(result, args)
+    return 0
 
+
+def _fit(args: argparse.Namespace):
     import relusum
 
+    domain = domain_from(args)
+    knots = _knots_arg(args.knots)
     if args.data is not None:
         target = relusum.read_csv(args.data, x=args.x, y=args.y)
     else:
         target = args.target.strip()
         if domain is None:
             raise ValueError("a formula needs --domain A B")
-    result = relusum.fit(
+        _check_units_against_samples(args, knots)
+    return relusum.fit(
         target,
         domain=domain,
         n_units=args.units,
         knots=knots,
-        loss=loss,
+        loss=args.loss,
         interpolate=args.interpolate,
         samples=args.samples,
         tol=args.tol,
         max_units=args.max_units,
     )
-    payload = result.to_dict()
-    if args.save:
-        result.model.save(
-            args.save, **{k: v for k, v in payload.items() if k not in result.model.to_dict()}
+
+
+def _check_units_against_samples(args: argparse.Namespace, knots) -> None:
+    """Refuse more units than the samples can determine before anything is allocated."""
+    from relusum.targets import DEFAULT_SAMPLES, MAX_SAMPLES
+
+    samples = args.samples or DEFAULT_SAMPLES
+    if args.samples is not None and samples > MAX_SAMPLES:
+        raise ValueError(f"--samples must be at most {MAX_SAMPLES:,}, got {samples:,}")
+    units = args.units if args.units is not None else (len(knots) if isinstance(knots, list) else 0)
+    if units > samples - 1:
+        raise ValueError(
+            f"{units:,} units need at least {units + 1:,} distinct x values, but the samples "
+            f"have {samples:,}; use at most {samples - 1:,} units or more samples (--samples)"
         )
-    for path in args.export:
-        relusum.export.export(result.model, path)
-    if args.plot:
-        _plot(result, args.plot)
-    if args.json:
-        print(json.dumps(payload))
-    else:
-        _print_summary(result, args)
-    return 0
 
 
 def _plot(result, path: str) -> None:
@@ -163,9 +200,17 @@ def _print_summary(result, args: argparse.Namespace) -> None:
     print(f"fit {result.target.label} on [{a:.6g}, {b:.6g}]", file=out)
     how = "interpolation" if rep.interpolate else rep.loss
     print(
-        f"  {rep.n_units} units, {rep.n_pieces} linear pieces; {rep.knots} knots, {how}", file=out
+        f"  {plural(rep.n_units, 'unit')}, {plural(rep.n_pieces, 'linear piece')}; "
+        f"{rep.knots} knots, {how}",
+        file=out,
     )
     print(f"  RMSE {rep.rmse:.4g}, max |error| {rep.max_abs_error:.4g} ({where})", file=out)
+    if "tol" in rep.extra:
+        what = "max |error|" if rep.extra["tol_bounds"] == "max_abs_error" else "RMSE"
+        print(
+            f"  tolerance {rep.extra['tol']:g} on the {what} (loss {rep.extra['tol_loss']})",
+            file=out,
+        )
     print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)
     for label, path in (("model", args.save), ("plot", args.plot)):
         if path:

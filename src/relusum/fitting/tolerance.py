@@ -32,10 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from relusum.fitting import api
-from relusum.fitting.fixed import lstsq_knots, uniform_knots
-from relusum.fitting.minimax import greedy_pieces, linf_fixed_target, make_gates
-from relusum.fitting.optimal import fit_optimal, progress_bar
+from relusum.fitting import hints
+from relusum.fitting.constraints import NONE, Constraints
+from relusum.fitting.fixed import uniform_knots
+from relusum.fitting.minimax import greedy_pieces, make_gates
+from relusum.fitting.problem import Problem
+from relusum.fitting.progress import progress_bar
+from relusum.fitting.report import FitResult, finish, measure
+from relusum.fitting.solvers import solve
 from relusum.model import ReluSum
 from relusum.targets import Target
 
@@ -68,7 +72,7 @@ def floor_error(target: Target, loss: str) -> float:
 
 
 def _error(model: ReluSum, target: Target, loss: str) -> float:
-    rmse, mae, _ = api.measure(model, target)
+    rmse, mae, _ = measure(model, target)
     return mae if loss == "linf" else rmse
 
 
@@ -82,7 +86,9 @@ def fit_tolerance(
     progress: bool | None = None,
     start: float | None = None,
     interpolate: bool = False,
-) -> api.FitResult:
+    constraints: Constraints = NONE,
+    options: dict[str, Any] | None = None,
+) -> FitResult:
     """The fewest units (up to ``max_units``) whose error is at most ``tol``.
 
     Parameters
@@ -99,11 +105,19 @@ def fit_tolerance(
         Progress bar over the fits tried.
     start : float, optional
         ``time.perf_counter()`` when the fit began (for the report's seconds).
+    interpolate : bool
+        Interpolating fits (uniform knots); ``loss`` then only names the error bounded.
+    constraints : Constraints
+        Passed to every fit tried.
+    options : dict, optional
+        Loss options passed to every fit tried (``huber_delta``, ``quantile``).
 
     Returns
     -------
     FitResult
-        Its report's ``extra`` holds ``tol``, ``units_tried`` and ``error_reached``.
+        Its report's ``extra`` holds ``tol``, ``tol_loss`` (the loss whose error
+        ``tol`` bounds), ``tol_bounds`` (``"max_abs_error"`` or ``"rmse"``, the
+        report field it bounds), ``units_tried`` and ``error_reached``.
 
     Examples
     --------
@@ -139,7 +153,7 @@ def fit_tolerance(
 
     def fit_n(n: int) -> float:
         if n not in tried:
-            model = _fit(target, knots, loss, n, interpolate)
+            model = _fit(target, knots, loss, n, interpolate, constraints, options or {})
             tried[n] = (_error(model, target, loss), model)
             tick()
         return tried[n][0]
@@ -150,46 +164,42 @@ def fit_tolerance(
         else:
             n_ok = _search(tol, cap, fit_n)
     if n_ok is None:
-        best_n = min(tried, key=lambda k: tried[k][0])
-        best = tried[best_n][0]
-        why = (
-            f"at most {max_units} units (--max-units)"
-            if cap == max_units
-            else f"at most {cap} units (the {distinct} distinct x values of the "
-            + ("samples; raise --samples)" if target.fn is not None else "data)")
-        )
-        hint = ""
-        if target.fn is not None:
-            hint = "; if the target jumps, no continuous fit gets below half the jump"
         raise ValueError(
-            f"a {what} of {tol:g} was not reached with {why}: the best was "
-            f"{best:.4g} with {best_n} units{hint}"
+            hints.tol_unreachable(
+                target, loss, tol, {n: e for n, (e, _) in tried.items()},
+                max_units=int(max_units), cap=cap, distinct=distinct, knots=knots,
+            )
         )
     err, model = tried[n_ok]
     seconds = time.perf_counter() - start
     extra: dict[str, Any] = {
         "tol": tol,
         "tol_loss": loss,
+        "tol_bounds": "max_abs_error" if loss == "linf" else "rmse",
         "error_reached": err,
         "units_tried": sorted(tried),
         "method": "tolerance search",
     }
-    return api.finish(
+    return finish(
         model, target, seconds, loss=loss, knots=knots, interpolate=interpolate, extra=extra
     )
 
 
-def _fit(target: Target, knots: str, loss: str, n: int, interpolate: bool) -> ReluSum:
+def _fit(
+    target: Target,
+    knots: str,
+    loss: str,
+    n: int,
+    interpolate: bool,
+    constraints: Constraints,
+    options: dict[str, Any],
+) -> ReluSum:
     if knots == "optimal":
-        return fit_optimal(target, n, loss, progress=False)[0]
-    h = uniform_knots(target.domain, n)
-    if interpolate:
-        from relusum.fitting.fixed import interpolate_knots
-
-        return interpolate_knots(target, h)
-    if loss == "linf":
-        return linf_fixed_target(target, h)
-    return lstsq_knots(target, h)
+        problem = Problem(target, loss, n_units=n, progress=False)
+    else:
+        h = uniform_knots(target.domain, n)
+        problem = Problem(target, "interpolate" if interpolate else loss, knots=h)
+    return solve(problem.with_(constraints=constraints, options=options)).model
 
 
 def _search(tol: float, cap: int, fit_n) -> int | None:
