@@ -88,6 +88,8 @@ def fit(
     max_units: int = 1000,
     progress: bool | None = None,
     pieces: int | None = None,
+    selection: str = "cv",
+    folds: int = 5,
 ) -> FitResult:
     """Fit a weighted sum of shifted ReLUs to a function or to data.
 
@@ -95,14 +97,20 @@ def fit(
     ----------
     target : str, callable, Data or (x, y)
         A formula in ``x`` (``"sin(x)"``), a vectorised callable, or data.
+        Data may also be a Dask DataFrame of two columns (x, y) or a pair of
+        Dask arrays (extra ``relusum[dask]``): least squares, fitted by passes
+        over the partitions (:mod:`relusum.scale.dask`).
     domain : (A, B), optional
         Interval of the fit; required for functions, defaults to the data range.
         Ends may be constant formulas such as ``"-pi"``.
-    n_units : int, optional
+    n_units : int or "auto", optional
         Number of ReLU terms (default 16; with ``interpolate=True`` on data,
         one per data point but the last).  With ``knots="optimal"`` the first
         knot may lie right of ``A``: up to ``n_units + 1`` linear pieces, the
         first one flat.
+        one per data point but the last).  ``"auto"`` chooses it for data by
+        ``selection`` (see :mod:`relusum.fitting.select`); the report's
+        ``extra["selection_curve"]`` keeps every ``(n, score)``.
     knots : "uniform", "optimal" or array_like
         Uniform knots ``A + i (B - A) / n``, optimal ones, or the knots to use
         (distinct, in ``[A, B)``).
@@ -130,6 +138,10 @@ def fit(
         continuous piecewise-linear regression (pwlf, PWLFit,
         piecewise-regression).  With ``knots="optimal"`` for ``l2`` and ``linf``;
         with uniform knots it is the same as ``n_units=pieces``.
+    selection : {"cv", "bic", "gcv"}
+        How ``n_units="auto"`` scores each n (K-fold cross-validation, seeded).
+    folds : int
+        Folds of ``selection="cv"``.
 
     Returns
     -------
@@ -165,11 +177,22 @@ def fit(
             n_units = check_n_units(pieces)
         except ValueError as exc:
             raise ValueError(str(exc).replace("n_units", "pieces")) from None
+    if _is_dask(target):  # a Dask DataFrame or a pair of Dask arrays (extra relusum[dask])
+        return _fit_dask(
+            target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol
+        )
     if loss is None:
         loss = "linf" if tol is not None else "l2"
     if loss not in losses():
         raise ValueError(f"loss must be one of {', '.join(losses())}; got {loss!r}")
     kind = _knots_kind(knots)
+    if isinstance(n_units, str) and n_units == "auto":
+        from relusum.fitting.select import fit_auto
+
+        return fit_auto(
+            target, domain, kind, loss, samples, sample_weight, selection, folds, max_units,
+            progress,
+        )
     if n_units is not None:
         n_units = check_n_units(n_units)
     _check_combination(kind, loss, n_units, interpolate, sample_weight, tol)
@@ -231,3 +254,27 @@ def _check_combination(
         raise ValueError(
             "sample_weight applies to least squares (loss='l2'); the max error ignores weights"
         )
+
+
+def _is_dask(target: Any) -> bool:
+    def dask(obj: Any) -> bool:
+        return (type(obj).__module__ or "").startswith(("dask.", "dask_expr"))
+
+    return dask(target) or (
+        isinstance(target, tuple) and len(target) == 2 and all(dask(t) for t in target)
+    )
+
+
+def _fit_dask(target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol):
+    """Dask data: passes over the partitions on the cluster (:mod:`relusum.scale.dask`)."""
+    for name, value in (
+        ("interpolate", interpolate or None),
+        ("samples", samples),
+        ("sample_weight", sample_weight),
+        ("tol", tol),
+    ):
+        if value is not None:
+            raise ValueError(f"{name}= is not available for Dask data")
+    from relusum.scale.dask import fit_dask
+
+    return fit_dask(target, n_units=n_units, knots=knots, domain=domain, loss=loss)
