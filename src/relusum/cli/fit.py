@@ -47,6 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--units", type=positive_int, metavar="N", help="number of ReLU units (default 16)"
     )
     p.add_argument(
+        "--pieces",
+        type=positive_int,
+        metavar="K",
+        help="instead of --units: exactly K sloped pieces, the first knot at A "
+        "(what pwlf and other segmented regressions fit; --knots optimal)",
+    )
+    p.add_argument(
         "--knots",
         default="uniform",
         metavar="uniform|optimal|h1,h2,...",
@@ -165,6 +172,7 @@ def _fit(args: argparse.Namespace):
         samples=args.samples,
         tol=args.tol,
         max_units=args.max_units,
+        pieces=args.pieces,
     )
 
 
