@@ -487,3 +487,94 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120, **kw:
     with atomic_path(p) as tmp, matplotlib.rc_context({"svg.hashsalt": RC["svg.hashsalt"]}):
         fig.savefig(tmp, dpi=dpi, format=suffix[1:], metadata=meta, **kw)
     return p
+
+
+def plot_band(
+    result: FitResult, ax: Axes | None = None, level: float = 0.95, kind: str = "confidence"
+) -> Axes:
+    """Shade the pointwise ``level`` band of a least-squares fit (see ``FitResult.band``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np, relusum
+    >>> from relusum.plot import plot_band
+    >>> x = np.linspace(0, 1, 200); y = x + 0.1 * np.sin(40 * x)
+    >>> ax = plot_band(relusum.fit((x, y), n_units=3))
+    >>> len(ax.collections)
+    1
+    """
+    ax = _axes(ax)
+    a, b = result.target.domain
+    x = np.linspace(a, b, 400)
+    lo, hi = result.band(x, level, kind)
+    ax.fill_between(
+        x, lo, hi, color=COLORS["sum"], alpha=0.18, lw=0,
+        label=f"{level:.0%} {kind} band",
+    )
+    return ax
+
+
+def plot_selection(result: FitResult, ax: Axes | None = None) -> Axes:
+    """The score of every number of units tried by ``n_units="auto"``, the choice marked."""
+    ax = _axes(ax)
+    rep = result.report
+    curve = np.asarray(rep.extra.get("selection_curve") or [], dtype=float)
+    if curve.size == 0:
+        raise ValueError("the fit has no selection curve: fit with n_units='auto'")
+    ax.plot(curve[:, 0], curve[:, 1], "o-", color=COLORS["sum"], ms=4)
+    n = rep.extra.get("n_units_selected", rep.n_units)
+    best = curve[curve[:, 0] == n]
+    ax.plot(best[:, 0], best[:, 1], "o", color=COLORS["target"], ms=9, mfc="none",
+            label=f"chosen: {plural(int(n), 'unit')}")
+    ax.set_xlabel("number of units n")
+    ax.set_ylabel({"cv": "cross-validated MSE", "bic": "BIC", "gcv": "GCV"}.get(
+        rep.extra.get("selection"), "score"))
+    _style(ax)
+    ax.legend(frameon=False, fontsize=9)
+    return ax
+
+
+def plot_partial(est: Any, X: Any, level: float | None = 0.95, axes: Any = None) -> Any:
+    """Each column's sum ``s_j`` of a fitted ``ReluSumRegressor`` (the shape of its effect).
+
+    With ``level`` the confidence band of each centred component is shaded.
+    Returns the array of Axes (one per column).
+    """
+    import matplotlib.pyplot as plt
+
+    from relusum.additive import AdditiveReluSum
+    from relusum.fitting.additive import partial_bands
+
+    model = getattr(est, "model_", None)
+    if model is None:
+        raise ValueError("plot_partial needs a fitted ReluSumRegressor")
+    Xa = np.asarray(X, dtype=float)
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    comps = model.components if isinstance(model, AdditiveReluSum) else (model,)
+    d = len(comps)
+    if axes is None:
+        fig, axes = plt.subplots(1, d, figsize=(3.2 * d, 3.0), squeeze=False, layout="constrained")
+        axes = axes[0]
+    grids = [np.linspace(np.min(Xa[:, j]), np.max(Xa[:, j]), 300) for j in range(d)]
+    bands = None
+    if level is not None and isinstance(model, AdditiveReluSum) and hasattr(est, "_train"):
+        xt, yt, wt = est._train
+        bands = partial_bands(xt, yt, model, grids, level, wt)
+    names = getattr(est, "feature_names_in_", None)
+    for j in range(d):
+        ax = axes[j]
+        g = grids[j]
+        if bands is not None:
+            ax.fill_between(g, *bands[j], color=COLORS["sum"], alpha=0.18, lw=0)
+        elif level is not None and not isinstance(model, AdditiveReluSum):
+            lo, hi = est.result_.band(g, level)
+            ax.fill_between(g, lo, hi, color=COLORS["sum"], alpha=0.18, lw=0)
+        ax.plot(g, comps[j](g), color=COLORS["sum"], lw=1.6)
+        ax.set_xlabel(str(names[j]) if names is not None else f"x{j}")
+        ax.set_title(plural(comps[j].n_units, "unit"), fontsize=9)
+        _style(ax)
+    axes[0].set_ylabel("effect s_j(x_j)")
+    return axes

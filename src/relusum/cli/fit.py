@@ -33,7 +33,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--x", default="0", metavar="COL", help="x column: header name or 0-based index")
     p.add_argument("--y", default="1", metavar="COL", help="y column: header name or 0-based index")
     p.add_argument(
-        "--units", type=positive_int, metavar="N", help="number of ReLU units (default 16)"
+        "--units",
+        type=_units_arg,
+        metavar="N|auto",
+        help="number of ReLU units (default 16); auto: chosen for data by --selection",
+    )
+    p.add_argument(
+        "--selection",
+        choices=("cv", "bic", "gcv"),
+        default="cv",
+        help="how --units auto scores each n: 5-fold cross-validation (default), BIC or GCV",
+    )
+    p.add_argument(
+        "--band",
+        type=_level_arg,
+        metavar="LEVEL",
+        help="least squares on data: standard errors and a LEVEL (e.g. 0.95) confidence band "
+        "(in --json; shaded by --plot)",
     )
     p.add_argument(
         "--knots",
@@ -80,6 +96,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="export by extension: .json .csv .h .onnx .pt (repeatable)",
     )
     p.set_defaults(func=run)
+
+
+def _units_arg(text: str):
+    return "auto" if text.strip() == "auto" else positive_int(text)
+
+
+def _level_arg(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a level between 0 and 1, such as 0.95; got {text!r}")
+    return v
 
 
 def _knots_arg(text: str):
@@ -130,8 +160,11 @@ def run(args: argparse.Namespace) -> int:
         samples=args.samples,
         tol=args.tol,
         max_units=args.max_units,
+        **({"selection": args.selection} if args.units == "auto" else {}),
     )
     payload = result.to_dict()
+    if args.band is not None:
+        payload["uncertainty"] = result.inference().to_dict(args.band)
     if args.save:
         result.model.save(
             args.save, **{k: v for k, v in payload.items() if k not in result.model.to_dict()}
@@ -139,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     for path in args.export:
         relusum.export.export(result.model, path)
     if args.plot:
-        _plot(result, args.plot)
+        _plot(result, args.plot, args.band)
     if args.json:
         print(json.dumps(payload))
     else:
@@ -147,15 +180,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot(result, path: str) -> None:
+def _plot(result, path: str, band: float | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from relusum.plot import plot_fit, save_figure
+    from relusum.plot import plot_band, plot_fit, plot_selection, save_figure
 
-    ax = plot_fit(result)
+    if "selection_curve" in result.report.extra:  # --units auto: the fit and the scores
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+        plot_fit(result, ax)
+        plot_selection(result, ax2)
+    else:
+        ax = plot_fit(result)
+    if band is not None:
+        plot_band(result, ax, band)
     save_figure(ax.figure, path)
     plt.close(ax.figure)
 
