@@ -178,8 +178,11 @@ class ReluSum:
         """Evaluate the sum at ``x`` (a scalar or an array of any shape).
 
         Uses the value at the nearest knot to the left plus the slope of its
-        piece: exact up to rounding, with no ``N x n`` intermediate.
+        piece: exact up to rounding, with no ``N x n`` intermediate.  A Dask
+        array gives a lazy Dask array (block by block, ``map_blocks``).
         """
+        if type(x).__module__.startswith("dask."):  # lazy: evaluated block by block
+            return x.map_blocks(self.__call__, dtype=float)
         xa = np.asarray(x, dtype=float)
         out = self._evaluate(xa.ravel()).reshape(xa.shape)
         if np.ndim(x) == 0:

@@ -136,9 +136,16 @@ def _legend(ax: Axes) -> None:
     """A legend on a light backing, the terms listed last (they are context, not the story)."""
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("terms"))
-    leg = ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="best",
-                    frameon=True, fontsize=9, framealpha=0.85, facecolor="white",
-                    edgecolor="none")
+    leg = ax.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="best",
+        frameon=True,
+        fontsize=9,
+        framealpha=0.85,
+        facecolor="white",
+        edgecolor="none",
+    )
     leg.set_zorder(10)
 
 
@@ -246,8 +253,12 @@ def plot_terms(
         if sel.size == 0:
             continue
         lc = LineCollection(
-            term_segments(s, a, b, sel), colors=color, linewidths=lw, linestyles="--",
-            alpha=alpha, label=label,
+            term_segments(s, a, b, sel),
+            colors=color,
+            linewidths=lw,
+            linestyles="--",
+            alpha=alpha,
+            label=label,
         )
         ax.add_collection(lc)
     ax.set_xlim(a, b)
@@ -301,8 +312,13 @@ def plot_relusum(
         plot_terms(s, ax, (a, b))
     x = _corners(a, b, s)
     ax.plot(
-        x, s(x), color=COLORS["sum"], lw=2.2, solid_joinstyle="round",
-        label=label or f"sum of {plural(s.n_units, 'ReLU')}", zorder=4,
+        x,
+        s(x),
+        color=COLORS["sum"],
+        lw=2.2,
+        solid_joinstyle="round",
+        label=label or f"sum of {plural(s.n_units, 'ReLU')}",
+        zorder=4,
     )
     if knots and s.n_units:
         h = s.knots[(s.knots >= a) & (s.knots <= b)]
@@ -424,9 +440,7 @@ def plot_convergence(
     for k, (name, err) in enumerate(errors.items()):
         e = np.asarray(err, dtype=float)
         if e.shape != n.shape:
-            raise ValueError(
-                f"errors[{name!r}] has {e.size} values for {n.size} unit counts"
-            )
+            raise ValueError(f"errors[{name!r}] has {e.size} values for {n.size} unit counts")
         ok = np.isfinite(e) & (e > 0)
         color, marker = METHOD_STYLES[k % len(METHOD_STYLES)]
         ax.loglog(n[ok], e[ok], marker=marker, ls="-", ms=4.5, lw=1.6, color=color, label=name)
@@ -441,8 +455,14 @@ def plot_convergence(
             # Only where it stays near the data, so it does not stretch the axes.
             top = max(float(np.nanmax(np.asarray(e, dtype=float))) for e in errors.values())
             keep = ref <= 1.5 * top
-            ax.loglog(nn[keep], ref[keep], ":", color=COLORS["reference"], lw=1.4,
-                      label=r"reference $\propto n^{-2}$")
+            ax.loglog(
+                nn[keep],
+                ref[keep],
+                ":",
+                color=COLORS["reference"],
+                lw=1.4,
+                label=r"reference $\propto n^{-2}$",
+            )
     ax.set_xlabel("number of units n")
     ax.set_ylabel(ylabel)
     _style(ax)
@@ -510,7 +530,12 @@ def plot_band(
     x = np.linspace(a, b, 400)
     lo, hi = result.band(x, level, kind)
     ax.fill_between(
-        x, lo, hi, color=COLORS["sum"], alpha=0.18, lw=0,
+        x,
+        lo,
+        hi,
+        color=COLORS["sum"],
+        alpha=0.18,
+        lw=0,
         label=f"{level:.0%} {kind} band",
     )
     return ax
@@ -526,11 +551,21 @@ def plot_selection(result: FitResult, ax: Axes | None = None) -> Axes:
     ax.plot(curve[:, 0], curve[:, 1], "o-", color=COLORS["sum"], ms=4)
     n = rep.extra.get("n_units_selected", rep.n_units)
     best = curve[curve[:, 0] == n]
-    ax.plot(best[:, 0], best[:, 1], "o", color=COLORS["target"], ms=9, mfc="none",
-            label=f"chosen: {plural(int(n), 'unit')}")
+    ax.plot(
+        best[:, 0],
+        best[:, 1],
+        "o",
+        color=COLORS["target"],
+        ms=9,
+        mfc="none",
+        label=f"chosen: {plural(int(n), 'unit')}",
+    )
     ax.set_xlabel("number of units n")
-    ax.set_ylabel({"cv": "cross-validated MSE", "bic": "BIC", "gcv": "GCV"}.get(
-        rep.extra.get("selection"), "score"))
+    ax.set_ylabel(
+        {"cv": "cross-validated MSE", "bic": "BIC", "gcv": "GCV"}.get(
+            rep.extra.get("selection"), "score"
+        )
+    )
     _style(ax)
     ax.legend(frameon=False, fontsize=9)
     return ax

@@ -7,12 +7,20 @@ naming the extra (exit status 2).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from relusum._io import OutputPlan
 from relusum._text import or_list, plural
-from relusum.cli._common import add_domain, check_output, domain_from, positive_float, positive_int
+from relusum.cli._common import (
+    add_domain,
+    add_no_clobber,
+    commit_outputs,
+    domain_from,
+    dump_json,
+    positive_float,
+    positive_int,
+)
 from relusum.plot import FIGURE_SUFFIXES
 
 TRAIN_EXAMPLES = """examples:
@@ -57,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"figure of the trained units ({or_list(FIGURE_SUFFIXES)})")
     p.add_argument("--export", metavar="FILE", action="append", default=[],
                    help="write the trained network: .pt, .onnx or .json (repeatable)")
+    add_no_clobber(p)
     p.set_defaults(func=run_train)
 
     p = sub.add_parser(
@@ -75,6 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="FILE",
                    help=f"figure of the units or the sum ({or_list(FIGURE_SUFFIXES)})")
     p.add_argument("--save", metavar="FILE.json", help="write the exact sum as a model JSON")
+    add_no_clobber(p)
     p.set_defaults(func=run_decompose)
 
 
@@ -120,52 +130,55 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
-    if args.plot:
-        check_output(args.plot, FIGURE_SUFFIXES, "--plot")
-    for path in args.export:
-        check_output(path, (".pt", ".onnx", ".json"), "--export")
-    domain = domain_from(args)
-    tb = _bridge()
-    target = args.target.strip()
-    res = tb.train(target, domain, args.units, steps=args.steps, lr=args.lr, seed=args.seed,
-                   init=args.init, samples=args.samples)
-    rmse, mae, n_verify = res.errors()
-    opt, how = _optimal(target, domain, args.units, args.samples)
-    units = tb.neurons(res.model, res.target.domain)
-    counts = {k: sum(u.state == k for u in units) for k in ("live", "linear", "dead")}
-    left = sum(u.state == "live" and u.facing == "left" for u in units)
-    for path in args.export:
-        if path.lower().endswith(".json"):
-            res.relusum.save(path, target=res.target.label, trained=True)
-        elif path.lower().endswith(".onnx"):
-            tb.to_onnx(res.model, path)
-        else:
-            tb.save_pt(res.model, path)
-    if args.plot:
-        _save_plot(lambda: tb.plot_units(res.model, res.target.domain, optimal=opt.model),
-                   args.plot)
-    if args.json:
-        print(json.dumps({
-            "target": res.target.label,
-            "domain": list(res.target.domain),
-            "units": args.units,
-            "steps": res.steps,
-            "seed": res.seed,
-            "init": res.init,
-            "start": res.start,
-            "lr": res.lr,
-            "trained": {"rmse": rmse, "max_abs_error": mae, "seconds": res.seconds,
-                        "final_loss": float(res.history[-1]),
-                        "best_loss": float(res.history.min()),
-                        "n_pieces": res.relusum.n_pieces,
-                        "live": counts["live"], "linear": counts["linear"],
-                        "dead": counts["dead"], "facing_left": left},
-            "optimal": {"rmse": opt.report.rmse, "max_abs_error": opt.report.max_abs_error,
-                        "seconds": opt.report.seconds, "knots": how},
-            "error_on": "grid",
-            "n_verify": n_verify,
-            "relusum": res.relusum.to_dict(),
-        }))
+    with OutputPlan(no_clobber=args.no_clobber) as plan:
+        tmp_plot = plan.add(args.plot, FIGURE_SUFFIXES, "--plot") if args.plot else None
+        tmp_exports = [plan.add(p, (".pt", ".onnx", ".json"), "--export") for p in args.export]
+        domain = domain_from(args)
+        tb = _bridge()
+        target = args.target.strip()
+        res = tb.train(target, domain, args.units, steps=args.steps, lr=args.lr, seed=args.seed,
+                       init=args.init, samples=args.samples)
+        rmse, mae, n_verify = res.errors()
+        opt, how = _optimal(target, domain, args.units, args.samples)
+        units = tb.neurons(res.model, res.target.domain)
+        counts = {k: sum(u.state == k for u in units) for k in ("live", "linear", "dead")}
+        left = sum(u.state == "live" and u.facing == "left" for u in units)
+        text = None
+        if args.json:
+            text = dump_json({
+                "target": res.target.label,
+                "domain": list(res.target.domain),
+                "units": args.units,
+                "steps": res.steps,
+                "seed": res.seed,
+                "init": res.init,
+                "start": res.start,
+                "lr": res.lr,
+                "trained": {"rmse": rmse, "max_abs_error": mae, "seconds": res.seconds,
+                            "final_loss": float(res.history[-1]),
+                            "best_loss": float(res.history.min()),
+                            "n_pieces": res.relusum.n_pieces,
+                            "live": counts["live"], "linear": counts["linear"],
+                            "dead": counts["dead"], "facing_left": left},
+                "optimal": {"rmse": opt.report.rmse, "max_abs_error": opt.report.max_abs_error,
+                            "seconds": opt.report.seconds, "knots": how},
+                "error_on": "grid",
+                "n_verify": n_verify,
+                "relusum": res.relusum.to_dict(),
+            })
+        for tmp in tmp_exports:
+            if tmp.suffix.lower() == ".json":
+                res.relusum.save(tmp, target=res.target.label, trained=True)
+            elif tmp.suffix.lower() == ".onnx":
+                tb.to_onnx(res.model, tmp)
+            else:
+                tb.save_pt(res.model, tmp)
+        if tmp_plot is not None:
+            _save_plot(lambda: tb.plot_units(res.model, res.target.domain, optimal=opt.model),
+                       tmp_plot)
+        commit_outputs(plan)
+    if text is not None:
+        print(text)
         return 0
     a, b = res.target.domain
     out = sys.stdout
@@ -193,44 +206,48 @@ def run_train(args: argparse.Namespace) -> int:
 def run_decompose(args: argparse.Namespace) -> int:
     from relusum.plot import FIGURE_SUFFIXES
 
-    if args.plot:
-        check_output(args.plot, FIGURE_SUFFIXES, "--plot")
-    if args.save:
-        check_output(args.save, (".json",), "--save")
-    tb = _bridge()
-    net, stored = tb.read_pt(args.model)
-    domain = domain_from(args) or stored
-    if domain is None:
-        raise ValueError(f"{args.model!r} stores no domain; give --domain A B")
-    s = tb.from_torch(net, domain)
-    arch = tb.describe_layers(net)
-    try:
-        units = tb.neurons(net, domain)
-    except ValueError:
-        units = None
-    if args.save:
-        s.save(args.save, source=str(args.model), network=arch)
-    if args.plot:
-        if units is not None:
-            _save_plot(lambda: tb.plot_units(net, domain), args.plot)
-        else:
-            from relusum.plot import plot_relusum
+    with OutputPlan(no_clobber=args.no_clobber) as plan:
+        tmp_plot = plan.add(args.plot, FIGURE_SUFFIXES, "--plot") if args.plot else None
+        tmp_save = plan.add(args.save, (".json",), "--save") if args.save else None
+        domain = domain_from(args)
+        tb = _bridge()
+        net, stored = tb.read_pt(args.model)
+        domain = domain or stored
+        if domain is None:
+            raise ValueError(f"{args.model!r} stores no domain; give --domain A B")
+        s = tb.from_torch(net, domain)
+        arch = tb.describe_layers(net)
+        try:
+            units = tb.neurons(net, domain)
+        except ValueError:
+            units = None
+        text = None
+        if args.json:
+            payload: dict[str, Any] = {
+                "network": arch,
+                "domain": list(domain),
+                "n_pieces": s.n_pieces,
+                "relusum": s.to_dict(),
+            }
+            if units is not None:
+                payload["neurons"] = [
+                    {"index": u.index, "a": u.a, "b": u.b, "v": u.v, "knot": u.knot,
+                     "facing": u.facing, "state": u.state, "weight": u.weight}
+                    for u in units
+                ]
+            text = dump_json(payload)
+        if tmp_save is not None:
+            s.save(tmp_save, source=str(args.model), network=arch)
+        if tmp_plot is not None:
+            if units is not None:
+                _save_plot(lambda: tb.plot_units(net, domain), tmp_plot)
+            else:
+                from relusum.plot import plot_relusum
 
-            _save_plot(lambda: plot_relusum(s, domain=domain), args.plot)
-    if args.json:
-        payload: dict[str, Any] = {
-            "network": arch,
-            "domain": list(domain),
-            "n_pieces": s.n_pieces,
-            "relusum": s.to_dict(),
-        }
-        if units is not None:
-            payload["neurons"] = [
-                {"index": u.index, "a": u.a, "b": u.b, "v": u.v, "knot": u.knot,
-                 "facing": u.facing, "state": u.state, "weight": u.weight}
-                for u in units
-            ]
-        print(json.dumps(payload))
+                _save_plot(lambda: plot_relusum(s, domain=domain), tmp_plot)
+        commit_outputs(plan)
+    if text is not None:
+        print(text)
         return 0
     a, b = domain
     print(f"network {arch}")

@@ -96,6 +96,9 @@ def fit(
     ----------
     target : str, callable, Data or (x, y)
         A formula in ``x`` (``"sin(x)"``), a vectorised callable, or data.
+        Data may also be a Dask DataFrame of two columns (x, y) or a pair of
+        Dask arrays (extra ``relusum[dask]``): least squares, fitted by passes
+        over the partitions (:mod:`relusum.scale.dask`).
     domain : (A, B), optional
         Interval of the fit; required for functions, defaults to the data range.
         Ends may be constant formulas such as ``"-pi"``.
@@ -148,6 +151,10 @@ def fit(
     >>> round(r.report.max_abs_error * 2 * 9**2, 2)  # the optimum is 1 / (2 (2n+1)^2)
     1.0
     """
+    if _is_dask(target):  # a Dask DataFrame or a pair of Dask arrays (extra relusum[dask])
+        return _fit_dask(
+            target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol
+        )
     if loss is None:
         loss = "linf" if tol is not None else "l2"
     if loss not in losses():
@@ -220,3 +227,27 @@ def _check_combination(
         raise ValueError(
             "sample_weight applies to least squares (loss='l2'); the max error ignores weights"
         )
+
+
+def _is_dask(target: Any) -> bool:
+    def dask(obj: Any) -> bool:
+        return (type(obj).__module__ or "").startswith(("dask.", "dask_expr"))
+
+    return dask(target) or (
+        isinstance(target, tuple) and len(target) == 2 and all(dask(t) for t in target)
+    )
+
+
+def _fit_dask(target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol):
+    """Dask data: passes over the partitions on the cluster (:mod:`relusum.scale.dask`)."""
+    for name, value in (
+        ("interpolate", interpolate or None),
+        ("samples", samples),
+        ("sample_weight", sample_weight),
+        ("tol", tol),
+    ):
+        if value is not None:
+            raise ValueError(f"{name}= is not available for Dask data")
+    from relusum.scale.dask import fit_dask
+
+    return fit_dask(target, n_units=n_units, knots=knots, domain=domain, loss=loss)
