@@ -60,6 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(in --json; shaded by --plot)",
     )
     p.add_argument(
+        "--pieces",
+        type=positive_int,
+        metavar="K",
+        help="instead of --units: exactly K sloped pieces, the first knot at A "
+        "(what pwlf and other segmented regressions fit; --knots optimal)",
+    )
+    p.add_argument(
         "--knots",
         default="uniform",
         metavar="uniform|optimal|h1,h2,...",
@@ -191,6 +198,7 @@ def _fit(args: argparse.Namespace):
         samples=args.samples,
         tol=args.tol,
         max_units=args.max_units,
+        pieces=args.pieces,
         **({"selection": args.selection} if args.units == "auto" else {}),
     )
 
