@@ -173,7 +173,7 @@ def test_free_knot_intervals_cover_the_true_breakpoints():
         rng = np.random.default_rng(1000 + s)
         x = rng.uniform(0, 1, 400)
         y = truth(x) + rng.normal(0, 0.2, x.size)
-        r = relusum.fit((x, y), domain=(0, 1), n_units=3, knots="optimal")
+        r = relusum.fit((x, y), domain=(0, 1), pieces=3, knots="optimal")
         inf = r.inference()
         h = r.model.knots[inf.free_knots]
         ci = inf.knot_intervals()
