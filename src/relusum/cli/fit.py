@@ -7,6 +7,7 @@ import sys
 
 from relusum._io import OutputPlan
 from relusum._text import or_list, plural
+from relusum.cli import _scale as scale_cli
 from relusum.cli._common import (
     add_domain,
     add_no_clobber,
@@ -22,6 +23,8 @@ EXAMPLES = """examples:
   relusum fit "sin(x)" --domain 0 2*pi --units 16 --plot fit.png
   relusum fit "gelu(x)" --domain -8 8 --knots optimal --loss linf --tol 1e-3 --json
   relusum fit --data points.csv --x time --y value --units 8 --save model.json
+  relusum fit --data 'logs/*.parquet' --x t --y v --units 32 --dask
+  relusum fit --data curves.parquet --by sensor --x t --y v --units 8 --out models.parquet
 """
 
 
@@ -111,6 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="export by extension: .json .csv .h .onnx .pt (repeatable)",
     )
     add_no_clobber(p)
+    scale_cli.add_arguments(p)  # --by --out --weight --stream --chunk-rows --dask (issue 11)
     p.set_defaults(func=run)
 
 
@@ -150,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give either a formula or --data, not both")
     if args.target is None and args.data is None:
         raise ValueError('give a formula such as "sin(x)" or --data FILE.csv')
+    if args.data is not None and args.by is not None:  # many curves -> --out (issue 11)
+        return scale_cli.fit_data(args, domain_from(args), _knots_arg(args.knots))
     # Check every destination (and reserve its temporary file) before any work;
     # the files are moved into place together only when all have been written.
     with OutputPlan(no_clobber=args.no_clobber) as plan:
@@ -181,6 +187,8 @@ def _fit(args: argparse.Namespace):
 
     domain = domain_from(args)
     knots = _knots_arg(args.knots)
+    if args.data is not None and scale_cli.wants_scale(args):  # large data (issue 11)
+        return scale_cli.fit_data(args, domain, knots)
     if args.data is not None:
         target = relusum.read_csv(args.data, x=args.x, y=args.y)
     else:
