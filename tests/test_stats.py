@@ -144,7 +144,7 @@ def truth_uniform(x):
 
 @pytest.mark.parametrize("selection, rate", [("bic", 0.85), ("gcv", 0.85), ("cv", 0.85)])
 def test_auto_units_finds_the_true_number(selection, rate):
-    """50 seeds at N = 2,000: the criterion picks the 3 units of the truth at least 85% of the time."""
+    """50 seeds at N = 2,000: the criterion picks the true 3 units at least 85% of the time."""
     picks = []
     for s in range(50):
         rng = np.random.default_rng(s)
