@@ -182,3 +182,16 @@ def test_free_knot_intervals_cover_the_true_breakpoints():
             hits += ci[k, 0] <= true <= ci[k, 1]
             total += 1
     assert 0.90 <= hits / total <= 0.98, hits / total
+
+
+def test_free_knot_errors_agree_with_piecewise_regression_on_simulated_truth():
+    pr = pytest.importorskip("piecewise_regression")
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0, 1, 1000)
+    y = truth(x) + rng.normal(0, 0.2, x.size)
+    est = pr.Fit(x, y, n_breakpoints=2, n_boot=0).get_results()["estimates"]
+    r = relusum.fit((x, y), domain=(0, 1), pieces=3, knots="optimal")
+    inf = r.inference()
+    for k, name in enumerate(("breakpoint1", "breakpoint2")):
+        assert r.model.knots[1 + k] == pytest.approx(est[name]["estimate"], rel=0.01)
+        assert inf.knot_se()[k] == pytest.approx(est[name]["se"], rel=0.05)
