@@ -320,3 +320,158 @@ def test_deterministic():
     before = np.random.get_state()[1].copy()  # noqa: NPY002 - checking the legacy global state
     free_knot_l2(t, 4)
     assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+
+
+# ------------------------------------------------------------------ pieces=k
+@pytest.mark.parametrize("loss", ["l2", "linf"])
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_pieces_gives_exactly_k_sloped_pieces_with_the_first_knot_at_a(loss, k):
+    import relusum
+
+    x, y = noisy(150, seed=k, fn=lambda v: np.where(v < 0.3, 0.0, np.sin(7 * v)))
+    r = relusum.fit((x, y), pieces=k, knots="optimal", loss=loss)
+    m = r.model
+    assert m.n_units == k and r.report.n_pieces == k
+    assert m.knots[0] == x.min()  # the first knot at A: no flat first piece
+    slopes = np.cumsum(m.weights)
+    assert np.all(np.abs(slopes) > 0)
+    # the free fit (a flat first piece allowed) is never worse with as many units
+    free = relusum.fit((x, y), n_units=k, knots="optimal", loss=loss).model
+    err = (lambda s: ssr(s, make_target(Data(x, y)))) if loss == "l2" else (
+        lambda s: float(np.max(np.abs(s(x) - y)))
+    )
+    assert err(free) <= err(m) * (1 + 1e-9)
+
+
+def test_pieces_on_a_function_and_bad_combinations():
+    import relusum
+
+    r = relusum.fit("gelu(x)", domain=(-8, 8), pieces=4, knots="optimal")
+    assert r.report.n_pieces == 4 and r.model.knots[0] == -8.0
+    with pytest.raises(ValueError, match="either n_units or pieces"):
+        relusum.fit("x", domain=(0, 1), pieces=3, n_units=3)
+    with pytest.raises(ValueError, match="pieces must be a positive integer"):
+        relusum.fit("x", domain=(0, 1), pieces=0, knots="optimal")
+    with pytest.raises(ValueError, match="tol"):
+        relusum.fit("x", domain=(0, 1), pieces=2, tol=0.1)
+    with pytest.raises(ValueError, match="given knots"):
+        relusum.fit("x", domain=(0, 1), pieces=2, knots=[0.0, 0.5])
+
+
+def test_cli_pieces(capsys):
+    import json
+
+    from relusum.cli import main
+
+    code = main(["fit", "sin(3*x)", "--domain", "0", "3", "--pieces", "4", "--knots", "optimal",
+                 "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["n_units"] == 4 and d["n_pieces"] == 4 and d["knots"][0] == 0.0
+
+
+# ------------------------------------------------------- seasonal series, global
+def seasonal(seed, n=1095):
+    """Daily series: trend + yearly sine + AR(1) noise (phi 0.6, variance 5.76)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    z = rng.normal(0.0, 2.4 * np.sqrt(1 - 0.6**2), n)
+    e = np.empty(n)
+    e[0] = rng.normal(0.0, 2.4)
+    for i in range(1, n):
+        e[i] = 0.6 * e[i - 1] + z[i]
+    return t, 0.02 * t + 10 * np.sin(2 * np.pi * t / 365.25 + seed) + e
+
+
+def envelope_dp(x, y, pieces, bins, keep=8, grid=60):
+    """Slow reference: the best continuous fit with ``pieces`` sloped pieces, knots on bin edges.
+
+    Exhaustive over knot positions on the condensed grid (``bins`` equal-count
+    bins): a dynamic program over (pieces used, edge) whose state is the cost
+    as a quadratic in the value at the edge; the set of quadratics at each
+    state is pruned to those that are lowest somewhere on a grid of values
+    (at most ``keep``).  Returns the knots (the first at A).
+    """
+    npts = x.size
+    starts = (np.arange(bins) * npts) // bins
+    edges = np.concatenate(([x[0]], 0.5 * (x[starts[1:] - 1] + x[starts[1:]]), [x[-1]]))
+    bounds = np.append(starts, npts)
+    g = bins
+    # piece sums between every pair of edges, from prefix sums (x relative to each left edge)
+    cx = [np.concatenate(([0.0], np.cumsum(v))) for v in (np.ones_like(x), x, x * x, y, x * y, y * y)]
+    s0, s1, s2, s3, s4, s5 = (c[bounds][None, :] - c[bounds][:, None] for c in cx)
+    e = edges[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = edges[None, :] - e
+        sl = (s1 - e * s0) / d
+        sll = (s2 - 2 * e * s1 + e * e * s0) / (d * d)
+        sly = (s4 - e * s3) / d
+    quad = {}
+    for i in range(g):
+        for j in range(i + 1, g + 1):
+            quad[i, j] = (s0[i, j] - 2 * sl[i, j] + sll[i, j], sl[i, j] - sll[i, j], sll[i, j],
+                          s3[i, j] - sly[i, j], sly[i, j], s5[i, j])
+    span = y.max() - y.min()
+    vals = np.linspace(y.min() - 0.5 * span, y.max() + 0.5 * span, grid)
+    # env[j]: arrays a, b, c (cost a v^2 + b v + c) and parents (i, index)
+    env = {}
+    for j in range(1, g + 1):
+        a_, b_, c_, d_, e_, f_ = quad[0, j]
+        env[j] = (np.array([c_ - b_ * b_ / a_]), np.array([-2 * e_ + 2 * b_ * d_ / a_]),
+                  np.array([f_ - d_ * d_ / a_]), [(0, -1)])
+    history = [env]
+    for _ in range(pieces - 1):
+        new = {}
+        for j in range(2, g + 1):
+            aa, bb, cc, par = [], [], [], []
+            for i in range(1, j):
+                if i not in env:
+                    continue
+                qa, qb, qc, _ = env[i]
+                a_, b_, c_, d_, e_, f_ = quad[i, j]
+                alpha = qa + a_
+                aa.append(c_ - b_ * b_ / alpha)
+                bb.append(-2 * e_ - b_ * (qb - 2 * d_) / alpha)
+                cc.append(f_ + qc - (qb - 2 * d_) ** 2 / (4 * alpha))
+                par += [(i, k) for k in range(qa.size)]
+            if not aa:
+                continue
+            aa, bb, cc = np.concatenate(aa), np.concatenate(bb), np.concatenate(cc)
+            cost = aa[:, None] * vals[None, :] ** 2 + bb[:, None] * vals[None, :] + cc[:, None]
+            win = np.unique(np.argmin(cost, axis=0))
+            win = win[np.argsort(cost[win].min(axis=1))][:keep]
+            new[j] = (aa[win], bb[win], cc[win], [par[w] for w in win])
+        env = new
+        history.append(env)
+    qa, qb, qc, par = env[g]
+    best = int(np.argmin(qc - qb * qb / (4 * qa)))
+    cuts, j = [], g
+    for level in range(pieces - 1, -1, -1):
+        i, k = history[level][j][3][best]
+        cuts.append(i)
+        j, best = i, k
+    return edges[np.array(sorted(cuts))]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_seasonal_series_is_a_global_optimum_against_refits_and_an_exhaustive_dp(seed):
+    x, y = seasonal(seed)
+    t = make_target(Data(x, y))
+    k = 12
+    s = free_knot_l2(t, k, pin_first=True)
+    assert s.n_pieces == k and s.knots[0] == x[0]
+    mine = ssr(s, t)
+    # no fixed-knot refit at 200 random knot sets near its own knots is better
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        h = s.knots.copy()
+        h[1:] += rng.uniform(-6.0, 6.0, k - 1)
+        h = np.sort(np.clip(h, x[0], x[-1] - 1e-6))
+        if np.any(np.diff(h) <= 0):
+            continue
+        assert mine <= ssr(lstsq_knots(t, h), t) * (1 + 1e-9)
+    # nor is the exhaustive dynamic program on condensed data (knots on 7.5-day bin edges)
+    ref = envelope_dp(x, y, k, bins=146)
+    assert ref[0] == x[0] and ref.size == k
+    assert mine <= ssr(lstsq_knots(t, ref), t) * (1 + 1e-9)

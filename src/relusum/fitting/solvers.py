@@ -65,12 +65,26 @@ def _fixed_linf(p: Problem) -> Solution:
 
 
 def _free_l2(p: Problem) -> Solution:
-    model, facts = fit_optimal(p.target, p.n_units, "l2", progress=p.progress, init=p.init)
+    model, facts = fit_optimal(
+        p.target,
+        p.n_units,
+        "l2",
+        progress=p.progress,
+        init=p.init,
+        pin_first=bool(p.options.get("pin_first", False)),
+    )
     return Solution(model, facts)
 
 
 def _free_linf(p: Problem) -> Solution:
-    model, facts = fit_optimal(p.target, p.n_units, "linf", progress=p.progress, init=p.init)
+    model, facts = fit_optimal(
+        p.target,
+        p.n_units,
+        "linf",
+        progress=p.progress,
+        init=p.init,
+        pin_first=bool(p.options.get("pin_first", False)),
+    )
     return Solution(model, facts)
 
 

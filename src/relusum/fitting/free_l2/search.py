@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 
 from relusum.fitting.fixed import check_capacity, check_n_units, uniform_knots
 from relusum.fitting.free_l2.condense import pseudo_points
+from relusum.fitting.free_l2.envelope import envelope_knots
 from relusum.fitting.free_l2.lm import _lm, _sanitize
 from relusum.fitting.free_l2.moves import (
     _evolve,
@@ -159,6 +160,9 @@ def free_knot_l2(
     return values_to_relusum(best.t, best.c, best.flat, prob.domain)
 
 
+#: Bins of the continuous dynamic-programming start (0: off).
+ENVELOPE_BINS = 100
+
 #: Above this many samples the search runs on a per-bin summary first.
 CONDENSE_ABOVE = 20_000
 
@@ -214,6 +218,10 @@ def _search(
             seg = _segmentation_knots(prob, n, flat, _cut_candidates(prob, pieces))
             if seg is not None:
                 starts.append((seg, pinned))
+        if thorough and not prob.is_function and ENVELOPE_BINS > 0 and pieces <= 64:
+            env = envelope_knots(prob, n, pinned, max(ENVELOPE_BINS, 3 * (n + 1)))
+            if env is not None:
+                starts.append((env, pinned))
     seen: set[bytes] = set()
     results: list[tuple[_State, bool]] = []
     for h0, pinned in starts:
