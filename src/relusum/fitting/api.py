@@ -190,7 +190,15 @@ def fit(
         from relusum.fitting.select import fit_auto
 
         return fit_auto(
-            target, domain, kind, loss, samples, sample_weight, selection, folds, max_units,
+            target,
+            domain,
+            kind,
+            loss,
+            samples,
+            sample_weight,
+            selection,
+            folds,
+            max_units,
             progress,
         )
     if n_units is not None:

@@ -166,8 +166,14 @@ def fit_tolerance(
     if n_ok is None:
         raise ValueError(
             hints.tol_unreachable(
-                target, loss, tol, {n: e for n, (e, _) in tried.items()},
-                max_units=int(max_units), cap=cap, distinct=distinct, knots=knots,
+                target,
+                loss,
+                tol,
+                {n: e for n, (e, _) in tried.items()},
+                max_units=int(max_units),
+                cap=cap,
+                distinct=distinct,
+                knots=knots,
             )
         )
     err, model = tried[n_ok]

@@ -90,7 +90,9 @@ def chunk_errors(chunk: Chunk, model: ReluSum, every: int) -> tuple[float, float
     if x.size == 0:
         return (0.0, 0.0, 0, np.empty(0), np.empty(0))
     r = model(x) - y
-    return (float(np.dot(r, r)), float(np.max(np.abs(r))), int(x.size), x[::every], y[::every])
+    # copies, not views: a view would keep every chunk alive until the end
+    xs, ys = x[::every].copy(), y[::every].copy()
+    return (float(np.dot(r, r)), float(np.max(np.abs(r))), int(x.size), xs, ys)
 
 
 def agg_errors(parts: Iterable[tuple[float, float, int, Any, Any]]) -> tuple:
@@ -156,18 +158,18 @@ def fit_passes(
     passes = 0
     dom = parse_domain(domain)
     lo, hi, rows = known_range if known_range is not None else (None, None, None)
-    if dom is None or rows is None:
+    if dom is None and rows is None:  # with a domain, each chunk is checked against it
         lo, hi, rows = run_pass(chunk_range, agg_range, "range")
         passes += 1
-    if rows == 0:
-        raise ValueError(f"{label}: no data rows")
+        if rows == 0:
+            raise ValueError(f"{label}: no data rows")
     if dom is None:
         if lo == hi:
             raise ValueError(
                 f"all data points have the same x = {lo}; a domain needs two distinct x"
             )
         dom = (float(lo), float(hi))
-    elif lo < dom[0] or hi > dom[1]:
+    elif lo is not None and (lo < dom[0] or hi > dom[1]):
         raise ValueError(
             f"data x range [{lo:.6g}, {hi:.6g}] is not inside "
             f"the domain [{dom[0]:.6g}, {dom[1]:.6g}]"
@@ -185,13 +187,16 @@ def fit_passes(
         h, how = check_knots(knots, dom), "given"
         if n_units is not None and n_units != h.size:
             raise ValueError(f"n_units={n_units} does not match the {h.size} knots given")
+    summ = run_pass(lambda c: chunk_summary(c, h, dom), agg_sum, "fit")
+    passes += 1
+    rows = summ.count
+    if rows == 0:
+        raise ValueError(f"{label}: no data rows")
     if rows < h.size + 1:
         raise ValueError(
             f"{h.size} units need at least {h.size + 1} distinct x values, but the data have "
             f"{rows} rows"
         )
-    summ = run_pass(lambda c: chunk_summary(c, h, dom), agg_sum, "fit")
-    passes += 1
     empty_target = Target("data", label, dom, np.empty(0), np.empty(0))
     model, more = solve(Problem(empty_target, "l2", knots=h, summary=summ))
     facts.update(more)

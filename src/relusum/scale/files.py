@@ -122,7 +122,7 @@ def _iter_file(path, x, y, weight, chunk_rows, first_types) -> Iterator[Chunk]:
     specs = [(x, "x"), (y, "y")] + ([(weight, "weight")] if weight is not None else [])
     if _kind(path) == "parquet":
         pq = need("pyarrow.parquet")
-        f = pq.ParquetFile(path)
+        f = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 22)  # pre-buffering grows
         names = list(f.schema_arrow.names)
         cols = [_resolve(s, names, path, role) for s, role in specs]
         for c, (_, role) in zip(cols, specs):
