@@ -241,7 +241,7 @@ def test_200_concurrent_fits_get_an_answer_each_within_the_time_limit(server):
     assert errors == [], errors[:5]  # no reset, no timeout: an HTTP answer for everyone
     statuses = [r[0] for r in results]
     assert set(statuses) <= {200, 429, 503}, statuses
-    assert statuses.count(200) >= 2 + server.api.limits.max_queue
+    assert statuses.count(200) >= 40
     for status, retry, _, _ in results:
         if status != 200:
             assert retry is not None and int(retry) >= 1
