@@ -153,3 +153,59 @@ def test_bad_parameters():
         ReluSumRegressor(knots="random").fit(X, y)
     with pytest.raises(ValueError, match="one column"):
         ReluSumRegressor(loss="linf").fit(np.hstack([X, X**2]), y)
+
+
+def test_cli_units_auto_band_json_and_plot(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 10, 400)
+    y = np.abs(x - 4) + rng.normal(0, 0.3, x.size)
+    path = tmp_path / "d.csv"
+    path.write_text("t,v\n" + "".join(f"{a},{b}\n" for a, b in zip(x, y)))
+    cmd = [sys.executable, "-m", "relusum", "fit", "--data", str(path), "--x", "t", "--y", "v"]
+    out = subprocess.run(
+        cmd
+        + [
+            "--units",
+            "auto",
+            "--selection",
+            "bic",
+            "--band",
+            "0.95",
+            "--json",
+            "--plot",
+            str(tmp_path / "f.png"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    d = json.loads(out)
+    assert d["selection"] == "bic" and len(d["selection_curve"]) >= 3
+    u = d["uncertainty"]
+    assert len(u["weight_se"]) == d["n_units"] and u["sigma"] == pytest.approx(0.3, rel=0.2)
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+    bad = subprocess.run(cmd + ["--band", "1.5"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "level between 0 and 1" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_plot_partial_draws_each_column_with_band():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from relusum.plot import plot_partial
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, (600, 2))
+    y = np.abs(X[:, 0]) + X[:, 1] ** 2 + rng.normal(0, 0.1, 600)
+    est = ReluSumRegressor(n_units=5).fit(X, y)
+    axes = plot_partial(est, X)
+    assert len(axes) == 2
+    for ax in axes:
+        assert len(ax.collections) == 1  # the band
+        lo_hi = ax.collections[0].get_paths()[0].vertices[:, 1]
+        assert np.ptp(lo_hi) > 0

@@ -135,3 +135,63 @@ def test_free_inference_matches_dense_gauss_newton():
     r = y - m(x)
     cov = np.linalg.inv(J.T @ J) * (r @ r) / (x.size - J.shape[1])
     np.testing.assert_allclose(inf.knot_se(), np.sqrt(np.diag(cov)[-free.size :]), rtol=1e-6)
+
+
+def truth_uniform(x):
+    """Breakpoints at 1/3 and 2/3 with a sloped first piece: exactly 3 uniform units on [0, 1]."""
+    return 1 + 2 * x - 3 * np.maximum(x - 1 / 3, 0) + 4 * np.maximum(x - 2 / 3, 0)
+
+
+@pytest.mark.parametrize("selection, rate", [("bic", 0.85), ("gcv", 0.85), ("cv", 0.85)])
+def test_auto_units_finds_the_true_number(selection, rate):
+    """50 seeds at N = 2,000: the criterion picks the true 3 units at least 85% of the time."""
+    picks = []
+    for s in range(50):
+        rng = np.random.default_rng(s)
+        x = rng.uniform(0, 1, 2000)
+        y = truth_uniform(x) + rng.normal(0, 0.2, x.size)
+        r = relusum.fit((x, y), domain=(0, 1), n_units="auto", selection=selection)
+        picks.append(r.model.n_units)
+        curve = r.report.extra["selection_curve"]
+        assert r.model.n_units == min(curve, key=lambda t: t[1])[0]
+    assert np.mean(np.array(picks) == 3) >= rate, np.bincount(picks)
+
+
+def test_auto_units_refuses_functions_and_linf():
+    with pytest.raises(ValueError, match="noisy data"):
+        relusum.fit("sin(x)", domain=(0, 1), n_units="auto")
+    with pytest.raises(ValueError, match="least-squares"):
+        relusum.fit(([0, 1, 2, 3], [0, 1, 0, 1]), n_units="auto", loss="linf")
+    with pytest.raises(ValueError, match="selection must be one of"):
+        relusum.fit(([0, 1, 2, 3], [0, 1, 0, 1]), n_units="auto", selection="aic")
+
+
+def test_free_knot_intervals_cover_the_true_breakpoints():
+    """Delta-method 95% intervals of free knots cover the true breakpoints in 90-98% of fits."""
+    hits = total = 0
+    for s in range(100):
+        rng = np.random.default_rng(1000 + s)
+        x = rng.uniform(0, 1, 400)
+        y = truth(x) + rng.normal(0, 0.2, x.size)
+        r = relusum.fit((x, y), domain=(0, 1), pieces=3, knots="optimal")
+        inf = r.inference()
+        h = r.model.knots[inf.free_knots]
+        ci = inf.knot_intervals()
+        for true in (0.3, 0.7):
+            k = int(np.argmin(np.abs(h - true)))
+            hits += ci[k, 0] <= true <= ci[k, 1]
+            total += 1
+    assert 0.90 <= hits / total <= 0.98, hits / total
+
+
+def test_free_knot_errors_agree_with_piecewise_regression_on_simulated_truth():
+    pr = pytest.importorskip("piecewise_regression")
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0, 1, 1000)
+    y = truth(x) + rng.normal(0, 0.2, x.size)
+    est = pr.Fit(x, y, n_breakpoints=2, n_boot=0).get_results()["estimates"]
+    r = relusum.fit((x, y), domain=(0, 1), pieces=3, knots="optimal")
+    inf = r.inference()
+    for k, name in enumerate(("breakpoint1", "breakpoint2")):
+        assert r.model.knots[1 + k] == pytest.approx(est[name]["estimate"], rel=0.01)
+        assert inf.knot_se()[k] == pytest.approx(est[name]["se"], rel=0.05)

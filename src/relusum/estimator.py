@@ -151,6 +151,7 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
                 units = self._select_additive(X[pos], y[pos], w[pos])
             model = fit_additive(X[pos], y[pos], units, self.knots, w[pos], names)
             self.model_ = model
+            self._train = (X[pos], y[pos], w[pos])  # for the partial bands of plot_partial
             self.models_ = list(model.components)
             self.n_units_ = [c.n_units for c in model.components]
             self.report_ = self._report(model(X[pos]) - y[pos], w[pos], model.n_units)

@@ -158,9 +158,7 @@ def _ops(model: Any) -> list[tuple]:
                 "Linear, ReLU and LeakyReLU (and Identity, Flatten, Dropout in eval mode)"
             )
     if width != 1:
-        raise ValueError(
-            f"the network has {width} outputs; a ReluSum needs exactly one output"
-        )
+        raise ValueError(f"the network has {width} outputs; a ReluSum needs exactly one output")
     return ops
 
 
@@ -502,14 +500,30 @@ def plot_units(
     ax.plot(x, y, color=COLORS["sum"], lw=2.2, label="network output")
     if knots_in:
         kx = np.asarray(knots_in, float)
-        ax.plot(kx, _forward(_ops(model), kx), "o", ms=4, color=COLORS["knot"],
-                label="knots of live units", zorder=5)
+        ax.plot(
+            kx,
+            _forward(_ops(model), kx),
+            "o",
+            ms=4,
+            color=COLORS["knot"],
+            label="knots of live units",
+            zorder=5,
+        )
     if optimal is not None:
         hk = optimal.knots if isinstance(optimal, ReluSum) else np.asarray(optimal, float).ravel()
         hk = hk[(hk >= a) & (hk <= b)]
         if hk.size:
-            ax.plot(hk, np.zeros_like(hk), "|", transform=ax.get_xaxis_transform(), ms=14,
-                    mew=2, color="#222222", label="optimal knots", zorder=6)
+            ax.plot(
+                hk,
+                np.zeros_like(hk),
+                "|",
+                transform=ax.get_xaxis_transform(),
+                ms=14,
+                mew=2,
+                color="#222222",
+                label="optimal knots",
+                zorder=6,
+            )
     n = len(units)
     live = counts.get(("live", "right"), 0) + counts.get(("live", "left"), 0)
     ax.set_title(
@@ -694,8 +708,14 @@ def train(
     from tqdm.auto import tqdm
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    bar = tqdm(total=steps, desc=f"training {n_units} units", disable=not show,
-               delay=2.0 if progress is None else 0.0, file=sys.stderr, leave=False)
+    bar = tqdm(
+        total=steps,
+        desc=f"training {n_units} units",
+        disable=not show,
+        delay=2.0 if progress is None else 0.0,
+        file=sys.stderr,
+        leave=False,
+    )
     history = np.empty(steps + 1)
     best = (math.inf, None)
 

@@ -49,23 +49,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("target", help='a formula in x, e.g. "sin(x)"')
     add_domain(p, required=True)
-    p.add_argument("--units", type=positive_int, default=16, metavar="N",
-                   help="hidden units (default 16)")
-    p.add_argument("--steps", type=positive_int, default=3000, metavar="N",
-                   help="Adam steps (default 3000)")
-    p.add_argument("--lr", type=positive_float, metavar="LR",
-                   help="peak learning rate (default 1e-2, or 1e-4 with --init fit)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="initialisation seed (default 0)")
-    p.add_argument("--init", choices=("default", "fit"), default="default",
-                   help="PyTorch's default initialisation, or start from the optimal fit")
-    p.add_argument("--samples", type=positive_int, metavar="N",
-                   help="samples of the formula (default 2000)")
+    p.add_argument(
+        "--units", type=positive_int, default=16, metavar="N", help="hidden units (default 16)"
+    )
+    p.add_argument(
+        "--steps", type=positive_int, default=3000, metavar="N", help="Adam steps (default 3000)"
+    )
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        metavar="LR",
+        help="peak learning rate (default 1e-2, or 1e-4 with --init fit)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="initialisation seed (default 0)"
+    )
+    p.add_argument(
+        "--init",
+        choices=("default", "fit"),
+        default="default",
+        help="PyTorch's default initialisation, or start from the optimal fit",
+    )
+    p.add_argument(
+        "--samples", type=positive_int, metavar="N", help="samples of the formula (default 2000)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="FILE",
-                   help=f"figure of the trained units ({or_list(FIGURE_SUFFIXES)})")
-    p.add_argument("--export", metavar="FILE", action="append", default=[],
-                   help="write the trained network: .pt, .onnx or .json (repeatable)")
+    p.add_argument(
+        "--plot", metavar="FILE", help=f"figure of the trained units ({or_list(FIGURE_SUFFIXES)})"
+    )
+    p.add_argument(
+        "--export",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="write the trained network: .pt, .onnx or .json (repeatable)",
+    )
     add_no_clobber(p)
     p.set_defaults(func=run_train)
 
@@ -82,8 +100,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="a .pt file")
     add_domain(p, help="interval [A, B] (default: the domain stored in the file)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="FILE",
-                   help=f"figure of the units or the sum ({or_list(FIGURE_SUFFIXES)})")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help=f"figure of the units or the sum ({or_list(FIGURE_SUFFIXES)})",
+    )
     p.add_argument("--save", metavar="FILE.json", help="write the exact sum as a model JSON")
     p.add_argument("--max-pieces", type=positive_int, default=MAX_PIECES, metavar="N",
                    help=f"refuse networks with more linear pieces on the domain than N "
@@ -140,8 +161,16 @@ def run_train(args: argparse.Namespace) -> int:
         domain = domain_from(args)
         tb = _bridge()
         target = args.target.strip()
-        res = tb.train(target, domain, args.units, steps=args.steps, lr=args.lr, seed=args.seed,
-                       init=args.init, samples=args.samples)
+        res = tb.train(
+            target,
+            domain,
+            args.units,
+            steps=args.steps,
+            lr=args.lr,
+            seed=args.seed,
+            init=args.init,
+            samples=args.samples,
+        )
         rmse, mae, n_verify = res.errors()
         opt, how = _optimal(target, domain, args.units, args.samples)
         units = tb.neurons(res.model, res.target.domain)
@@ -149,27 +178,39 @@ def run_train(args: argparse.Namespace) -> int:
         left = sum(u.state == "live" and u.facing == "left" for u in units)
         text = None
         if args.json:
-            text = dump_json({
-                "target": res.target.label,
-                "domain": list(res.target.domain),
-                "units": args.units,
-                "steps": res.steps,
-                "seed": res.seed,
-                "init": res.init,
-                "start": res.start,
-                "lr": res.lr,
-                "trained": {"rmse": rmse, "max_abs_error": mae, "seconds": res.seconds,
-                            "final_loss": float(res.history[-1]),
-                            "best_loss": float(res.history.min()),
-                            "n_pieces": res.relusum.n_pieces,
-                            "live": counts["live"], "linear": counts["linear"],
-                            "dead": counts["dead"], "facing_left": left},
-                "optimal": {"rmse": opt.report.rmse, "max_abs_error": opt.report.max_abs_error,
-                            "seconds": opt.report.seconds, "knots": how},
-                "error_on": "grid",
-                "n_verify": n_verify,
-                "relusum": res.relusum.to_dict(),
-            })
+            text = dump_json(
+                {
+                    "target": res.target.label,
+                    "domain": list(res.target.domain),
+                    "units": args.units,
+                    "steps": res.steps,
+                    "seed": res.seed,
+                    "init": res.init,
+                    "start": res.start,
+                    "lr": res.lr,
+                    "trained": {
+                        "rmse": rmse,
+                        "max_abs_error": mae,
+                        "seconds": res.seconds,
+                        "final_loss": float(res.history[-1]),
+                        "best_loss": float(res.history.min()),
+                        "n_pieces": res.relusum.n_pieces,
+                        "live": counts["live"],
+                        "linear": counts["linear"],
+                        "dead": counts["dead"],
+                        "facing_left": left,
+                    },
+                    "optimal": {
+                        "rmse": opt.report.rmse,
+                        "max_abs_error": opt.report.max_abs_error,
+                        "seconds": opt.report.seconds,
+                        "knots": how,
+                    },
+                    "error_on": "grid",
+                    "n_verify": n_verify,
+                    "relusum": res.relusum.to_dict(),
+                }
+            )
         for tmp in tmp_exports:
             if tmp.suffix.lower() == ".json":
                 res.relusum.save(tmp, target=res.target.label, trained=True)
@@ -178,28 +219,40 @@ def run_train(args: argparse.Namespace) -> int:
             else:
                 tb.save_pt(res.model, tmp)
         if tmp_plot is not None:
-            _save_plot(lambda: tb.plot_units(res.model, res.target.domain, optimal=opt.model),
-                       tmp_plot)
+            _save_plot(
+                lambda: tb.plot_units(res.model, res.target.domain, optimal=opt.model), tmp_plot
+            )
         commit_outputs(plan)
     if text is not None:
         print(text)
         return 0
     a, b = res.target.domain
     out = sys.stdout
-    print(f"train {res.target.label} on [{a:.6g}, {b:.6g}]: {plural(args.units, 'unit')}, "
-          f"{res.steps} Adam steps, seed {res.seed}, init {res.start}", file=out)
+    print(
+        f"train {res.target.label} on [{a:.6g}, {b:.6g}]: {plural(args.units, 'unit')}, "
+        f"{res.steps} Adam steps, seed {res.seed}, init {res.start}",
+        file=out,
+    )
     print(f"  errors on a {n_verify:,}-point verification grid:", file=out)
     print(f"  {'':<26}{'RMSE':>12}{'max |error|':>14}{'seconds':>10}", file=out)
     print(f"  {'trained network':<26}{rmse:>12.4g}{mae:>14.4g}{res.seconds:>10.2f}", file=out)
-    print(f"  {'fit, ' + how.split(' (')[0]:<26}{opt.report.rmse:>12.4g}"
-          f"{opt.report.max_abs_error:>14.4g}{opt.report.seconds:>10.2f}", file=out)
+    print(
+        f"  {'fit, ' + how.split(' (')[0]:<26}{opt.report.rmse:>12.4g}"
+        f"{opt.report.max_abs_error:>14.4g}{opt.report.seconds:>10.2f}",
+        file=out,
+    )
     if "unavailable" in how:
-        print("  (optimal knots are not available in this version: uniform least squares shown)",
-              file=out)
+        print(
+            "  (optimal knots are not available in this version: uniform least squares shown)",
+            file=out,
+        )
     ratio = mae / opt.report.max_abs_error if opt.report.max_abs_error > 0 else float("inf")
     print(f"  the trained network's max error is {ratio:.3g}x the fit's", file=out)
-    print(f"  units: {counts['live']} live ({left} facing left), {counts['linear']} linear, "
-          f"{counts['dead']} dead; {plural(res.relusum.n_pieces, 'linear piece')}", file=out)
+    print(
+        f"  units: {counts['live']} live ({left} facing left), {counts['linear']} linear, "
+        f"{counts['dead']} dead; {plural(res.relusum.n_pieces, 'linear piece')}",
+        file=out,
+    )
     for path in args.export:
         print(f"  exported: {path}", file=out)
     if args.plot:
@@ -235,8 +288,16 @@ def run_decompose(args: argparse.Namespace) -> int:
             }
             if units is not None:
                 payload["neurons"] = [
-                    {"index": u.index, "a": u.a, "b": u.b, "v": u.v, "knot": u.knot,
-                     "facing": u.facing, "state": u.state, "weight": u.weight}
+                    {
+                        "index": u.index,
+                        "a": u.a,
+                        "b": u.b,
+                        "v": u.v,
+                        "knot": u.knot,
+                        "facing": u.facing,
+                        "state": u.state,
+                        "weight": u.weight,
+                    }
                     for u in units
                 ]
             text = dump_json(payload)
@@ -256,22 +317,25 @@ def run_decompose(args: argparse.Namespace) -> int:
     a, b = domain
     print(f"network {arch}")
     print(f"on [{a:.10g}, {b:.10g}] it is exactly f(x) = bias + sum_i w_i * max(0, x - h_i):")
-    print(f"bias {s.bias:.10g}; {plural(s.n_units, 'term')}; "
-          f"{plural(s.n_pieces, 'linear piece')}")
+    print(f"bias {s.bias:.10g}; {plural(s.n_units, 'term')}; {plural(s.n_pieces, 'linear piece')}")
     print(f"{'i':>5}  {'knot h_i':>16}  {'weight w_i':>16}  {'slope after':>16}  {'f(h_i)':>16}")
     slopes = s.slopes[1:]
     values = s(s.knots) if s.n_units else []
     for i in range(s.n_units):
-        print(f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
-              f"  {values[i]:>16.10g}")
+        print(
+            f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
+            f"  {values[i]:>16.10g}"
+        )
     if units is not None:
         print()
         print("hidden units v * max(0, a x + b) on the domain:")
         print(tb.neuron_table(units))
         n_left = sum(u.state == "live" and u.facing == "left" for u in units)
-        print(f"{sum(u.state == 'live' for u in units)} live ({n_left} facing left), "
-              f"{sum(u.state == 'linear' for u in units)} linear, "
-              f"{sum(u.state == 'dead' for u in units)} dead")
+        print(
+            f"{sum(u.state == 'live' for u in units)} live ({n_left} facing left), "
+            f"{sum(u.state == 'linear' for u in units)} linear, "
+            f"{sum(u.state == 'dead' for u in units)} dead"
+        )
     for label, path in (("model", args.save), ("plot", args.plot)):
         if path:
             print(f"wrote {label}: {path}")

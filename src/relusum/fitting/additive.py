@@ -37,7 +37,13 @@ from relusum.fitting.fixed import breakpoints_for, check_n_units, uniform_knots
 from relusum.fitting.hat import _locate, values_to_relusum
 from relusum.model import ReluSum
 
-__all__ = ["fit_additive", "column_knots", "KNOT_PLACEMENTS", "additive_values_design"]
+__all__ = [
+    "fit_additive",
+    "partial_bands",
+    "column_knots",
+    "KNOT_PLACEMENTS",
+    "additive_values_design",
+]
 
 KNOT_PLACEMENTS = ("uniform", "quantile", "optimal")
 _DENSE_LIMIT = 4000
@@ -214,3 +220,73 @@ def fit_additive(
                 hs[j] = r.model.knots
                 model = _joint(Xk, yk, wk, hs, feature_names)
     return model
+
+
+def partial_bands(
+    X: ArrayLike,
+    y: ArrayLike,
+    model: AdditiveReluSum,
+    grids: Sequence[np.ndarray],
+    level: float = 0.95,
+    sample_weight: ArrayLike | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pointwise confidence bands of each centred component ``s_j`` on ``grids[j]``.
+
+    The joint least-squares covariance ``sigma^2 G^+`` of the stacked values
+    (``G`` the block-banded Gram, pseudo-inverse for unidentified directions),
+    projected on each column's hat rows minus their weighted mean (the centring),
+    with Student's t on ``N - rank`` degrees of freedom.
+    """
+    from scipy import linalg, sparse
+    from scipy.stats import t as student_t
+
+    Xa = np.asarray(X, dtype=float)
+    ya = np.asarray(y, dtype=float).ravel()
+    w = np.ones_like(ya) if sample_weight is None else np.asarray(sample_weight, float).ravel()
+    keep = w > 0
+    Xa, ya, w = Xa[keep], ya[keep], w[keep]
+    comps = model.components
+    first_active = next((j for j, c in enumerate(comps) if c.n_units), None)
+    columns = [
+        _Column(Xa[:, j], c.knots, drop_first=(j != first_active)) for j, c in enumerate(comps)
+    ]
+    design = additive_values_design(columns, Xa.shape[0])
+    gram = (design.T @ (sparse.diags(w) @ design)).toarray()
+    vals, vecs = linalg.eigh(gram, check_finite=False)
+    ok = vals > 1e-10 * max(float(vals[-1]), 1e-300)
+    ginv = (vecs[:, ok] / vals[ok]) @ vecs[:, ok].T
+    resid = ya - model(Xa)
+    dof = Xa.shape[0] - int(np.count_nonzero(ok)) - 1
+    if dof < 1:
+        raise ValueError("bands need more rows than parameters")
+    sigma2 = float(np.sum(w * resid * resid) / dof)
+    q = float(student_t.ppf(0.5 + level / 2.0, dof))
+    out = []
+    start = 0
+    for j, c in enumerate(columns):
+        g = np.asarray(grids[j], dtype=float)
+        f = np.asarray(comps[j](g), dtype=float)
+        if not c.active:
+            out.append((f, f))
+            continue
+        sl = slice(start, start + c.nun)
+        start += c.nun
+
+        def rows(xs: np.ndarray, c: _Column = c) -> np.ndarray:
+            xs = np.clip(xs, c.t[0], c.t[-1])
+            jj, lam = _locate(xs, c.t)
+            left = np.maximum(jj - c.off, 0) - c.drop
+            right = jj + 1 - c.off - c.drop
+            r = np.zeros((xs.size, c.nun))
+            idx = np.arange(xs.size)
+            for col, v in ((left, 1.0 - lam), (right, lam)):
+                m = col >= 0
+                np.add.at(r, (idx[m], col[m]), v[m])
+            return r
+
+        mean_row = (w @ rows(Xa[:, j])) / float(np.sum(w))
+        r = rows(g) - mean_row
+        cov = sigma2 * ginv[sl, sl]
+        se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", r, cov, r), 0))
+        out.append((f - q * se, f + q * se))
+    return out

@@ -403,7 +403,10 @@ def bootstrap_band(
     n = tgt.x.size
     resid = tgt.y - result.model(tgt.x)
     curves = np.empty((int(n_boot), xa.size))
-    knots = "optimal" if rep.knots == "optimal" else result.model.knots
+    free = rep.knots == "optimal"
+    pinned = free and result.model.n_units > 0 and result.model.knots[0] == tgt.domain[0]
+    size = {"pieces": rep.n_units} if pinned else {"n_units": rep.n_units}
+    knots = "optimal" if free else result.model.knots
     for b in range(int(n_boot)):
         idx = rng.integers(0, n, n)
         w = None if tgt.weight is None else tgt.weight[idx]
@@ -411,9 +414,9 @@ def bootstrap_band(
             m = fit(
                 (tgt.x[idx], tgt.y[idx]),
                 domain=tgt.domain,
-                n_units=rep.n_units,
                 knots=knots,
                 sample_weight=w,
+                **size,
             ).model
         except ValueError:  # a resample without enough distinct x for n units
             m = result.model
