@@ -87,6 +87,9 @@ def fit(
     tol: float | None = None,
     max_units: int = 1000,
     progress: bool | None = None,
+    pieces: int | None = None,
+    selection: str = "cv",
+    folds: int = 5,
 ) -> FitResult:
     """Fit a weighted sum of shifted ReLUs to a function or to data.
 
@@ -94,12 +97,20 @@ def fit(
     ----------
     target : str, callable, Data or (x, y)
         A formula in ``x`` (``"sin(x)"``), a vectorised callable, or data.
+        Data may also be a Dask DataFrame of two columns (x, y) or a pair of
+        Dask arrays (extra ``relusum[dask]``): least squares, fitted by passes
+        over the partitions (:mod:`relusum.scale.dask`).
     domain : (A, B), optional
         Interval of the fit; required for functions, defaults to the data range.
         Ends may be constant formulas such as ``"-pi"``.
-    n_units : int, optional
+    n_units : int or "auto", optional
         Number of ReLU terms (default 16; with ``interpolate=True`` on data,
-        one per data point but the last).
+        one per data point but the last).  With ``knots="optimal"`` the first
+        knot may lie right of ``A``: up to ``n_units + 1`` linear pieces, the
+        first one flat.
+        one per data point but the last).  ``"auto"`` chooses it for data by
+        ``selection`` (see :mod:`relusum.fitting.select`); the report's
+        ``extra["selection_curve"]`` keeps every ``(n, score)``.
     knots : "uniform", "optimal" or array_like
         Uniform knots ``A + i (B - A) / n``, optimal ones, or the knots to use
         (distinct, in ``[A, B)``).
@@ -121,6 +132,16 @@ def fit(
         Upper limit of units for ``tol``.
     progress : bool, optional
         Show a progress bar for long fits (default: when stderr is a terminal).
+    pieces : int, optional
+        Instead of ``n_units``: exactly ``pieces`` sloped linear pieces, the
+        first knot at ``A`` (``pieces`` units) -- the family of ``k``-segment
+        continuous piecewise-linear regression (pwlf, PWLFit,
+        piecewise-regression).  With ``knots="optimal"`` for ``l2`` and ``linf``;
+        with uniform knots it is the same as ``n_units=pieces``.
+    selection : {"cv", "bic", "gcv"}
+        How ``n_units="auto"`` scores each n (K-fold cross-validation, seeded).
+    folds : int
+        Folds of ``selection="cv"``.
 
     Returns
     -------
@@ -139,12 +160,47 @@ def fit(
     >>> r = relusum.fit("x**2", domain=(0, 1), n_units=4, knots="optimal", loss="linf")
     >>> round(r.report.max_abs_error * 2 * 9**2, 2)  # the optimum is 1 / (2 (2n+1)^2)
     1.0
+    >>> r = relusum.fit("abs(x - 0.3)", domain=(0, 1), pieces=2, knots="optimal")
+    >>> r.report.n_pieces, r.model.knots.round(9).tolist()
+    (2, [0.0, 0.3])
     """
+    if pieces is not None:
+        if n_units is not None:
+            raise ValueError(
+                "give either n_units or pieces (exactly that many sloped pieces), not both"
+            )
+        if tol is not None:
+            raise ValueError("pieces= fixes the number of pieces; it cannot be used with tol")
+        if not isinstance(knots, str):
+            raise ValueError("pieces= cannot be used with given knots (they fix the pieces)")
+        try:
+            n_units = check_n_units(pieces)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("n_units", "pieces")) from None
+    if _is_dask(target):  # a Dask DataFrame or a pair of Dask arrays (extra relusum[dask])
+        return _fit_dask(
+            target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol
+        )
     if loss is None:
         loss = "linf" if tol is not None else "l2"
     if loss not in losses():
         raise ValueError(f"loss must be one of {', '.join(losses())}; got {loss!r}")
     kind = _knots_kind(knots)
+    if isinstance(n_units, str) and n_units == "auto":
+        from relusum.fitting.select import fit_auto
+
+        return fit_auto(
+            target,
+            domain,
+            kind,
+            loss,
+            samples,
+            sample_weight,
+            selection,
+            folds,
+            max_units,
+            progress,
+        )
     if n_units is not None:
         n_units = check_n_units(n_units)
     _check_combination(kind, loss, n_units, interpolate, sample_weight, tol)
@@ -164,7 +220,8 @@ def fit(
     if kind == "optimal":
         n = DEFAULT_UNITS if n_units is None else n_units
         check_capacity(tgt.x, n, data=tgt.fn is None)
-        problem = Problem(tgt, loss, n_units=n, progress=progress)
+        opts = {"pin_first": True} if pieces is not None else {}
+        problem = Problem(tgt, loss, n_units=n, progress=progress, options=opts)
         how = "optimal"
     else:
         h, how = _resolve_knots(tgt, n_units, knots, interpolate)
@@ -205,3 +262,27 @@ def _check_combination(
         raise ValueError(
             "sample_weight applies to least squares (loss='l2'); the max error ignores weights"
         )
+
+
+def _is_dask(target: Any) -> bool:
+    def dask(obj: Any) -> bool:
+        return (type(obj).__module__ or "").startswith(("dask.", "dask_expr"))
+
+    return dask(target) or (
+        isinstance(target, tuple) and len(target) == 2 and all(dask(t) for t in target)
+    )
+
+
+def _fit_dask(target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol):
+    """Dask data: passes over the partitions on the cluster (:mod:`relusum.scale.dask`)."""
+    for name, value in (
+        ("interpolate", interpolate or None),
+        ("samples", samples),
+        ("sample_weight", sample_weight),
+        ("tol", tol),
+    ):
+        if value is not None:
+            raise ValueError(f"{name}= is not available for Dask data")
+    from relusum.scale.dask import fit_dask
+
+    return fit_dask(target, n_units=n_units, knots=knots, domain=domain, loss=loss)

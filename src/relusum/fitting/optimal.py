@@ -36,6 +36,7 @@ def fit_optimal(
     *,
     progress: bool | None = None,
     init: ArrayLike | ReluSum | None = None,
+    pin_first: bool = False,
 ) -> tuple[ReluSum, dict[str, Any]]:
     """Optimal knots for ``n_units`` units and ``loss`` on a ready target.
 
@@ -43,6 +44,8 @@ def fit_optimal(
     starts: knots for ``l2`` (see :func:`~relusum.fitting.free_l2.free_knot_l2`),
     a :class:`ReluSum` with at most ``n_units`` units for ``linf`` (the result
     is never worse than it, so a chain n = 1, 2, ... never gets worse).
+    ``pin_first`` puts the first knot at ``A``: exactly ``n_units`` sloped
+    pieces (``relusum.fit(..., pieces=k)``).
 
     Examples
     --------
@@ -60,7 +63,7 @@ def fit_optimal(
                 "free-knot least squares (knots='optimal', loss='l2') is not available "
                 "in this version"
             ) from None
-        kwargs: dict[str, Any] = {"progress": progress}
+        kwargs: dict[str, Any] = {"progress": progress, "pin_first": pin_first}
         if isinstance(init, ReluSum):
             init = init.knots
         if init is not None:
@@ -68,7 +71,9 @@ def fit_optimal(
         model = free_knot_l2(target, n_units, **kwargs)
         return model, {"method": "free-knot least squares"}
     with progress_bar(progress, f"minimax fit, {n_units} units", "sweep") as tick:
-        model, info = minimax_target(target, n_units, progress=tick)
+        model, info = minimax_target(target, n_units, flat_first=not pin_first, progress=tick)
+    if pin_first and model.n_units < n_units:
+        model = _pad_pieces(target, model, n_units)
     extra: dict[str, Any] = {
         "method": "exact minimax",
         "sample_max_error": info.eps,
@@ -95,7 +100,11 @@ def fit_optimal(
                     lambda: linf_fixed_target(target, uniform_knots(target.domain, n_units)),
                 )
             )
-        if isinstance(init, ReluSum) and init.n_units <= n_units:
+        if (
+            isinstance(init, ReluSum)
+            and init.n_units <= n_units
+            and not (pin_first and (init.n_units != n_units or init.knots[0] != target.domain[0]))
+        ):
             candidates.append(("warm start", lambda: init))
         for name, make in candidates:
             other = make()
@@ -106,3 +115,24 @@ def fit_optimal(
                 if info.lower_bound > 0:
                     extra["gap"] = max(best / info.lower_bound - 1.0, 0.0)
     return model, extra
+
+
+def _pad_pieces(target: Target, model: ReluSum, n_units: int) -> ReluSum:
+    """Exactly ``n_units`` sloped pieces when the optimum needs fewer (``pieces=k``).
+
+    The widest piece is split by a knot of weight zero (the same function)
+    until there are ``n_units``; the max-error linear program on those knots
+    replaces it when it measures better.
+    """
+    a, b = target.domain
+    h, w = model.knots.copy(), model.weights.copy()
+    while h.size < n_units:
+        t = np.concatenate((h, [b]))
+        i = int(np.argmax(np.diff(t)))
+        h = np.insert(h, i + 1, 0.5 * (t[i] + t[i + 1]))
+        w = np.insert(w, i + 1, 0.0)
+    padded = ReluSum(model.bias, h, w, (a, b))
+    other = linf_fixed_target(target, h)
+    if measure(other, target)[1] < measure(padded, target)[1]:
+        return other
+    return padded

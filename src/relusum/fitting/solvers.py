@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from relusum.fitting.fixed import check_capacity, interpolate_knots, lstsq_knots
 from relusum.fitting.minimax import linf_fixed_target
 from relusum.fitting.optimal import fit_optimal
@@ -46,6 +48,10 @@ class Entry:
 
 
 def _fixed_l2(p: Problem) -> Solution:
+    if p.summary is not None:  # data seen in chunks: a relusum.fitting.summary.Summary
+        if not np.array_equal(p.summary.knots, p.knots):
+            raise ValueError("the summary was made for other knots than the problem's")
+        return Solution(p.summary.solve(), {"method": "banded least squares on a summary"})
     return Solution(lstsq_knots(p.target, p.knots), {})
 
 
@@ -59,18 +65,32 @@ def _fixed_linf(p: Problem) -> Solution:
 
 
 def _free_l2(p: Problem) -> Solution:
-    model, facts = fit_optimal(p.target, p.n_units, "l2", progress=p.progress, init=p.init)
+    model, facts = fit_optimal(
+        p.target,
+        p.n_units,
+        "l2",
+        progress=p.progress,
+        init=p.init,
+        pin_first=bool(p.options.get("pin_first", False)),
+    )
     return Solution(model, facts)
 
 
 def _free_linf(p: Problem) -> Solution:
-    model, facts = fit_optimal(p.target, p.n_units, "linf", progress=p.progress, init=p.init)
+    model, facts = fit_optimal(
+        p.target,
+        p.n_units,
+        "linf",
+        progress=p.progress,
+        init=p.init,
+        pin_first=bool(p.options.get("pin_first", False)),
+    )
     return Solution(model, facts)
 
 
 #: (knots, loss) -> solver.  ``knots`` is "fixed" or "free".
 SOLVERS: dict[tuple[str, str], Entry] = {
-    ("fixed", "l2"): Entry(_fixed_l2, "banded least squares"),
+    ("fixed", "l2"): Entry(_fixed_l2, "banded least squares", summary=True),
     ("fixed", "interpolate"): Entry(_fixed_interpolate, "interpolation"),
     ("fixed", "linf"): Entry(_fixed_linf, "linear program (HiGHS)"),
     ("free", "l2"): Entry(_free_l2, "free-knot least squares"),

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from relusum.fitting import hints
 from relusum.fitting.constraints import NONE, Constraints
 from relusum.fitting.fixed import uniform_knots
 from relusum.fitting.minimax import greedy_pieces, make_gates
@@ -163,20 +164,17 @@ def fit_tolerance(
         else:
             n_ok = _search(tol, cap, fit_n)
     if n_ok is None:
-        best_n = min(tried, key=lambda k: tried[k][0])
-        best = tried[best_n][0]
-        why = (
-            f"at most {max_units} units (--max-units)"
-            if cap == max_units
-            else f"at most {cap} units (the {distinct} distinct x values of the "
-            + ("samples; raise --samples)" if target.fn is not None else "data)")
-        )
-        hint = ""
-        if target.fn is not None:
-            hint = "; if the target jumps, no continuous fit gets below half the jump"
         raise ValueError(
-            f"a {what} of {tol:g} was not reached with {why}: the best was "
-            f"{best:.4g} with {best_n} units{hint}"
+            hints.tol_unreachable(
+                target,
+                loss,
+                tol,
+                {n: e for n, (e, _) in tried.items()},
+                max_units=int(max_units),
+                cap=cap,
+                distinct=distinct,
+                knots=knots,
+            )
         )
     err, model = tried[n_ok]
     seconds = time.perf_counter() - start

@@ -24,7 +24,7 @@ import numpy as np
 from relusum.fitting.api import DEFAULT_UNITS, fit
 from relusum.fitting.batch import BatchSummary, batch_evaluate, batch_relusum_arrays
 from relusum.fitting.fixed import check_knots, check_n_units
-from relusum.model import ReluSum
+from relusum.model import _many_relusums
 from relusum.scale._deps import is_dask, need
 
 __all__ = ["fit_many", "REPORT_COLUMNS"]
@@ -288,7 +288,7 @@ def _batched(df, by, x, y, weight, n_units, knots, domain) -> dict[str, Any]:
     T, sizes, ff = plan["T"], plan["sizes"], plan["ff"]
     bias, kn, wt = batch_relusum_arrays(T, sizes, ff, values)
     a, b = plan["a"], plan["b"]
-    models = [ReluSum(bias[g], kn[g], wt[g], (a[g], b[g])) for g in range(ids.size)]
+    models = _many_relusums(bias, kn, wt, np.column_stack((a, b)))
     inside = (kn > a[:, None]) & (kn < b[:, None])
     return {
         by: ids.to_numpy(),
