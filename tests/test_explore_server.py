@@ -241,7 +241,7 @@ def test_200_concurrent_fits_get_an_answer_each_within_the_time_limit(server):
     assert errors == [], errors[:5]  # no reset, no timeout: an HTTP answer for everyone
     statuses = [r[0] for r in results]
     assert set(statuses) <= {200, 429, 503}, statuses
-    assert statuses.count(200) >= 2 + server.api.limits.max_queue
+    assert statuses.count(200) >= 40
     for status, retry, _, _ in results:
         if status != 200:
             assert retry is not None and int(retry) >= 1
@@ -348,6 +348,12 @@ def _threads_and_sockets(pid):
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs Linux /proc")
 def test_slowloris_1000_idle_connections_then_recovery():
     """1,000 slow clients: a plain GET within 1 s; all back to baseline within 10 s after."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 4096:  # this process holds the 1,000 clients
+        want = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     proc = subprocess.Popen(
         [sys.executable, "-m", "relusum", "explore", "--port", "0", "--workers", "1"],
         stdout=subprocess.PIPE,

@@ -399,7 +399,8 @@ def envelope_dp(x, y, pieces, bins, keep=8, grid=60):
     bounds = np.append(starts, npts)
     g = bins
     # piece sums between every pair of edges, from prefix sums (x relative to each left edge)
-    cx = [np.concatenate(([0.0], np.cumsum(v))) for v in (np.ones_like(x), x, x * x, y, x * y, y * y)]
+    cols = (np.ones_like(x), x, x * x, y, x * y, y * y)
+    cx = [np.concatenate(([0.0], np.cumsum(v))) for v in cols]
     s0, s1, s2, s3, s4, s5 = (c[bounds][None, :] - c[bounds][:, None] for c in cx)
     e = edges[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -475,3 +476,108 @@ def test_seasonal_series_is_a_global_optimum_against_refits_and_an_exhaustive_dp
     ref = envelope_dp(x, y, k, bins=146)
     assert ref[0] == x[0] and ref.size == k
     assert mine <= ssr(lstsq_knots(t, ref), t) * (1 + 1e-9)
+
+
+# ------------------------------------------------ large data: summaries and prefix sums
+def test_pseudo_points_carry_the_ssr_of_any_function_linear_on_each_bin():
+    from relusum.fitting.free_l2.condense import bin_moments, pseudo_points
+
+    rng = np.random.default_rng(4)
+    x = np.sort(rng.uniform(1e3, 1e3 + 5.0, 4000))
+    y = np.sin(x) + rng.normal(0, 0.1, x.size)
+    w = rng.uniform(0.2, 3.0, x.size)
+    for weight in (None, w):
+        mom = bin_moments(x, y, weight, bins=40)
+        px, py, pw, off = pseudo_points(mom)
+        assert px.size <= 80 and np.all(np.diff(px) >= 0)
+        starts = (np.arange(40) * x.size) // 40
+        edges = 0.5 * (x[starts[1:] - 1] + x[starts[1:]])
+        h = np.concatenate(([x[0]], rng.choice(edges, 6, replace=False)))
+        model = lstsq_knots(make_target(Data(x, y, weight=weight)), np.sort(h))
+        ww = np.ones_like(x) if weight is None else weight
+        full = float(np.sum(ww * (model(x) - y) ** 2))
+        assert float(np.sum(pw * (model(px) - py) ** 2)) + off == pytest.approx(full, rel=1e-9)
+
+
+def test_bin_moments_on_fixed_edges_add_up_over_any_chunking():
+    from relusum.fitting.free_l2.condense import bin_moments
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 10, 3000)
+    y = x**2 + rng.normal(0, 1, x.size)
+    edges = np.linspace(0, 10, 17)
+    whole = bin_moments(x, y, edges=edges)
+    for _ in range(5):
+        cuts = np.sort(rng.choice(np.arange(1, x.size), 4, replace=False))
+        parts = [bin_moments(a, b, edges=edges) for a, b in
+                 zip(np.split(x, cuts), np.split(y, cuts), strict=True)]
+        order = rng.permutation(len(parts))  # any order: addition commutes
+        total = parts[order[0]]
+        for i in order[1:]:
+            total = total + parts[i]
+        for f in ("s0", "s1", "s2", "sy", "sxy", "syy"):
+            np.testing.assert_allclose(getattr(total, f), getattr(whole, f), rtol=1e-9, atol=1e-6)
+        assert np.array_equal(total.count, whole.count)
+    with pytest.raises(ValueError, match="different bins"):
+        whole + bin_moments(x, y, edges=np.linspace(0, 10, 9))
+
+
+def test_prefix_sums_give_the_same_problem_as_the_samples():
+    from relusum.fitting.free_l2.prefix import _PrefixProblem
+
+    x, y = noisy(3000, seed=6)
+    for weight in (None, np.random.default_rng(6).uniform(0.5, 2.0, x.size)):
+        t = make_target(Data(x, y, weight=weight))
+        p = _Problem(t)
+        q = _PrefixProblem(t.x, t.y, t.weight, t.domain)
+        for h in (np.array([t.domain[0], 0.2, 0.5, 0.7]), np.array([0.1, 0.3, 0.6])):
+            a, b = p.state(h), q.state(h)
+            assert b.ssr == pytest.approx(a.ssr, rel=1e-9)
+            np.testing.assert_allclose(b.c, a.c, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(q.gradient(b), p.gradient(a), rtol=1e-6, atol=1e-6)
+
+
+def test_large_data_search_is_as_good_as_the_full_resolution_search(monkeypatch):
+    from relusum.fitting.free_l2 import search
+
+    x, y = noisy(25_000, seed=7, fn=lambda v: np.sin(9 * v) + 2 * np.abs(v - 0.4))
+    t = make_target(Data(x, y))
+    assert x.size > search.CONDENSE_ABOVE
+    fast = ssr(free_knot_l2(t, 6, pin_first=True), t)
+    monkeypatch.setattr(search, "CONDENSE_ABOVE", 10**9)
+    full = ssr(free_knot_l2(t, 6, pin_first=True), t)
+    assert fast <= full * 1.0001
+
+
+def test_cli_optimal_knots_on_a_million_rows_stay_under_200_bytes_per_point(tmp_path):
+    # issue 16: `relusum fit --data` with 10^6 rows and --knots optimal, peak RSS per row
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    n = 10**6
+    x = rng.uniform(0, 100, n)
+    y = np.sin(x / 7) + 0.01 * x + rng.normal(0, 0.3, n)
+    big, small = tmp_path / "big.csv", tmp_path / "small.csv"
+    np.savetxt(big, np.c_[x, y], delimiter=",", header="x,y", comments="", fmt="%.9g")
+    np.savetxt(small, np.c_[x[:1000], y[:1000]], delimiter=",", header="x,y", comments="",
+               fmt="%.9g")
+    code = (
+        "import resource, sys\n"
+        "from relusum.cli import main\n"
+        "rc = main(['fit', '--data', sys.argv[1], '--x', 'x', '--y', 'y', '--units', '16',\n"
+        "           '--knots', 'optimal', '--json'])\n"
+        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rc)\n"
+    )
+
+    def peak_kb(path):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                             text=True, check=True, timeout=600)
+        line = [ln for ln in out.stdout.splitlines() if ln.startswith("PEAK")][-1]
+        _, kb, rc = line.split()
+        assert rc == "0", out.stderr
+        return int(kb)
+
+    per_row = (peak_kb(big) - peak_kb(small)) * 1024 / n
+    print(f'peak RSS per row: {per_row:.0f} bytes')
+    assert per_row <= 200, per_row

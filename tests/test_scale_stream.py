@@ -246,3 +246,29 @@ def test_streaming_peak_memory_does_not_grow_with_rows(tmp_path):
     # 10^7 rows of x and y alone are 160 MB; the streaming peak stays near the 10^6 one
     assert big_kb < small_kb + 80_000, (small_kb, big_kb)
     assert big_kb < 1_500_000
+
+
+def test_import_stays_cheap_and_missing_extra_is_named():
+    code = textwrap.dedent(
+        """
+        import sys
+        import relusum
+        heavy = [m for m in ("pandas", "pyarrow", "dask", "distributed") if m in sys.modules]
+        assert not heavy, heavy
+        sys.modules["pandas"] = None  # as if the extra were not installed
+        try:
+            relusum.fit_many(object(), by="c", x="t", y="v")
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "pip install 'relusum[dask]'" in out

@@ -114,7 +114,7 @@ class Limits:
     max_steps: int = 20_000
     max_sweep: int = 24
     max_domain: float = 1e6
-    max_queue: int = 32
+    max_queue: int = 256
     queue_seconds: float = 10.0
     max_connections: int = 4096
     header_seconds: float = 10.0

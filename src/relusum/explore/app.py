@@ -15,9 +15,9 @@ Security model
 Queue
     Work (every ``POST``) is admitted while fewer than ``workers +
     max_queue`` requests are in progress; beyond that the answer is ``503``
-    with ``Retry-After`` at once.  An admitted request waits at most
-    ``queue_seconds`` for a worker process (then ``503`` with
-    ``Retry-After``) and runs under the work's time limit
+    with ``Retry-After`` at once.  An admitted request waits on the event loop
+    (no thread) at most ``queue_seconds`` for a worker process (then ``503``
+    with ``Retry-After``) and runs under the work's time limit
     (:mod:`relusum.explore.worker` kills it after that).
 
 Errors
@@ -142,9 +142,13 @@ class _App:
         self.api: ExploreApi = server.api
         self.files = static_files()
         limits = self.api.limits
-        self.capacity = self.api.pool.size + limits.max_queue
+        workers = self.api.pool.size
+        self.capacity = workers + limits.max_queue
         self.in_progress = 0
-        self.limiter = anyio.CapacityLimiter(self.capacity + 2)
+        # Waiting for a worker costs no thread: a request takes a slot (one per worker process)
+        # on the event loop first, and only then a thread to talk to its worker.
+        self.slots = anyio.Semaphore(workers)
+        self.limiter = anyio.CapacityLimiter(workers + 4)
 
     # ------------------------------------------------------------------ checks
     def check_request(self, request: Request) -> None:
@@ -275,9 +279,25 @@ class _App:
             )
         self.in_progress += 1
         try:
-            status, payload, ctype = await anyio.to_thread.run_sync(
-                self.api.handle, "POST", path, body, limiter=self.limiter
-            )
+            if path == "/api/train":  # starts a job and answers at once
+                status, payload, ctype = await anyio.to_thread.run_sync(
+                    self.api.handle, "POST", path, body, limiter=self.limiter
+                )
+            else:
+                with anyio.move_on_after(self.api.limits.queue_seconds) as waited:
+                    await self.slots.acquire()
+                if waited.cancel_called:
+                    raise ApiError(
+                        503,
+                        "every worker stayed busy; try again in a moment",
+                        retry_after=RETRY_AFTER,
+                    )
+                try:
+                    status, payload, ctype = await anyio.to_thread.run_sync(
+                        self.api.handle, "POST", path, body, limiter=self.limiter
+                    )
+                finally:
+                    self.slots.release()
         finally:
             self.in_progress -= 1
         if ctype == "application/json" and not isinstance(payload, bytes):

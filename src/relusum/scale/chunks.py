@@ -40,8 +40,8 @@ __all__ = ["fit_passes", "fit_chunks", "SAMPLE_POINTS", "BINS_PER_UNIT", "MIN_BI
 #: Points kept (a systematic subsample) for plotting a streamed fit.
 SAMPLE_POINTS = 20_000
 #: Bins of the moment grid per unit for optimal knots on streamed data (at least MIN_BINS).
-BINS_PER_UNIT = 256
-MIN_BINS = 4096
+BINS_PER_UNIT = 512
+MIN_BINS = 16_384  # 2 pseudo-points a bin: above free_l2.CONDENSE_ABOVE, its fast path
 
 Chunk = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 RunPass = Callable[[Callable[..., Any], Callable[[Iterable[Any]], Any], str], Any]

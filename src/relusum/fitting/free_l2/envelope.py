@@ -53,6 +53,10 @@ def envelope_knots(
     if g < n + 1:
         return None
     starts = (np.arange(g) * npts) // g
+    # and the first and last few sample gaps: a short end piece can pay off
+    ends = np.array([1, 2, 3, npts - 3, npts - 2, npts - 1])
+    starts = np.unique(np.concatenate((starts, ends[(ends > 0) & (ends < npts)])))
+    g = starts.size
     bounds = np.append(starts, npts)
     x = prob.x
     edges = np.concatenate(([prob.a], 0.5 * (x[starts[1:] - 1] + x[starts[1:]]), [prob.b]))
