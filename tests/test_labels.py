@@ -122,3 +122,12 @@ def test_decompose_says_1_term(capsys, tmp_path):
     assert code == 0, err
     assert "; 1 term; 1 linear piece" in out
     assert "0 live (0 facing left), 1 linear, 0 dead" in out  # its knot is the domain's end
+
+
+def test_capacity_and_tolerance_messages_use_singulars():
+    with pytest.raises(ValueError, match=r"^1 unit needs at least 2 distinct x values, .* 0 units"):
+        relusum.fit(([1.0, 1.0], [0.0, 2.0]), domain=(0, 2), n_units=1)
+    with pytest.raises(ValueError, match=r"2 units need at least 3 .* use at most 1 unit$"):
+        relusum.fit(([0.0, 1.0], [0.0, 2.0]), n_units=2)
+    with pytest.raises(ValueError, match=r"was not reached with at most 1 unit \(--max-units\)"):
+        relusum.fit("sin(3*x)", domain=(0, 3), loss="linf", tol=1e-3, max_units=1)

@@ -178,8 +178,11 @@ class ReluSum:
         """Evaluate the sum at ``x`` (a scalar or an array of any shape).
 
         Uses the value at the nearest knot to the left plus the slope of its
-        piece: exact up to rounding, with no ``N x n`` intermediate.
+        piece: exact up to rounding, with no ``N x n`` intermediate.  A Dask
+        array gives a lazy Dask array (block by block, ``map_blocks``).
         """
+        if type(x).__module__.startswith("dask."):  # lazy: evaluated block by block
+            return x.map_blocks(self.__call__, dtype=float)
         xa = np.asarray(x, dtype=float)
         out = self._evaluate(xa.ravel()).reshape(xa.shape)
         if np.ndim(x) == 0:
@@ -583,3 +586,41 @@ class ReluSum:
         from relusum._svg import sketch
 
         return sketch(self)
+
+
+def _many_relusums(
+    bias: np.ndarray, knots: np.ndarray, weights: np.ndarray, domains: np.ndarray
+) -> list[ReluSum]:
+    """One :class:`ReluSum` per row, with the arithmetic of ``ReluSum(...)`` done row-wise.
+
+    For batched fits (:func:`relusum.fit_many`): ``knots`` (G, n) must be finite
+    and increasing along each row, ``weights`` (G, n) finite, ``domains`` (G, 2)
+    finite with ``A < B``; the results equal ``ReluSum(bias[g], knots[g],
+    weights[g], domains[g])`` without its per-object checks.
+    """
+    h = np.array(knots, dtype=float)
+    w = np.array(weights, dtype=float)
+    b = np.asarray(bias, dtype=float)
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+        raise ValueError("bias, knots and weights must be finite")
+    if h.shape[1] > 1 and not np.all(np.diff(h, axis=1) > 0):
+        raise ValueError("knots must increase along each row")
+    if not np.all(domains[:, 0] < domains[:, 1]):
+        raise ValueError("each domain needs A < B")
+    cum = np.cumsum(w, axis=1)
+    values = np.empty_like(h)
+    if h.shape[1]:
+        values[:, 0] = b
+        if h.shape[1] > 1:
+            values[:, 1:] = b[:, None] + np.cumsum(cum[:, :-1] * np.diff(h, axis=1), axis=1)
+    out = []
+    for g in range(h.shape[0]):
+        s = object.__new__(ReluSum)
+        rows = (h[g].copy(), w[g].copy(), cum[g].copy(), values[g].copy())
+        for arr in rows:
+            arr.setflags(write=False)
+        s._bias = float(b[g])
+        s._knots, s._weights, s._cum_slope, s._knot_values = rows
+        s._domain = (float(domains[g, 0]), float(domains[g, 1]))
+        out.append(s)
+    return out

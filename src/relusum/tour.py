@@ -233,9 +233,15 @@ class _Progress:
             return
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, desc="relusum tour", unit="step", file=sys.stderr,
-                        delay=0.0 if progress else 2.0, leave=bool(progress),
-                        dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total,
+            desc="relusum tour",
+            unit="step",
+            file=sys.stderr,
+            delay=0.0 if progress else 2.0,
+            leave=bool(progress),
+            dynamic_ncols=True,
+        )
 
     def step(self, what: str, k: int = 1) -> None:
         if self.bar is not None:
@@ -248,8 +254,9 @@ class _Progress:
 
 
 # ------------------------------------------------------------------- fitting
-def _try_fit(target: Any, domain: tuple[float, float], n: int,
-             kwargs: dict[str, Any]) -> tuple[FitResult | None, str | None]:
+def _try_fit(
+    target: Any, domain: tuple[float, float], n: int, kwargs: dict[str, Any]
+) -> tuple[FitResult | None, str | None]:
     try:
         return fit(target, domain=domain, n_units=n, progress=False, **kwargs), None
     except (ValueError, ImportError, NotImplementedError) as exc:
@@ -360,9 +367,7 @@ def make_tour(
     chosen = tuple(METHODS) if methods is None else tuple(methods)
     unknown = [m for m in chosen if m not in METHODS]
     if unknown or not chosen:
-        raise ValueError(
-            f"methods must be some of {', '.join(METHODS)}; got {list(chosen)!r}"
-        )
+        raise ValueError(f"methods must be some of {', '.join(METHODS)}; got {list(chosen)!r}")
     tgt = make_target(target, dom)
     fit_target = target.strip() if isinstance(target, str) else target
     out_dir = Path(out)
@@ -425,24 +430,47 @@ def make_tour(
             figures["animation"] = gif
         csv_path = atomic_write_text(out_dir / "convergence.csv", conv.to_csv())
         index = out_dir / "index.html"
-        page = _html(tgt, dom, figures, conv, panels, max_units, fmt, train,
-                     [lstsq[n] for n in panels], isinstance(fit_target, str),
-                     None if methods is None else chosen)
+        page = _html(
+            tgt,
+            dom,
+            figures,
+            conv,
+            panels,
+            max_units,
+            fmt,
+            train,
+            [lstsq[n] for n in panels],
+            isinstance(fit_target, str),
+            None if methods is None else chosen,
+        )
         atomic_write_text(index, page)
         bar.step("index.html")
     finally:
         bar.close()
     files = (*figures.values(), csv_path, index)
     return TourResult(
-        out=out_dir, index=index, figures=figures, files=tuple(files), target=tgt.label,
-        domain=dom, convergence=conv, panel_units=panels, frame_units=frames,
+        out=out_dir,
+        index=index,
+        figures=figures,
+        files=tuple(files),
+        target=tgt.label,
+        domain=dom,
+        convergence=conv,
+        panel_units=panels,
+        frame_units=frames,
         seconds=time.perf_counter() - start,
     )
 
 
-def _convergence(fit_target: Any, dom: tuple[float, float], tgt: Target,
-                 units: tuple[int, ...], lstsq: dict[int, FitResult], chosen: tuple[str, ...],
-                 bar: _Progress) -> tuple[Convergence, dict[int, ReluSum]]:
+def _convergence(
+    fit_target: Any,
+    dom: tuple[float, float],
+    tgt: Target,
+    units: tuple[int, ...],
+    lstsq: dict[int, FitResult],
+    chosen: tuple[str, ...],
+    bar: _Progress,
+) -> tuple[Convergence, dict[int, ReluSum]]:
     n_arr = np.asarray(units, dtype=int)
     max_err: dict[str, np.ndarray] = {}
     rmse: dict[str, np.ndarray] = {}
@@ -481,9 +509,15 @@ def _convergence(fit_target: Any, dom: tuple[float, float], tgt: Target,
     return Convergence(n_arr, max_err, rmse, labels, unavailable), optimal_models
 
 
-def _train_curve(trainer: Callable[..., Any], fit_target: Any, dom: tuple[float, float],
-                 tgt: Target, conv: Convergence, units: tuple[int, ...], bar: _Progress
-                 ) -> tuple[Convergence, dict[int, Any], str | None]:
+def _train_curve(
+    trainer: Callable[..., Any],
+    fit_target: Any,
+    dom: tuple[float, float],
+    tgt: Target,
+    conv: Convergence,
+    units: tuple[int, ...],
+    bar: _Progress,
+) -> tuple[Convergence, dict[int, Any], str | None]:
     """Train one network per unit count and measure it like every other fit.
 
     Returns the convergence data with a ``"trained"`` line, what ``train``
@@ -507,13 +541,11 @@ def _train_curve(trainer: Callable[..., Any], fit_target: Any, dom: tuple[float,
                 model = getattr(net, "relusum", None)
                 if not isinstance(model, ReluSum):
                     raise TypeError(f"train() gave no ReluSum ({type(net).__name__})")
-            except (ImportError, ValueError, TypeError, NotImplementedError,
-                    RuntimeError) as exc:
+            except (ImportError, ValueError, TypeError, NotImplementedError, RuntimeError) as exc:
                 reason = f"training failed: {exc}".splitlines()[0]
                 bar.step("training failed", len(units) - units.index(n))
                 break
-            models[n] = _measured_training(net, model.with_domain(dom), tgt, conv, n,
-                                           e_max, e_rms)
+            models[n] = _measured_training(net, model.with_domain(dom), tgt, conv, n, e_max, e_rms)
             bar.step(f"trained network, {n} units")
     finally:
         torch.set_num_threads(threads)
@@ -525,8 +557,15 @@ def _train_curve(trainer: Callable[..., Any], fit_target: Any, dom: tuple[float,
     return conv, models, reason
 
 
-def _measured_training(net: Any, model: ReluSum, tgt: Target, conv: Convergence, n: int,
-                       e_max: np.ndarray, e_rms: np.ndarray) -> Any:
+def _measured_training(
+    net: Any,
+    model: ReluSum,
+    tgt: Target,
+    conv: Convergence,
+    n: int,
+    e_max: np.ndarray,
+    e_rms: np.ndarray,
+) -> Any:
     """Measure a trained network's ReluSum on the verification grid; store at ``n``."""
     rmse, mae, _ = measure(model, tgt)
     hit = np.flatnonzero(conv.units == n)
@@ -562,10 +601,22 @@ def _fig_relu() -> Figure:
     x = np.array([-3.0, 0.0, 3.0])
     ax.plot(x, np.maximum(0, x), color=COLORS["sum"], lw=2.6, label="ReLU(x) = max(0, x)")
     ax.plot([0], [0], "o", color=COLORS["knot"], ms=7, zorder=5, label="the corner (knot) at 0")
-    ax.annotate("slope 0:\nnegative inputs give 0", xy=(-1.5, 0.0), xytext=(-2.0, 0.9),
-                fontsize=10, ha="center", arrowprops={"arrowstyle": "->", "color": "#666666"})
-    ax.annotate("slope 1:\npositive inputs pass through", xy=(1.8, 1.8), xytext=(2.0, 0.55),
-                fontsize=10, ha="center", arrowprops={"arrowstyle": "->", "color": "#666666"})
+    ax.annotate(
+        "slope 0:\nnegative inputs give 0",
+        xy=(-1.5, 0.0),
+        xytext=(-2.0, 0.9),
+        fontsize=10,
+        ha="center",
+        arrowprops={"arrowstyle": "->", "color": "#666666"},
+    )
+    ax.annotate(
+        "slope 1:\npositive inputs pass through",
+        xy=(1.8, 1.8),
+        xytext=(2.0, 0.55),
+        fontsize=10,
+        ha="center",
+        arrowprops={"arrowstyle": "->", "color": "#666666"},
+    )
     ax.set_xlim(-3, 3)
     ax.set_ylim(-0.5, 3.1)
     ax.set_xlabel("x")
@@ -586,11 +637,22 @@ def _fig_shift() -> Figure:
     x0, x1 = -3.0, 4.0
     for h, c in zip(shifts, colors):
         xs = np.array([x0, h, x1])
-        ax.plot(xs, np.maximum(0.0, xs - h), color=c, lw=2.3,
-                label=f"h = {_num(h)}:  ReLU({_shifted(h)})")
+        ax.plot(
+            xs,
+            np.maximum(0.0, xs - h),
+            color=c,
+            lw=2.3,
+            label=f"h = {_num(h)}:  ReLU({_shifted(h)})",
+        )
         ax.plot([h], [0.0], "o", color=COLORS["knot"], ms=6, zorder=5)
-        ax.annotate(f"h = {_num(h)}", xy=(h, 0.0), xytext=(h, -0.55), ha="center", fontsize=9,
-                    color=COLORS["knot"])
+        ax.annotate(
+            f"h = {_num(h)}",
+            xy=(h, 0.0),
+            xytext=(h, -0.55),
+            ha="center",
+            fontsize=9,
+            color=COLORS["knot"],
+        )
     ax.set_xlim(x0, x1)
     ax.set_ylim(-0.8, 5.2)
     ax.set_xlabel("x")
@@ -626,8 +688,14 @@ def _fig_neuron() -> Figure:
         ax_label = f"ReLU({_num(a)}x {sign} {abs(b):g}) = {rhs}"
         right.plot(x, np.maximum(0.0, a * x + b), ls, color=color, lw=2.3, label=ax_label)
         right.plot([h], [0.0], "o", color=COLORS["knot"], ms=6, zorder=5)
-        right.annotate(f"h = {_num(h)}", xy=(h, 0.0), xytext=(h, -0.5), ha="center", fontsize=9,
-                       color=COLORS["knot"])
+        right.annotate(
+            f"h = {_num(h)}",
+            xy=(h, 0.0),
+            xytext=(h, -0.5),
+            ha="center",
+            fontsize=9,
+            color=COLORS["knot"],
+        )
     right.set_xlim(-3, 3)
     right.set_ylim(-0.75, 5.0)
     right.set_xlabel("x")
@@ -639,8 +707,13 @@ def _fig_neuron() -> Figure:
 
 
 #: The small network of figure 4: input weights a, biases b, output weights w, output bias c.
-LAYER = {"a": (1.0, -1.0, 1.5, 1.0), "b": (2.0, -0.5, -0.75, -2.0),
-         "w": (1.0, 1.2, -1.6, 1.4), "c": -1.0, "domain": (-3.0, 3.0)}
+LAYER = {
+    "a": (1.0, -1.0, 1.5, 1.0),
+    "b": (2.0, -0.5, -0.75, -2.0),
+    "w": (1.0, 1.2, -1.6, 1.4),
+    "c": -1.0,
+    "domain": (-3.0, 3.0),
+}
 
 
 def _fig_layer() -> Figure:
@@ -649,8 +722,9 @@ def _fig_layer() -> Figure:
     fig = _new_figure(12.0, 6.2)
     ax = fig.subplots()
     draw_layer(LAYER["a"], LAYER["b"], LAYER["w"], LAYER["c"], LAYER["domain"], ax=ax)
-    ax.set_title("the last hidden layer: the output is a weighted sum of its units' ReLUs",
-                 fontsize=11)
+    ax.set_title(
+        "the last hidden layer: the output is a weighted sum of its units' ReLUs", fontsize=11
+    )
     return fig
 
 
@@ -672,8 +746,14 @@ def _fig_terms(k: int) -> Figure:
     for i, (h, w) in enumerate(zip(knots, weights)):
         xs = np.array([a, h, b]) if h > a else np.array([a, b])
         scale = "" if w == 1 else f"{_num(w)}·"
-        ax.plot(xs, w * np.maximum(0.0, xs - h), "--", color=palette[i], lw=1.8,
-                label=f"term {i + 1}: {scale}ReLU({_shifted(h)})")
+        ax.plot(
+            xs,
+            w * np.maximum(0.0, xs - h),
+            "--",
+            color=palette[i],
+            lw=1.8,
+            label=f"term {i + 1}: {scale}ReLU({_shifted(h)})",
+        )
     plot_relusum(s, ax, (a, b), terms=False, knots=False, label="their sum")
     # Mark each bend and the slope of each piece.
     slopes = s.slopes[1:]
@@ -681,18 +761,34 @@ def _fig_terms(k: int) -> Figure:
     for i in range(len(knots)):
         lo, hi = edges[i], edges[i + 1]
         mid = 0.5 * (lo + hi)
-        ax.annotate(f"slope {_num(slopes[i])}", xy=(mid, float(s(mid))), xytext=(0, 10),
-                    textcoords="offset points", ha="center", fontsize=9, color=COLORS["sum"],
-                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+        ax.annotate(
+            f"slope {_num(slopes[i])}",
+            xy=(mid, float(s(mid))),
+            xytext=(0, 10),
+            textcoords="offset points",
+            ha="center",
+            fontsize=9,
+            color=COLORS["sum"],
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+        )
     offsets = ((-60, -95), (-55, -112))
     for j, (h, w) in enumerate(zip(knots[1:], weights[1:])):
         ax.plot([h], [float(s(h))], "o", color=COLORS["knot"], ms=7, zorder=6)
-        ax.annotate(f"bend at x = {_num(h)}:\nthe slope changes by {_num(w)}",
-                    xy=(h, float(s(h))), xytext=offsets[j % 2], textcoords="offset points",
-                    ha="center", fontsize=9, color=COLORS["knot"], va="top",
-                    arrowprops={"arrowstyle": "->", "color": COLORS["knot"], "lw": 0.9})
-    ys = np.concatenate([np.asarray(s(np.array(edges)))] +
-                        [np.array([0.0, w * (b - h)]) for h, w in zip(knots, weights)])
+        ax.annotate(
+            f"bend at x = {_num(h)}:\nthe slope changes by {_num(w)}",
+            xy=(h, float(s(h))),
+            xytext=offsets[j % 2],
+            textcoords="offset points",
+            ha="center",
+            fontsize=9,
+            color=COLORS["knot"],
+            va="top",
+            arrowprops={"arrowstyle": "->", "color": COLORS["knot"], "lw": 0.9},
+        )
+    ys = np.concatenate(
+        [np.asarray(s(np.array(edges)))]
+        + [np.array([0.0, w * (b - h)]) for h, w in zip(knots, weights)]
+    )
     lo, hi = float(ys.min()), float(ys.max())
     pad = 0.1 * (hi - lo)
     ax.set_ylim(lo - pad, hi + pad)
@@ -734,8 +830,16 @@ def _fig_units(tgt: Target, results: list[FitResult]) -> Figure:
         top.set_xlim(a, b)
         unit_word = "unit" if rep.n_units == 1 else "units"
         top.set_title(f"{rep.n_units} {unit_word}", fontsize=11, fontweight="bold", loc="left")
-        top.text(1.0, 1.02, f"max error {rep.max_abs_error:.2g}", transform=top.transAxes,
-                 ha="right", va="bottom", fontsize=8.5, color="#555555")
+        top.text(
+            1.0,
+            1.02,
+            f"max error {rep.max_abs_error:.2g}",
+            transform=top.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8.5,
+            color="#555555",
+        )
         top.tick_params(labelbottom=False)
         _ax_style(top)
         plot_terms(s, bot, (a, b))
@@ -749,23 +853,43 @@ def _fig_units(tgt: Target, results: list[FitResult]) -> Figure:
         Line2D([], [], color=COLORS["target"], lw=1.3, label=f"target {tgt.label}"),
         Line2D([], [], color=COLORS["sum"], lw=2.0, label="sum of the ReLUs (least squares)"),
         Line2D([], [], color=COLORS["knot"], marker="o", ls="", ms=4, label="knots $h_i$"),
-        Line2D([], [], color=COLORS["terms"], ls="--",
-               label=r"terms $w_i\,\max(0, x - h_i)$ with $w_i > 0$"),
+        Line2D(
+            [],
+            [],
+            color=COLORS["terms"],
+            ls="--",
+            label=r"terms $w_i\,\max(0, x - h_i)$ with $w_i > 0$",
+        ),
         Line2D([], [], color=COLORS["terms_neg"], ls="--", label="terms with $w_i < 0$"),
     ]
-    guide = ("Top: the target and the sum. Bottom: the scaled shifted ReLUs that add up to "
-             "the sum (uniform knots, weights by least squares).")
+    guide = (
+        "Top: the target and the sum. Bottom: the scaled shifted ReLUs that add up to "
+        "the sum (uniform knots, weights by least squares)."
+    )
     if spare:
         ax = fig.add_subplot(outer[k // ncols, k % ncols])
         ax.axis("off")
         ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=False)
-        ax.text(0.0, 0.2, guide.replace(". ", ".\n").replace("up to ", "up to\n"),
-                transform=ax.transAxes, fontsize=9, va="bottom", color="#444444")
+        ax.text(
+            0.0,
+            0.2,
+            guide.replace(". ", ".\n").replace("up to ", "up to\n"),
+            transform=ax.transAxes,
+            fontsize=9,
+            va="bottom",
+            color="#444444",
+        )
     else:
-        fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=9,
-                   frameon=False, title=guide, title_fontsize=9)
-    fig.suptitle(f"{tgt.label} on [{a:.4g}, {b:.4g}] with more and more ReLU units",
-                 fontsize=12)
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncols=3,
+            fontsize=9,
+            frameon=False,
+            title=guide,
+            title_fontsize=9,
+        )
+    fig.suptitle(f"{tgt.label} on [{a:.4g}, {b:.4g}] with more and more ReLU units", fontsize=12)
     return fig
 
 
@@ -775,15 +899,24 @@ def _fig_convergence(tgt: Target, conv: Convergence) -> Figure:
     fig = _new_figure(11.0, 4.4)
     left, right = fig.subplots(1, 2)
     labels = {m: _slope_label(conv, m, "max_error") for m in conv.methods}
-    plot_convergence(conv.units, {labels[m]: conv.max_error[m] for m in conv.methods}, ax=left,
-                     ylabel="max |error| on the verification grid")
+    plot_convergence(
+        conv.units,
+        {labels[m]: conv.max_error[m] for m in conv.methods},
+        ax=left,
+        ylabel="max |error| on the verification grid",
+    )
     labels = {m: _slope_label(conv, m, "rmse") for m in conv.methods}
-    plot_convergence(conv.units, {labels[m]: conv.rmse[m] for m in conv.methods}, ax=right,
-                     ylabel="RMS error on the verification grid")
+    plot_convergence(
+        conv.units,
+        {labels[m]: conv.rmse[m] for m in conv.methods},
+        ax=right,
+        ylabel="RMS error on the verification grid",
+    )
     left.set_title("largest error", fontsize=11)
     right.set_title("root-mean-square error", fontsize=11)
-    fig.suptitle(f"{tgt.label}: error against the number of units (every point is a fit)",
-                 fontsize=12)
+    fig.suptitle(
+        f"{tgt.label}: error against the number of units (every point is a fit)", fontsize=12
+    )
     return fig
 
 
@@ -793,8 +926,12 @@ def _slope_label(conv: Convergence, method: str, which: str) -> str:
     return conv.labels[method] + tail
 
 
-def _fig_trained(plot_units: Callable[..., Any], trained: dict[int, Any],
-                 optimal: dict[int, ReluSum], dom: tuple[float, float]) -> Figure | None:
+def _fig_trained(
+    plot_units: Callable[..., Any],
+    trained: dict[int, Any],
+    optimal: dict[int, ReluSum],
+    dom: tuple[float, float],
+) -> Figure | None:
     """The units of the largest trained network with at most 20 units, vs optimal knots."""
     small = [n for n in trained if n <= 20]
     n = max(small) if small else min(trained)
@@ -837,15 +974,20 @@ def _write_gif(tgt: Target, results: list[FitResult], path: Path, bar: _Progress
     bot.set_ylabel("terms")
     _style(top)
     _style(bot)
-    top.legend(handles=[
-        Line2D([], [], color=COLORS["target"], lw=1.4, label=f"target {tgt.label}"),
-        Line2D([], [], color=COLORS["sum"], lw=2.2, label="sum of ReLUs"),
-        Line2D([], [], color=COLORS["terms"], ls="--", label="terms (below), w > 0"),
-        Line2D([], [], color=COLORS["terms_neg"], ls="--", label="w < 0"),
-    ], loc="upper left", fontsize=8, ncols=2)
+    top.legend(
+        handles=[
+            Line2D([], [], color=COLORS["target"], lw=1.4, label=f"target {tgt.label}"),
+            Line2D([], [], color=COLORS["sum"], lw=2.2, label="sum of ReLUs"),
+            Line2D([], [], color=COLORS["terms"], ls="--", label="terms (below), w > 0"),
+            Line2D([], [], color=COLORS["terms_neg"], ls="--", label="w < 0"),
+        ],
+        loc="upper left",
+        fontsize=8,
+        ncols=2,
+    )
     fig.suptitle("adding ReLU units one at a time", fontsize=12, x=0.1, ha="left")
-    line, = top.plot([], [], color=COLORS["sum"], lw=2.2, animated=True)
-    dots, = top.plot([], [], "o", color=COLORS["knot"], ms=3, animated=True)
+    (line,) = top.plot([], [], color=COLORS["sum"], lw=2.2, animated=True)
+    (dots,) = top.plot([], [], "o", color=COLORS["knot"], ms=3, animated=True)
     # Terms without anti-aliasing: far fewer distinct pixels, a much smaller GIF.
     pos = LineCollection([], colors=COLORS["terms"], linestyles="--", antialiaseds=False)
     neg = LineCollection([], colors=COLORS["terms_neg"], linestyles="--", antialiaseds=False)
@@ -903,8 +1045,16 @@ def _write_gif(tgt: Target, results: list[FitResult], path: Path, bar: _Progress
         import io
 
         buf = io.BytesIO()
-        frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=durations, loop=0, optimize=False, disposal=1)
+        frames[0].save(
+            buf,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=durations,
+            loop=0,
+            optimize=False,
+            disposal=1,
+        )
         return buf.getvalue()
 
     return atomic_write_bytes(path, encode())
@@ -939,30 +1089,56 @@ nav ul { columns: 2; list-style: none; padding-left: 0; }
 """
 
 
-def _html(tgt: Target, dom: tuple[float, float], figures: dict[str, Path], conv: Convergence,
-          panels: tuple[int, ...], max_units: int, fmt: str, train: bool,
-          panel_results: list[FitResult], formula: bool = True,
-          methods: tuple[str, ...] | None = None) -> str:
+def _html(
+    tgt: Target,
+    dom: tuple[float, float],
+    figures: dict[str, Path],
+    conv: Convergence,
+    panels: tuple[int, ...],
+    max_units: int,
+    fmt: str,
+    train: bool,
+    panel_results: list[FitResult],
+    formula: bool = True,
+    methods: tuple[str, ...] | None = None,
+) -> str:
     e = html.escape
     a, b = dom
     label = e(tgt.label)
 
     def img(name: str, alt: str) -> str:
-        return (f'<figure><img src="{e(figures[name].name)}" alt="{e(alt)}">'
-                "</figure>")
+        return f'<figure><img src="{e(figures[name].name)}" alt="{e(alt)}"></figure>'
 
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, body)
-    sections.append(("relu", "1. ReLU: two straight lines", img("relu", "ReLU(x)") + """
+    sections.append(
+        (
+            "relu",
+            "1. ReLU: two straight lines",
+            img("relu", "ReLU(x)")
+            + """
 <p>A ReLU (rectified linear unit) returns its input when it is positive and zero otherwise:
 <code>ReLU(x) = max(0, x)</code>. Each half is a straight line. What matters is the
 <em>corner</em> at 0, where the slope jumps from 0 to 1. A single straight line can never
-bend; a ReLU bends exactly once.</p>"""))
-    sections.append(("shift", "2. Shifting the corner", img("shift", "ReLU(x - h)") + """
+bend; a ReLU bends exactly once.</p>""",
+        )
+    )
+    sections.append(
+        (
+            "shift",
+            "2. Shifting the corner",
+            img("shift", "ReLU(x - h)")
+            + """
 <p>Subtracting a number <code>h</code> before the ReLU moves its corner to <code>x = h</code>.
 <code>ReLU(x &minus; h)</code> is zero left of <code>h</code> and rises with slope 1 right of it.
-The shift <code>h</code> is called the <em>knot</em>.</p>"""))
-    sections.append(("neuron", "3. A neuron is a scaled, shifted ReLU",
-                     img("neuron", "a neuron diagram and ReLU(a x + b)") + """
+The shift <code>h</code> is called the <em>knot</em>.</p>""",
+        )
+    )
+    sections.append(
+        (
+            "neuron",
+            "3. A neuron is a scaled, shifted ReLU",
+            img("neuron", "a neuron diagram and ReLU(a x + b)")
+            + """
 <p>A neuron multiplies its inputs by weights, adds a bias and applies the ReLU:
 <code>y = ReLU(a<sub>1</sub>x<sub>1</sub> + &hellip; + a<sub>n</sub>x<sub>n</sub> + b)</code>.
 With one input <code>x</code> this is <code>ReLU(a&middot;x + b)</code>, and since
@@ -970,9 +1146,15 @@ With one input <code>x</code> this is <code>ReLU(a&middot;x + b)</code>, and sin
 ReLU with its corner at <code>h</code>, scaled by <code>|a|</code>. When <code>a &lt; 0</code>
 it faces left: it is zero right of <code>h</code>. A left-facing ReLU is a straight line plus a
 right-facing one, <code>|a|&middot;ReLU(h &minus; x) = |a|&middot;(h &minus; x) +
-|a|&middot;ReLU(x &minus; h)</code>, so nothing new appears: only corners.</p>"""))
-    sections.append(("layer", "4. The last hidden layer adds them up",
-                     img("layer", "a hidden layer and its units' ReLUs") + """
+|a|&middot;ReLU(x &minus; h)</code>, so nothing new appears: only corners.</p>""",
+        )
+    )
+    sections.append(
+        (
+            "layer",
+            "4. The last hidden layer adds them up",
+            img("layer", "a hidden layer and its units' ReLUs")
+            + """
 <p>The output of a network with one input is a weighted sum of the units of its last hidden
 layer plus a bias. Each unit is one scaled shifted ReLU (its own curve is drawn beside it), so
 the network's output is</p>
@@ -980,24 +1162,44 @@ the network's output is</p>
 h<sub>i</sub>)</p>
 <p>on any interval, once left-facing units are rewritten as above (deeper networks give the same
 form: their output is still continuous and piecewise linear). This weighted sum of shifted ReLUs
-is what relusum calls a <code>ReluSum</code>.</p>"""))
-    sections.append(("two", "5. Two terms: one bend", img("two_terms", "two shifted ReLUs") + """
+is what relusum calls a <code>ReluSum</code>.</p>""",
+        )
+    )
+    sections.append(
+        (
+            "two",
+            "5. Two terms: one bend",
+            img("two_terms", "two shifted ReLUs")
+            + """
 <p>Left of its knot a term is zero; right of it, it adds a straight line of slope
 <code>w<sub>i</sub></code>. So from the first knot on, the sum is a line, and at the second knot
 its slope changes by exactly <code>w<sub>2</sub></code>. The terms are dashed, their sum solid.
-</p>"""))
-    sections.append(("three", "6. Three terms: two bends", img("three_terms", "three ReLUs") + """
+</p>""",
+        )
+    )
+    sections.append(
+        (
+            "three",
+            "6. Three terms: two bends",
+            img("three_terms", "three ReLUs")
+            + """
 <p>Every further term adds one more bend at its own knot, with its weight as the change of
 slope. With enough bends, placed where the target curves, a sum of straight-line pieces can
 follow any continuous curve: this is how a network of ReLUs, each of them "linear" on both
-sides of its corner, computes a non-linear function.</p>"""))
+sides of its corner, computes a non-linear function.</p>""",
+        )
+    )
     rows = "".join(
         f"<tr><td>{r.report.n_units}</td><td>{r.report.n_pieces}</td>"
         f"<td>{r.report.max_abs_error:.3g}</td><td>{r.report.rmse:.3g}</td></tr>"
         for r in panel_results
     )
-    sections.append(("units", "7. More units, closer fit",
-                     img("units", "the target with more and more units") + f"""
+    sections.append(
+        (
+            "units",
+            "7. More units, closer fit",
+            img("units", "the target with more and more units")
+            + f"""
 <p>The target <code>{label}</code> on [{a:.6g}, {b:.6g}], approximated with
 {", ".join(str(n) for n in panels)} units. Each panel is a real least-squares fit with knots
 spaced evenly over the domain: on top, the target (black) and the sum (blue); underneath, the
@@ -1005,33 +1207,59 @@ scaled shifted ReLUs whose sum it is. With a few units the sum is visibly a chai
 pieces; with {panels[-1]} it is hard to tell from the curve. The individual terms can be large
 and of both signs: they cancel in the sum, leaving only the bends.</p>
 <table><tr><th>units</th><th>linear pieces</th><th>max |error|</th><th>RMS error</th></tr>
-{rows}</table>"""))
-    sections.append(("convergence", "8. How fast the error falls",
-                     img("convergence", "error against the number of units") +
-                     _convergence_text(conv, train)))
+{rows}</table>""",
+        )
+    )
+    sections.append(
+        (
+            "convergence",
+            "8. How fast the error falls",
+            img("convergence", "error against the number of units")
+            + _convergence_text(conv, train),
+        )
+    )
     if "trained_units" in figures:
-        versus = (" The ticks along the bottom are the optimal knots for the same number of"
-                  " units." if "optimal_l2" in conv.methods else "")
-        sections.append(("trained", "8b. What a trained network does with its units",
-                         img("trained_units", "a trained network's units") + f"""
+        versus = (
+            " The ticks along the bottom are the optimal knots for the same number of units."
+            if "optimal_l2" in conv.methods
+            else ""
+        )
+        sections.append(
+            (
+                "trained",
+                "8b. What a trained network does with its units",
+                img("trained_units", "a trained network's units")
+                + f"""
 <p>The units of a small network trained by gradient descent (Adam, fixed seed), each drawn as
 its own scaled ReLU <code>v&middot;max(0, a&middot;x + b)</code>, with the network's output.
 Every live unit contributes one knot <code>h = &minus;b/a</code>; units whose knot lies
 outside the domain are just straight lines there, or zero ("dead"), and add no bend.{versus}
-</p>"""))
-    sections.append(("animation", "9. Adding units one at a time",
-                     img("animation", "animation adding units") + f"""
+</p>""",
+            )
+        )
+    sections.append(
+        (
+            "animation",
+            "9. Adding units one at a time",
+            img("animation", "animation adding units")
+            + f"""
 <p>Units are added one by one, from 1 to {max_units}, each frame a least-squares fit with
 uniform knots. Watch the sum (blue) close in on the target while the terms underneath multiply
-and shrink.</p>"""))
+and shrink.</p>""",
+        )
+    )
 
     nav = "".join(f'<li><a href="#{anchor}">{e(head)}</a></li>' for anchor, head, _ in sections)
-    body = "".join(f'<section id="{anchor}"><h2>{e(head)}</h2>{text}</section>'
-                   for anchor, head, text in sections)
+    body = "".join(
+        f'<section id="{anchor}"><h2>{e(head)}</h2>{text}</section>'
+        for anchor, head, text in sections
+    )
     if formula and methods is None:
-        cmd = ("relusum tour" if tgt.label == DEFAULT_TARGET and
-               (a, b) == parse_domain(DEFAULT_DOMAIN) else
-               f'relusum tour --target "{label}" --domain {a:.17g} {b:.17g}')
+        cmd = (
+            "relusum tour"
+            if tgt.label == DEFAULT_TARGET and (a, b) == parse_domain(DEFAULT_DOMAIN)
+            else f'relusum tour --target "{label}" --domain {a:.17g} {b:.17g}'
+        )
         if max_units != 100:
             cmd += f" --max-units {max_units}"
         if fmt != "png":
@@ -1040,10 +1268,13 @@ and shrink.</p>"""))
             cmd += " --no-train"
     else:
         what = f'"{label}"' if formula else label
-        cmd = (f"from relusum.tour import make_tour\n"
-               f"make_tour({what}, domain=({a:.17g}, {b:.17g}), max_units={max_units}, "
-               f'fmt="{fmt}", train={train}'
-               + ("" if methods is None else f", methods={list(methods)!r}") + ")")
+        cmd = (
+            f"from relusum.tour import make_tour\n"
+            f"make_tour({what}, domain=({a:.17g}, {b:.17g}), max_units={max_units}, "
+            f'fmt="{fmt}", train={train}'
+            + ("" if methods is None else f", methods={list(methods)!r}")
+            + ")"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -1097,9 +1328,14 @@ def _convergence_text(conv: Convergence, train: bool) -> str:
         )
     head = "".join(f"<th>{e(conv.labels[m])}</th>" for m in conv.methods)
     rows = "".join(
-        f"<tr><td>{int(n)}</td>" + "".join(
-            f"<td>{conv.max_error[m][k]:.3g}</td>" if np.isfinite(conv.max_error[m][k])
-            else "<td></td>" for m in conv.methods) + "</tr>"
+        f"<tr><td>{int(n)}</td>"
+        + "".join(
+            f"<td>{conv.max_error[m][k]:.3g}</td>"
+            if np.isfinite(conv.max_error[m][k])
+            else "<td></td>"
+            for m in conv.methods
+        )
+        + "</tr>"
         for k, n in enumerate(conv.units)
     )
     return f"""

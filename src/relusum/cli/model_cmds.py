@@ -320,7 +320,7 @@ def run_eval(args: argparse.Namespace) -> int:
             "domain": None if model.domain is None else list(model.domain),
             "outside_domain": outside,
         }
-        sys.stdout.write(json.dumps(payload) + "\n")
+        sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
         return 0
     write = sys.stdout.write
     step = 100_000

@@ -23,18 +23,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--target", metavar="EXPR",
-                   help='a formula in x, e.g. "tanh(3*x)" (default: x*sin(x) on [0, 10])')
-    add_domain(p, help="interval [A, B] of the target (needed with --target); "
-                       "numbers or constant formulas such as -pi")
-    p.add_argument("--out", default="relusum-tour", metavar="DIR",
-                   help="folder to write into, created if missing (default relusum-tour)")
-    p.add_argument("--max-units", type=positive_int, default=100, metavar="N",
-                   help="most units of any fit, panel and frame (default 100, at most 500)")
-    p.add_argument("--format", choices=("png", "svg"), default="png",
-                   help="format of the still figures (default png; the animation is a GIF)")
-    p.add_argument("--no-train", action="store_true",
-                   help="leave out trained networks (which need the PyTorch extra)")
+    p.add_argument(
+        "--target",
+        metavar="EXPR",
+        help='a formula in x, e.g. "tanh(3*x)" (default: x*sin(x) on [0, 10])',
+    )
+    add_domain(
+        p,
+        help="interval [A, B] of the target (needed with --target); "
+        "numbers or constant formulas such as -pi",
+    )
+    p.add_argument(
+        "--out",
+        default="relusum-tour",
+        metavar="DIR",
+        help="folder to write into, created if missing (default relusum-tour)",
+    )
+    p.add_argument(
+        "--max-units",
+        type=positive_int,
+        default=100,
+        metavar="N",
+        help="most units of any fit, panel and frame (default 100, at most 500)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("png", "svg"),
+        default="png",
+        help="format of the still figures (default png; the animation is a GIF)",
+    )
+    p.add_argument(
+        "--no-train",
+        action="store_true",
+        help="leave out trained networks (which need the PyTorch extra)",
+    )
     p.set_defaults(func=run)
 
 
@@ -55,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
         progress=None,
     )
     conv = result.convergence
-    print(f"tour of {result.target} on [{result.domain[0]:.6g}, {result.domain[1]:.6g}]: "
-          f"wrote {len(result.files)} files to {result.out}/ in {result.seconds:.1f} s")
+    print(
+        f"tour of {result.target} on [{result.domain[0]:.6g}, {result.domain[1]:.6g}]: "
+        f"wrote {len(result.files)} files to {result.out}/ in {result.seconds:.1f} s"
+    )
     for path in result.files:
         print(f"  {path}")
     for m in conv.methods:

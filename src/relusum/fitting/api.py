@@ -96,6 +96,9 @@ def fit(
     right_slope: float | None = None,
     huber_delta: float | None = None,
     quantile: float | None = None,
+    pieces: int | None = None,
+    selection: str = "cv",
+    folds: int = 5,
 ) -> FitResult:
     """Fit a weighted sum of shifted ReLUs to a function or to data.
 
@@ -103,12 +106,20 @@ def fit(
     ----------
     target : str, callable, Data or (x, y)
         A formula in ``x`` (``"sin(x)"``), a vectorised callable, or data.
+        Data may also be a Dask DataFrame of two columns (x, y) or a pair of
+        Dask arrays (extra ``relusum[dask]``): least squares, fitted by passes
+        over the partitions (:mod:`relusum.scale.dask`).
     domain : (A, B), optional
         Interval of the fit; required for functions, defaults to the data range.
         Ends may be constant formulas such as ``"-pi"``.
-    n_units : int, optional
+    n_units : int or "auto", optional
         Number of ReLU terms (default 16; with ``interpolate=True`` on data,
-        one per data point but the last).
+        one per data point but the last).  With ``knots="optimal"`` the first
+        knot may lie right of ``A``: up to ``n_units + 1`` linear pieces, the
+        first one flat.
+        one per data point but the last).  ``"auto"`` chooses it for data by
+        ``selection`` (see :mod:`relusum.fitting.select`); the report's
+        ``extra["selection_curve"]`` keeps every ``(n, score)``.
     knots : "uniform", "optimal" or array_like
         Uniform knots ``A + i (B - A) / n``, optimal ones, or the knots to use
         (distinct, in ``[A, B)``).
@@ -152,6 +163,16 @@ def fit(
     quantile : float, optional
         The quantile ``q`` in (0, 1) of ``loss="quantile"`` (default 0.5): a
         fraction ``q`` of the points lies below the fit.
+    pieces : int, optional
+        Instead of ``n_units``: exactly ``pieces`` sloped linear pieces, the
+        first knot at ``A`` (``pieces`` units) -- the family of ``k``-segment
+        continuous piecewise-linear regression (pwlf, PWLFit,
+        piecewise-regression).  With ``knots="optimal"`` for ``l2`` and ``linf``;
+        with uniform knots it is the same as ``n_units=pieces``.
+    selection : {"cv", "bic", "gcv"}
+        How ``n_units="auto"`` scores each n (K-fold cross-validation, seeded).
+    folds : int
+        Folds of ``selection="cv"``.
 
     Returns
     -------
@@ -173,16 +194,58 @@ def fit(
     >>> r = relusum.fit("sin(x)", domain=(0, 3), n_units=8, monotone="increasing")
     >>> bool(r.model.slopes.min() >= -1e-12)  # to rounding
     True
+    >>> r = relusum.fit("abs(x - 0.3)", domain=(0, 1), pieces=2, knots="optimal")
+    >>> r.report.n_pieces, r.model.knots.round(9).tolist()
+    (2, [0.0, 0.3])
     """
+    constraints = Constraints(monotone, shape, slope_bounds, value_bounds, through, right_slope)
+    if constraints.active and (
+        _is_dask(target) or (isinstance(n_units, str) and n_units == "auto")
+    ):
+        raise ValueError(
+            f"{', '.join(constraints.names())} cannot be used with Dask data or "
+            "n_units='auto' yet; give n_units"
+        )
+    if pieces is not None:
+        if n_units is not None:
+            raise ValueError(
+                "give either n_units or pieces (exactly that many sloped pieces), not both"
+            )
+        if tol is not None:
+            raise ValueError("pieces= fixes the number of pieces; it cannot be used with tol")
+        if not isinstance(knots, str):
+            raise ValueError("pieces= cannot be used with given knots (they fix the pieces)")
+        try:
+            n_units = check_n_units(pieces)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("n_units", "pieces")) from None
+    if _is_dask(target):  # a Dask DataFrame or a pair of Dask arrays (extra relusum[dask])
+        return _fit_dask(
+            target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol
+        )
     if loss is None:
         loss = "linf" if tol is not None else "l2"
     if loss not in losses():
         raise ValueError(f"loss must be one of {', '.join(losses())}; got {loss!r}")
     kind = _knots_kind(knots)
+    if isinstance(n_units, str) and n_units == "auto":
+        from relusum.fitting.select import fit_auto
+
+        return fit_auto(
+            target,
+            domain,
+            kind,
+            loss,
+            samples,
+            sample_weight,
+            selection,
+            folds,
+            max_units,
+            progress,
+        )
     if n_units is not None:
         n_units = check_n_units(n_units)
     _check_combination(kind, loss, n_units, interpolate, sample_weight, tol)
-    constraints = Constraints(monotone, shape, slope_bounds, value_bounds, through, right_slope)
     options = _loss_options(loss, huber_delta, quantile)
     if interpolate and constraints.active:
         raise ValueError(
@@ -208,6 +271,8 @@ def fit(
     if kind == "optimal":
         n = DEFAULT_UNITS if n_units is None else n_units
         check_capacity(tgt.x, n, data=tgt.fn is None)
+        if pieces is not None:
+            options["pin_first"] = True
         problem = Problem(tgt, loss, n_units=n, progress=progress)
         how = "optimal"
     else:
@@ -281,3 +346,27 @@ def _check_combination(
         raise ValueError(
             "sample_weight applies to least squares (loss='l2'); the max error ignores weights"
         )
+
+
+def _is_dask(target: Any) -> bool:
+    def dask(obj: Any) -> bool:
+        return (type(obj).__module__ or "").startswith(("dask.", "dask_expr"))
+
+    return dask(target) or (
+        isinstance(target, tuple) and len(target) == 2 and all(dask(t) for t in target)
+    )
+
+
+def _fit_dask(target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol):
+    """Dask data: passes over the partitions on the cluster (:mod:`relusum.scale.dask`)."""
+    for name, value in (
+        ("interpolate", interpolate or None),
+        ("samples", samples),
+        ("sample_weight", sample_weight),
+        ("tol", tol),
+    ):
+        if value is not None:
+            raise ValueError(f"{name}= is not available for Dask data")
+    from relusum.scale.dask import fit_dask
+
+    return fit_dask(target, n_units=n_units, knots=knots, domain=domain, loss=loss)

@@ -61,11 +61,15 @@ def sample_loss(
     return float(np.sum(w * np.where(a <= d, 0.5 * r * r, d * a - 0.5 * d * d)))
 
 
-def _fix_first(knots: np.ndarray, domain: tuple[float, float], c: Constraints) -> np.ndarray:
+def _fix_first(
+    knots: np.ndarray, domain: tuple[float, float], c: Constraints, pin: bool = False
+) -> np.ndarray:
     """Move the first knot to ``A`` when a flat first piece would break a constraint."""
     a = domain[0]
     if knots[0] <= a:
         return knots
+    if pin:
+        return np.concatenate(([a], knots[1:]))
     lo, hi = c.slope_range()
     pts = {p[1] for p in c.through if p[0] <= knots[0]}
     if lo <= 0.0 <= hi and len(pts) <= 1:
@@ -105,15 +109,16 @@ def _irls_weights(model: ReluSum, target: Target, loss: str, options: dict[str, 
 def solve_free(p: Problem, fixed) -> Solution:
     """Free knots for ``p`` (constraints and/or a robust loss); ``fixed`` solves given knots."""
     tgt, n, loss, cons = p.target, p.n_units, p.loss, p.constraints
+    pin = bool(p.options.get("pin_first", False))
     if loss == "huber" and p.options.get("huber_delta") is None:
         # One delta for every candidate (from the fit on uniform knots), so
         # their losses compare.
-        uni = _fix_first(uniform_knots(tgt.domain, n), tgt.domain, cons)
+        uni = _fix_first(uniform_knots(tgt.domain, n), tgt.domain, cons, pin)
         delta = fixed(p.with_(knots=uni, n_units=None)).facts["huber_delta"]
         p = p.with_(options={**p.options, "huber_delta": delta})
     base_loss = loss if loss in ("l2", "linf") else "l2"
     cands: list[tuple[str, np.ndarray]] = []
-    opt, _ = fit_optimal(tgt, n, base_loss, progress=p.progress)
+    opt, _ = fit_optimal(tgt, n, base_loss, progress=p.progress, pin_first=pin)
     cands.append((f"optimal {base_loss} knots", opt.knots))
     cands.append(("uniform knots", uniform_knots(tgt.domain, n)))
     best: tuple[float, str, Solution] | None = None
@@ -123,7 +128,7 @@ def solve_free(p: Problem, fixed) -> Solution:
 
     def consider(name: str, knots: np.ndarray) -> None:
         nonlocal best
-        knots = _fix_first(np.unique(knots), tgt.domain, cons)
+        knots = _fix_first(np.unique(knots), tgt.domain, cons, pin)
         if robust and best is not None and _thin_piece(knots, tgt):
             return
         try:
@@ -144,7 +149,9 @@ def solve_free(p: Problem, fixed) -> Solution:
             sol = best[2]
             w = _irls_weights(sol.model, tgt, loss, p.options, sol.facts.get("huber_delta"))
             reweighted = replace(tgt, weight=w)
-            knots = free_knot_l2(reweighted, n, init=sol.model.knots, progress=False).knots
+            knots = free_knot_l2(
+                reweighted, n, init=sol.model.knots, progress=False, pin_first=pin
+            ).knots
             consider(f"reweighted free-knot least squares ({k + 1})", knots)
     if best is None:
         raise ValueError(errors[0] if errors else "no feasible knots were found")

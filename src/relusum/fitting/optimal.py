@@ -4,8 +4,8 @@
 loss                          method
 ============================  =========================================================
 l2                            free-knot least squares, :mod:`relusum.fitting.free_l2`
-linf                          greedy sweep + bisection, :func:`~.minimax.minimax_target`,
-                              never worse than the uniform-knot linear program
+linf                          exact sweep + bisection, :func:`~.minimax.minimax_target`,
+                              with a certificate (``lower_bound``, ``gap``)
 ============================  =========================================================
 
 The solver table (:mod:`relusum.fitting.solvers`) calls :func:`fit_optimal`;
@@ -36,6 +36,7 @@ def fit_optimal(
     *,
     progress: bool | None = None,
     init: ArrayLike | ReluSum | None = None,
+    pin_first: bool = False,
 ) -> tuple[ReluSum, dict[str, Any]]:
     """Optimal knots for ``n_units`` units and ``loss`` on a ready target.
 
@@ -43,6 +44,8 @@ def fit_optimal(
     starts: knots for ``l2`` (see :func:`~relusum.fitting.free_l2.free_knot_l2`),
     a :class:`ReluSum` with at most ``n_units`` units for ``linf`` (the result
     is never worse than it, so a chain n = 1, 2, ... never gets worse).
+    ``pin_first`` puts the first knot at ``A``: exactly ``n_units`` sloped
+    pieces (``relusum.fit(..., pieces=k)``).
 
     Examples
     --------
@@ -50,7 +53,7 @@ def fit_optimal(
     >>> from relusum.fitting.optimal import fit_optimal
     >>> s, extra = fit_optimal(make_target("abs(x)", (-1, 1)), 2, "linf")
     >>> (s.knots.round(9) + 0.0).tolist(), extra["method"]
-    ([-1.0, 0.0], 'greedy minimax')
+    ([-1.0, 0.0], 'exact minimax')
     """
     if loss == "l2":
         try:
@@ -60,7 +63,7 @@ def fit_optimal(
                 "free-knot least squares (knots='optimal', loss='l2') is not available "
                 "in this version"
             ) from None
-        kwargs: dict[str, Any] = {"progress": progress}
+        kwargs: dict[str, Any] = {"progress": progress, "pin_first": pin_first}
         if isinstance(init, ReluSum):
             init = init.knots
         if init is not None:
@@ -68,44 +71,68 @@ def fit_optimal(
         model = free_knot_l2(target, n_units, **kwargs)
         return model, {"method": "free-knot least squares"}
     with progress_bar(progress, f"minimax fit, {n_units} units", "sweep") as tick:
-        model, info = minimax_target(target, n_units, progress=tick)
-    extra = {
-        "method": "greedy minimax",
+        model, info = minimax_target(target, n_units, flat_first=not pin_first, progress=tick)
+    if pin_first and model.n_units < n_units:
+        model = _pad_pieces(target, model, n_units)
+    extra: dict[str, Any] = {
+        "method": "exact minimax",
         "sample_max_error": info.eps,
+        "lower_bound": info.lower_bound,
+        "gap": info.gap,
         "points_used": info.n_points,
         "sweeps": info.iterations,
         "refinements": info.rounds,
     }
+    if info.jumps:
+        extra["jumps"] = info.jumps
     if info.eps > 0:
-        # Never worse than the uniform-knot minimax fit, nor than a warm start
-        # (the greedy is exact on convex or concave data; on wiggly data it can
-        # miss the optimum).
+        # A guard (issue 9): on data the fit is the certified optimum; for a
+        # function it is the optimum against the samples' interpolant, within
+        # 0.1% of the continuous one, so a uniform-knot linear program can win
+        # only by that margin.  Never return worse than it or a warm start.
         best = measure(model, target)[1]
+        tiny = 1e-10 * (1.0 + float(np.max(np.abs(target.y))))
         candidates = []
-        if not _convex_or_concave(target):
+        if target.fn is not None:
             candidates.append(
                 (
                     "uniform knots (linear program)",
                     lambda: linf_fixed_target(target, uniform_knots(target.domain, n_units)),
                 )
             )
-        if isinstance(init, ReluSum) and init.n_units <= n_units:
+        if (
+            isinstance(init, ReluSum)
+            and init.n_units <= n_units
+            and not (pin_first and (init.n_units != n_units or init.knots[0] != target.domain[0]))
+        ):
             candidates.append(("warm start", lambda: init))
         for name, make in candidates:
             other = make()
             err = measure(other, target)[1]
-            if err < best:
+            if err < best * (1.0 - 1e-9) - tiny:
                 model, best = other, err
-                extra["method"] = f"{name}, better than the greedy"
+                extra["method"] = f"{name}, better than the exact minimax on the grid"
+                if info.lower_bound > 0:
+                    extra["gap"] = max(best / info.lower_bound - 1.0, 0.0)
     return model, extra
 
 
-def _convex_or_concave(target: Target) -> bool:
-    """Whether the samples are convex or concave (there the greedy is exact)."""
-    x, y = target.x, target.y
-    if np.any(np.diff(x) == 0) or x.size < 3:
-        return False
-    s = np.diff(y) / np.diff(x)
-    ds = np.diff(s)
-    tol = 1e-12 * (float(np.max(np.abs(s))) + 1.0)
-    return bool(np.all(ds >= -tol) or np.all(ds <= tol))
+def _pad_pieces(target: Target, model: ReluSum, n_units: int) -> ReluSum:
+    """Exactly ``n_units`` sloped pieces when the optimum needs fewer (``pieces=k``).
+
+    The widest piece is split by a knot of weight zero (the same function)
+    until there are ``n_units``; the max-error linear program on those knots
+    replaces it when it measures better.
+    """
+    a, b = target.domain
+    h, w = model.knots.copy(), model.weights.copy()
+    while h.size < n_units:
+        t = np.concatenate((h, [b]))
+        i = int(np.argmax(np.diff(t)))
+        h = np.insert(h, i + 1, 0.5 * (t[i] + t[i + 1]))
+        w = np.insert(w, i + 1, 0.0)
+    padded = ReluSum(model.bias, h, w, (a, b))
+    other = linf_fixed_target(target, h)
+    if measure(other, target)[1] < measure(padded, target)[1]:
+        return other
+    return padded

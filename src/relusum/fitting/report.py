@@ -95,6 +95,47 @@ class FitResult:
         """Evaluate the fitted model (same as ``result.model(x)``)."""
         return self.model(x)
 
+    def inference(self, robust: bool = False):
+        """Standard errors of a least-squares fit: see :mod:`relusum.fitting.stats`.
+
+        Exact linear-model formulas for fixed knots; the delta method for
+        optimal (free) knots, whose positions get standard errors too.
+        ``robust=True`` uses the heteroscedasticity-robust (HC1) covariance.
+        """
+        from relusum.fitting.stats import inference_for
+
+        return inference_for(self, robust)
+
+    def band(
+        self,
+        x: ArrayLike,
+        level: float = 0.95,
+        kind: str = "confidence",
+        robust: bool = False,
+        bootstrap: int = 0,
+        seed: int = 0,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise ``level`` band at ``x``: ``kind="confidence"`` or ``"prediction"``.
+
+        ``bootstrap=B`` (> 0) refits on ``B`` seeded resamples of the data
+        (pairs bootstrap, knots re-chosen as in the fit) and returns the
+        percentile band of the refitted curves instead of the formula band.
+
+        Examples
+        --------
+        >>> import numpy as np, relusum
+        >>> rng = np.random.default_rng(1)
+        >>> x = rng.uniform(0, 1, 300); y = x + rng.normal(0, 0.1, 300)
+        >>> lo, hi = relusum.fit((x, y), n_units=2).band([0.5])
+        >>> bool(lo[0] < 0.5 < hi[0])
+        True
+        """
+        from relusum.fitting.stats import bootstrap_band, inference_for
+
+        if bootstrap:
+            return bootstrap_band(self, x, level, kind, bootstrap, seed)
+        return inference_for(self, robust).band(x, level, kind)
+
 
 def measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
     """RMSE, max absolute error and point count on the target's verification set."""

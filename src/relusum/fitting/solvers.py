@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from relusum.fitting.fixed import check_capacity, interpolate_knots, lstsq_knots
 from relusum.fitting.minimax import linf_fixed_target
 from relusum.fitting.optimal import fit_optimal
@@ -46,6 +48,14 @@ class Entry:
 
 
 def _fixed_l2(p: Problem) -> Solution:
+    if p.summary is not None:  # data seen in chunks: a relusum.fitting.summary.Summary
+        if not np.array_equal(p.summary.knots, p.knots):
+            raise ValueError("the summary was made for other knots than the problem's")
+        if p.constraints.active:
+            raise ValueError(
+                f"{', '.join(p.constraints.names())} cannot be used with data seen in chunks yet"
+            )
+        return Solution(p.summary.solve(), {"method": "banded least squares on a summary"})
     if not p.constraints.active:
         return Solution(lstsq_knots(p.target, p.knots), {})
     from relusum.fitting.qp import qp_knots
@@ -96,7 +106,14 @@ def _free(loss: str) -> Callable[[Problem], Solution]:
 
     def solve_free_knots(p: Problem) -> Solution:
         if loss in ("l2", "linf") and not p.constraints.active:
-            model, facts = fit_optimal(p.target, p.n_units, loss, progress=p.progress, init=p.init)
+            model, facts = fit_optimal(
+                p.target,
+                p.n_units,
+                loss,
+                progress=p.progress,
+                init=p.init,
+                pin_first=bool(p.options.get("pin_first", False)),
+            )
             return Solution(model, facts)
         from relusum.fitting.free_constrained import solve_free
 
@@ -108,7 +125,9 @@ def _free(loss: str) -> Callable[[Problem], Solution]:
 
 #: (knots, loss) -> solver.  ``knots`` is "fixed" or "free".
 SOLVERS: dict[tuple[str, str], Entry] = {
-    ("fixed", "l2"): Entry(_fixed_l2, "banded least squares; QP with constraints", True),
+    ("fixed", "l2"): Entry(
+        _fixed_l2, "banded least squares; QP with constraints", constraints=True, summary=True
+    ),
     ("fixed", "interpolate"): Entry(_fixed_interpolate, "interpolation"),
     ("fixed", "linf"): Entry(_fixed_linf, "linear program (HiGHS)", True),
     ("fixed", "l1"): Entry(_fixed_l1, "least absolute deviations, LP (HiGHS)", True),
@@ -118,7 +137,7 @@ SOLVERS: dict[tuple[str, str], Entry] = {
 SOLVERS.update(
     {
         ("free", "l2"): Entry(_free("l2"), "free-knot least squares", True),
-        ("free", "linf"): Entry(_free("linf"), "greedy minimax", True),
+        ("free", "linf"): Entry(_free("linf"), "exact minimax", True),
         ("free", "l1"): Entry(_free("l1"), "heuristic knots, exact LP weights", True),
         ("free", "huber"): Entry(_free("huber"), "heuristic knots, exact Huber weights", True),
         ("free", "quantile"): Entry(_free("quantile"), "heuristic knots, exact LP weights", True),

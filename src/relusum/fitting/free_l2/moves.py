@@ -16,7 +16,26 @@ from relusum.fitting.free_l2.problem import _COLLAPSE, _Problem, _State
 
 
 def _piece_ssr(prob: _Problem, st: _State) -> np.ndarray:
+    """Weighted SSR of each piece."""
+    if st.r is None:  # a prefix-sum state: from the per-piece moments
+        return np.array(
+            [float(np.sum(_piece_residual(prob, st, p)[1])) for p in range(st.t.size - 1)]
+        )
     return prob._piece_sums(prob.w * st.r * st.r, st.starts, st.counts)
+
+
+def _piece_residual(prob: _Problem, st: _State, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """The samples strictly inside piece ``p`` and their weighted squared residuals."""
+    lo, hi = st.t[p], st.t[p + 1]
+    i0, i1 = np.searchsorted(prob.x, [lo, hi], side="right")
+    xs = prob.x[i0:i1]
+    if xs.size and xs[-1] >= hi:
+        xs = xs[xs < hi]
+    sl = slice(i0, i0 + xs.size)
+    lam = (xs - lo) / (hi - lo)
+    r = st.c[p] + (st.c[p + 1] - st.c[p]) * lam - prob.y[sl]
+    wr = r * r if not prob.weighted else prob.w[sl] * r * r
+    return xs, wr
 
 
 def _insert_candidates(prob: _Problem, st: _State, count: int) -> list[np.ndarray]:
@@ -26,10 +45,8 @@ def _insert_candidates(prob: _Problem, st: _State, count: int) -> list[np.ndarra
     out = []
     for p in order[:count]:
         lo, hi = st.t[p], st.t[p + 1]
-        inside = (prob.x > lo) & (prob.x < hi)
-        if np.any(inside):
-            xs = prob.x[inside]
-            wr = prob.w[inside] * st.r[inside] ** 2
+        xs, wr = _piece_residual(prob, st, int(p))
+        if xs.size:
             # split where half of the piece's residual lies on either side
             cum = np.cumsum(wr)
             pos = float(xs[min(np.searchsorted(cum, 0.5 * cum[-1]), xs.size - 1)])
@@ -176,6 +193,7 @@ def _hop(prob: _Problem, st: _State, pinned: bool, rng: np.random.Generator, hop
     """
     x = prob.x
     n = st.h.size
+    misses = 0
     for _ in range(hops):
         h = st.h
         i = np.clip(np.searchsorted(x, h), 1, x.size - 1)
@@ -191,6 +209,11 @@ def _hop(prob: _Problem, st: _State, pinned: bool, rng: np.random.Generator, hop
         new = _lm(prob, cand, pinned)
         if new.ssr < st.ssr * (1.0 - 1e-12):
             st = new
+            misses = 0
+        else:
+            misses += 1
+            if misses >= 2:  # restarts only while they improve
+                break
     return st
 
 
@@ -241,3 +264,30 @@ def _evolve(
     )
     h = np.sort(res.x)
     return np.concatenate(([a], h)) if pinned else h
+
+
+def _end_pieces(prob: _Problem, st: _State, pinned: bool) -> _State:
+    """Try a very short first or last piece: the least useful knot moved to an end sample gap.
+
+    A piece over the first (or last) one or two samples fits them exactly and
+    frees the other pieces; coarse starts never put a knot there.  Kept only
+    if LM from there lowers the SSR.
+    """
+    x = prob.x
+    if st.h.size < 2 or x.size < 6:
+        return st
+    cost = _removal_cost(prob, st, pinned)
+    if not np.any(np.isfinite(cost)):
+        return st
+    base = np.delete(st.h, int(np.argmin(cost)))
+    for i in (1, 2, x.size - 2, x.size - 1):
+        if not x[i - 1] < x[i]:
+            continue
+        cand = np.sort(np.append(base, 0.5 * (x[i - 1] + x[i])))
+        cand = _sanitize(cand, prob.a, prob.b, pinned, not pinned and cand[0] > prob.a)
+        if cand is None or cand.size != st.h.size:
+            continue
+        new = _lm(prob, cand, pinned)
+        if new.ssr < st.ssr * (1.0 - 1e-12):
+            st = new
+    return st

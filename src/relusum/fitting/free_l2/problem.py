@@ -31,7 +31,6 @@ _KEEP = 0.1
 _COLLAPSE = 1e-9
 #: LM stops when the Gauss--Newton model predicts a smaller relative SSR gain.
 _RTOL = 1e-11
-#: Largest ``N**2 * n`` for which the exact discontinuous segmentation start is computed.
 
 
 # --------------------------------------------------------------------------- problem
@@ -47,6 +46,7 @@ class _State:
     gram: tuple[np.ndarray, np.ndarray, np.ndarray]  # per-piece hat sums
     starts: np.ndarray  # first sample of each piece
     counts: np.ndarray  # samples in each piece
+    moments: tuple[np.ndarray, np.ndarray] | None = None  # per-piece y sums (prefix problems)
 
 
 class _Problem:
@@ -68,8 +68,15 @@ class _Problem:
         self.scale = float(np.sum(self.w * self.y * self.y)) + 1e-300
         self.evaluations = 0
         self.predicted = 0.0
-        self._buf = np.empty((5, self.x.size))
+        self._buffer: np.ndarray | None = None
         self._prefix: list[np.ndarray] | None = None
+
+    @property
+    def _buf(self) -> np.ndarray:
+        """A reusable (5, N) work buffer, allocated on first use."""
+        if self._buffer is None:
+            self._buffer = np.empty((5, self.x.size))
+        return self._buffer
 
     # ---------------------------------------------------------------- evaluate
     def state(self, h: np.ndarray) -> _State:
