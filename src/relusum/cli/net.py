@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from relusum._io import OutputPlan
+from relusum._pieces import MAX_PIECES
 from relusum._text import or_list, plural
 from relusum.cli._common import (
     add_domain,
@@ -105,6 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"figure of the units or the sum ({or_list(FIGURE_SUFFIXES)})",
     )
     p.add_argument("--save", metavar="FILE.json", help="write the exact sum as a model JSON")
+    p.add_argument("--max-pieces", type=positive_int, default=MAX_PIECES, metavar="N",
+                   help=f"refuse networks with more linear pieces on the domain than N "
+                   f"(default {MAX_PIECES:,}; a deep network can have 2^depth)")
     add_no_clobber(p)
     p.set_defaults(func=run_decompose)
 
@@ -268,7 +272,7 @@ def run_decompose(args: argparse.Namespace) -> int:
         domain = domain or stored
         if domain is None:
             raise ValueError(f"{args.model!r} stores no domain; give --domain A B")
-        s = tb.from_torch(net, domain)
+        s = tb.from_torch(net, domain, max_pieces=args.max_pieces)
         arch = tb.describe_layers(net)
         try:
             units = tb.neurons(net, domain)

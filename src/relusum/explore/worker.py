@@ -153,11 +153,15 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._closed = False
         self._all: set[_Worker] = set()
+        self._adding: set[threading.Thread] = set()
         self.kills = 0
         for _ in range(size):
             self._add()
 
     def _add(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
         w = _Worker(self._ctx)
         with self._lock:
             if self._closed:
@@ -170,7 +174,20 @@ class WorkerPool:
         with self._lock:
             self._all.discard(w)
         w.kill()
-        threading.Thread(target=self._add, daemon=True).start()
+
+        def add() -> None:
+            try:
+                self._add()
+            finally:
+                with self._lock:
+                    self._adding.discard(thread)
+
+        thread = threading.Thread(target=add, daemon=True, name="relusum-explore-add-worker")
+        with self._lock:
+            if self._closed:
+                return
+            self._adding.add(thread)
+        thread.start()
 
     def pids(self) -> list[int]:
         """Process ids of the live workers (for tests and diagnostics)."""
@@ -240,9 +257,14 @@ class WorkerPool:
         raise WorkFailed(msg[1], msg[2] if len(msg) > 2 else "")
 
     def close(self) -> None:
-        """Stop every worker process."""
+        """Stop every worker process (waiting for replacements being started, so that none
+        is cut off half-way through its start)."""
         with self._lock:
             self._closed = True
+            adding = list(self._adding)
+        for thread in adding:
+            thread.join(30)
+        with self._lock:
             workers = list(self._all)
             self._all.clear()
         for w in workers:

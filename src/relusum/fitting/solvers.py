@@ -94,7 +94,7 @@ SOLVERS: dict[tuple[str, str], Entry] = {
     ("fixed", "interpolate"): Entry(_fixed_interpolate, "interpolation"),
     ("fixed", "linf"): Entry(_fixed_linf, "linear program (HiGHS)"),
     ("free", "l2"): Entry(_free_l2, "free-knot least squares"),
-    ("free", "linf"): Entry(_free_linf, "greedy minimax"),
+    ("free", "linf"): Entry(_free_linf, "exact minimax"),
 }
 
 

@@ -5,9 +5,9 @@ function (or on the data), the max absolute error for ``loss="linf"`` and the
 RMSE for ``loss="l2"``.
 
 Search
-    Optimal knots with ``linf``: the greedy sweep at ``eps`` gives the fewest
-    pieces on the samples directly; the count is then raised one unit at a
-    time until the verification grid agrees (usually at once).  Otherwise:
+    Optimal knots with ``linf``: the exact sweep at ``eps`` gives the fewest
+    pieces on the samples directly (a certified minimum); the count is then
+    raised only if the verification grid disagrees (usually it does not).  Otherwise:
     exponential search on ``n`` (1, 2, 4, ...) until the error is within
     ``eps``, then bisection between the last failure and the first success.
     With ``interpolate=True`` (uniform knots) ``loss`` only names the error
@@ -230,28 +230,23 @@ def _search(tol: float, cap: int, fit_n) -> int | None:
 
 
 def _search_minimax(target: Target, tol: float, cap: int, fit_n) -> int | None:
-    """Fewest pieces from the greedy at ``tol``, then confirmed on the verification set."""
+    """Fewest units from the exact sweep at ``tol``, then confirmed on the verification set.
+
+    The sweep's piece count at ``tol`` is the fewest any sum needs on the
+    samples (flat first piece counted, and it may be empty), so fewer units
+    cannot reach ``tol`` on the grid either; more are added only when the
+    refinement between samples raises the error above ``tol``.
+    """
     x, y = target.x, target.y
     g = make_gates(x, y, target.domain)
     eps_n = tol / g.half * (1.0 - 1e-6)
-    # Pieces the greedy needs at this error (flat first piece counted): n units = pieces - 1.
-    pieces = greedy_pieces(g, eps_n, cap + 1, True, True, tube=target.fn is not None)
-    if pieces is None:
-        n0 = cap
-    else:
-        n0 = max(len(pieces) - 1, 1)
-        pinned = greedy_pieces(g, eps_n, n0 - 1, False, True, tube=target.fn is not None)
-        if pinned is not None and n0 > 1:
-            n0 = max(len(pinned), 1)
-    n = n0
+    pieces = greedy_pieces(g, eps_n, cap + 1, True, True)
+    n = cap if pieces is None else max(len(pieces) - 1, 1)
     misses = 0
     last = math.inf
     while n <= cap:
         e = fit_n(n)
         if e <= tol:
-            # The greedy count is minimal on the samples; confirm n - 1 fails on the grid too.
-            while n > 1 and fit_n(n - 1) <= tol:
-                n -= 1
             return n
         misses = misses + 1 if e >= last * 0.999 else 0
         if misses >= 3:

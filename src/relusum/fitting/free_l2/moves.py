@@ -193,6 +193,7 @@ def _hop(prob: _Problem, st: _State, pinned: bool, rng: np.random.Generator, hop
     """
     x = prob.x
     n = st.h.size
+    misses = 0
     for _ in range(hops):
         h = st.h
         i = np.clip(np.searchsorted(x, h), 1, x.size - 1)
@@ -208,6 +209,11 @@ def _hop(prob: _Problem, st: _State, pinned: bool, rng: np.random.Generator, hop
         new = _lm(prob, cand, pinned)
         if new.ssr < st.ssr * (1.0 - 1e-12):
             st = new
+            misses = 0
+        else:
+            misses += 1
+            if misses >= 2:  # restarts only while they improve
+                break
     return st
 
 
@@ -258,3 +264,30 @@ def _evolve(
     )
     h = np.sort(res.x)
     return np.concatenate(([a], h)) if pinned else h
+
+
+def _end_pieces(prob: _Problem, st: _State, pinned: bool) -> _State:
+    """Try a very short first or last piece: the least useful knot moved to an end sample gap.
+
+    A piece over the first (or last) one or two samples fits them exactly and
+    frees the other pieces; coarse starts never put a knot there.  Kept only
+    if LM from there lowers the SSR.
+    """
+    x = prob.x
+    if st.h.size < 2 or x.size < 6:
+        return st
+    cost = _removal_cost(prob, st, pinned)
+    if not np.any(np.isfinite(cost)):
+        return st
+    base = np.delete(st.h, int(np.argmin(cost)))
+    for i in (1, 2, x.size - 2, x.size - 1):
+        if not x[i - 1] < x[i]:
+            continue
+        cand = np.sort(np.append(base, 0.5 * (x[i - 1] + x[i])))
+        cand = _sanitize(cand, prob.a, prob.b, pinned, not pinned and cand[0] > prob.a)
+        if cand is None or cand.size != st.h.size:
+            continue
+        new = _lm(prob, cand, pinned)
+        if new.ssr < st.ssr * (1.0 - 1e-12):
+            st = new
+    return st

@@ -27,6 +27,7 @@ from relusum.fitting.free_l2.condense import pseudo_points
 from relusum.fitting.free_l2.envelope import envelope_knots
 from relusum.fitting.free_l2.lm import _lm, _sanitize
 from relusum.fitting.free_l2.moves import (
+    _end_pieces,
     _evolve,
     _grow,
     _hop,
@@ -69,13 +70,19 @@ def _check_init(init: ArrayLike, prob: _Problem, n: int) -> np.ndarray:
     return h
 
 
+class _NoBar:
+    def update(self, _: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress_bar(total: int, progress: bool | None):
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return _NoBar()  # no tqdm import when nothing is shown
     from tqdm import tqdm
 
-    if progress is False:
-        return tqdm(total=total, disable=True)
-    if progress is None and not sys.stderr.isatty():
-        return tqdm(total=total, disable=True)
     return tqdm(
         total=total,
         desc="free knots (l2)",
@@ -206,6 +213,7 @@ def _search(
             if st.h.size == n and st.ssr < best.ssr:
                 best = st
     starts: list[tuple[np.ndarray, bool]] = []
+    global_start: set[bool] = set()  # shapes with a continuous DP start
     for pinned in modes:
         flat = not pinned
         starts.append((_density(prob, n, flat, pinned), pinned))
@@ -219,9 +227,10 @@ def _search(
             if seg is not None:
                 starts.append((seg, pinned))
         if thorough and not prob.is_function and ENVELOPE_BINS > 0 and pieces <= 64:
-            env = envelope_knots(prob, n, pinned, max(ENVELOPE_BINS, 3 * (n + 1)))
+            env = envelope_knots(prob, n, pinned, int(np.clip(8 * (n + 1), 40, ENVELOPE_BINS)))
             if env is not None:
                 starts.append((env, pinned))
+                global_start.add(pinned)
     seen: set[bytes] = set()
     results: list[tuple[_State, bool]] = []
     for h0, pinned in starts:
@@ -230,9 +239,10 @@ def _search(
             continue
         seen.add(hs.tobytes())
         results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
-    # Small data: add a global population search.
+    # Small data without a DP start (tiny data: with one too): a global population search.
     if thorough and not prob.is_function and prob.x.size * n <= 2000:
-        for pinned in modes:
+        tiny = prob.x.size * n <= 500
+        for pinned in (p for p in modes if tiny or p not in global_start):
             h = _evolve(prob, n, pinned, rng, 3000)
             hs = None if h is None else _sanitize(h, a, b, pinned, not pinned)
             if hs is not None:
@@ -252,9 +262,11 @@ def _search(
         for window in (3, 8, 20):
             st = _dp_refine(prob, st, pinned, window)
         if thorough and not prob.is_function:
+            st = _end_pieces(prob, st, pinned)
             if st.h.size <= 32:
                 st = _polish(prob, st, pinned, rounds=1)
             st = _hop(prob, st, pinned, rng, 8)
+        st = _lm(prob, st.h, pinned)  # the moves ran short LMs: converge the winner
         if st.ssr < best.ssr:
             best = st
     bar.update(1)
