@@ -429,3 +429,22 @@ def test_the_training_task_names_the_extra_not_the_import_error(monkeypatch):
         )
     assert str(info.value) == TORCH_NEEDED
     assert "No module named" not in str(info.value)
+
+
+# ------------------------------------------------------------------ shutdown
+def test_a_worker_killed_during_a_progress_bar_leaks_no_semaphore():
+    """tqdm's default lock is a tracked semaphore under forkserver (newer Pythons' default)."""
+    code = """if True:
+        import multiprocessing as mp
+        from relusum.explore.worker import WorkerPool, WorkTimeout
+        mp.set_start_method("forkserver")
+        pool = WorkerPool(size=1)
+        try:
+            pool.call("sleep", {"seconds": 30.0, "bar": True}, timeout=2.0)
+        except WorkTimeout:
+            print("killed")
+        pool.close()
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "killed", out.stderr
+    assert "leaked" not in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -137,7 +137,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the report adds max_error_everywhere, the largest error on all of R",
     )
     p.add_argument(
-        "--samples", type=positive_int, metavar="N", help="samples of a formula (default 2000)"
+        "--samples",
+        type=positive_int,
+        metavar="N",
+        help="samples of a formula (default 2000, at most 2,000,000)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", metavar="FILE.json", help="write the model and report as JSON")

@@ -68,6 +68,8 @@ def _resolve_knots(
                     raise ValueError("interpolation needs at least two distinct x values")
                 return xs[:-1], "data"
             n_units = DEFAULT_UNITS
+        # Refuse before allocating n_units knots (10**9 would be 8 GB).
+        check_capacity(target.x, n_units, data=target.fn is None)
         return uniform_knots(target.domain, n_units), "uniform"
     h = check_knots(knots, target.domain)
     if n_units is not None and n_units != h.size:

@@ -239,9 +239,10 @@ def _search(
             continue
         seen.add(hs.tobytes())
         results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
-    # Small data without a DP start: add a global population search.
+    # Small data without a DP start (tiny data: with one too): a global population search.
     if thorough and not prob.is_function and prob.x.size * n <= 2000:
-        for pinned in (p for p in modes if p not in global_start):
+        tiny = prob.x.size * n <= 500
+        for pinned in (p for p in modes if tiny or p not in global_start):
             h = _evolve(prob, n, pinned, rng, 3000)
             hs = None if h is None else _sanitize(h, a, b, pinned, not pinned)
             if hs is not None:
@@ -265,6 +266,7 @@ def _search(
             if st.h.size <= 32:
                 st = _polish(prob, st, pinned, rounds=1)
             st = _hop(prob, st, pinned, rng, 8)
+        st = _lm(prob, st.h, pinned)  # the moves ran short LMs: converge the winner
         if st.ssr < best.ssr:
             best = st
     bar.update(1)
