@@ -36,20 +36,33 @@ def _blank(ax: Axes | None, xlim: tuple[float, float], ylim: tuple[float, float]
     return ax
 
 
-def _node(ax: Axes, x: float, y: float, r: float, text: str, color: str = _NODE,
-          fontsize: float = 11) -> None:
+def _node(
+    ax: Axes, x: float, y: float, r: float, text: str, color: str = _NODE, fontsize: float = 11
+) -> None:
     from matplotlib.patches import Circle
 
     ax.add_patch(Circle((x, y), r, facecolor=color, edgecolor=_EDGE, lw=1.3, zorder=3))
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, zorder=4)
 
 
-def _arrow(ax: Axes, p: tuple[float, float], q: tuple[float, float], color: str = _EDGE,
-           lw: float = 1.2) -> None:
+def _arrow(
+    ax: Axes, p: tuple[float, float], q: tuple[float, float], color: str = _EDGE, lw: float = 1.2
+) -> None:
     from matplotlib.patches import FancyArrowPatch
 
-    ax.add_patch(FancyArrowPatch(p, q, arrowstyle="-|>", mutation_scale=11, color=color,
-                                 lw=lw, shrinkA=0, shrinkB=0, zorder=2))
+    ax.add_patch(
+        FancyArrowPatch(
+            p,
+            q,
+            arrowstyle="-|>",
+            mutation_scale=11,
+            color=color,
+            lw=lw,
+            shrinkA=0,
+            shrinkB=0,
+            zorder=2,
+        )
+    )
 
 
 def _towards(p: tuple[float, float], q: tuple[float, float], r_p: float, r_q: float):
@@ -64,12 +77,27 @@ def _relu_glyph(ax: Axes, x: float, y: float, size: float) -> None:
     """A small ReLU shape in a box centred at (x, y)."""
     from matplotlib.patches import FancyBboxPatch
 
-    ax.add_patch(FancyBboxPatch((x - size, y - size), 2 * size, 2 * size,
-                                boxstyle="round,pad=0.02,rounding_size=0.12",
-                                facecolor="#fff7ec", edgecolor=_EDGE, lw=1.3, zorder=3))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - size, y - size),
+            2 * size,
+            2 * size,
+            boxstyle="round,pad=0.02,rounding_size=0.12",
+            facecolor="#fff7ec",
+            edgecolor=_EDGE,
+            lw=1.3,
+            zorder=3,
+        )
+    )
     s = 0.62 * size
-    ax.plot([x - s, x, x + s], [y - 0.45 * s, y - 0.45 * s, y + 0.8 * s],
-            color=COLORS["sum"], lw=2.2, zorder=4, solid_capstyle="round")
+    ax.plot(
+        [x - s, x, x + s],
+        [y - 0.45 * s, y - 0.45 * s, y + 0.8 * s],
+        color=COLORS["sum"],
+        lw=2.2,
+        zorder=4,
+        solid_capstyle="round",
+    )
 
 
 def draw_neuron(ax: Axes | None = None, n_inputs: int = 3) -> Axes:
@@ -109,23 +137,41 @@ def draw_neuron(ax: Axes | None = None, n_inputs: int = 3) -> Axes:
         p, q = _towards((1.0, y), (sx, sy), r, sr)
         _arrow(ax, p, q)
         mid = (0.42 * p[0] + 0.58 * q[0], 0.42 * p[1] + 0.58 * q[1])
-        ax.text(mid[0], mid[1] + 0.22, f"$a_{{{name}}}$", ha="center", va="bottom", fontsize=11,
-                color="#7a3b00")
+        ax.text(
+            mid[0],
+            mid[1] + 0.22,
+            f"$a_{{{name}}}$",
+            ha="center",
+            va="bottom",
+            fontsize=11,
+            color="#7a3b00",
+        )
         if last and n > 2:
             ax.text(1.0, 0.5 * (ys[-2] + y), r"$\vdots$", ha="center", va="center", fontsize=13)
     _node(ax, sx, sy, sr, r"$\Sigma$", fontsize=15)
-    ax.annotate("bias $b$", xy=(sx, sy + sr), xytext=(sx, sy + 1.55), ha="center", fontsize=10,
-                arrowprops={"arrowstyle": "-|>", "color": _EDGE, "lw": 1.1})
+    ax.annotate(
+        "bias $b$",
+        xy=(sx, sy + sr),
+        xytext=(sx, sy + 1.55),
+        ha="center",
+        fontsize=10,
+        arrowprops={"arrowstyle": "-|>", "color": _EDGE, "lw": 1.1},
+    )
     gx = 6.7
     _arrow(ax, (sx + sr, sy), (gx - 0.55, sy))
-    ax.text(0.5 * (sx + sr + gx - 0.55), sy + 0.18, "$z$", ha="center", va="bottom",
-            fontsize=11)
+    ax.text(0.5 * (sx + sr + gx - 0.55), sy + 0.18, "$z$", ha="center", va="bottom", fontsize=11)
     _relu_glyph(ax, gx, sy, 0.55)
     ax.text(gx, sy - 0.8, "ReLU", ha="center", va="top", fontsize=10)
     _arrow(ax, (gx + 0.55, sy), (8.3, sy))
     ax.text(8.4, sy, "$y$", ha="left", va="center", fontsize=13)
-    ax.text(5.0, 0.05, r"$z = a_1x_1 + \dots + a_nx_n + b,\qquad y = \max(0, z)$",
-            ha="center", va="bottom", fontsize=11)
+    ax.text(
+        5.0,
+        0.05,
+        r"$z = a_1x_1 + \dots + a_nx_n + b,\qquad y = \max(0, z)$",
+        ha="center",
+        va="bottom",
+        fontsize=11,
+    )
     return ax
 
 
@@ -158,9 +204,17 @@ def _affine(a: float, b: float) -> str:
     return f"ReLU({lead}x {sign} {abs(b):g})"
 
 
-def _mini_plot(ax: Axes, rect: Sequence[float], x: np.ndarray, ys: Sequence[np.ndarray],
-               colors: Sequence[str], styles: Sequence[str], ylim: tuple[float, float],
-               title: str, marks: Sequence[float] = ()) -> Axes:
+def _mini_plot(
+    ax: Axes,
+    rect: Sequence[float],
+    x: np.ndarray,
+    ys: Sequence[np.ndarray],
+    colors: Sequence[str],
+    styles: Sequence[str],
+    ylim: tuple[float, float],
+    title: str,
+    marks: Sequence[float] = (),
+) -> Axes:
     sub = ax.inset_axes(rect, transform=ax.transData)
     for y, c, st in zip(ys, colors, styles):
         sub.plot(x, y, st, color=c, lw=2.0 if st == "-" else 1.3)
@@ -245,30 +299,77 @@ def draw_layer(
         p, q = _towards((x_in, y_out), (x_hid, y), r, r)
         _arrow(ax, p, q, lw=1.0)
         _node(ax, x_hid, y, r, f"$u_{{{i + 1}}}$", fontsize=11)
-        ax.text(x_hid, y - r - 0.05, _affine(a_[i], b_[i]), ha="center", va="top",
-                fontsize=8.5, color="#7a3b00")
+        ax.text(
+            x_hid,
+            y - r - 0.05,
+            _affine(a_[i], b_[i]),
+            ha="center",
+            va="top",
+            fontsize=8.5,
+            color="#7a3b00",
+        )
         facing = "faces left" if a_[i] < 0 else "faces right"
         hs = f"{h:.3g}".replace("-", "\u2212")
-        _mini_plot(ax, (x_hid + 0.7, y - 0.55, 2.6, 1.1), xs, [units[:, i]],
-                   [COLORS["terms"] if a_[i] > 0 else COLORS["terms_neg"]], ["-"], ulim,
-                   f"knot h = {hs}, {facing}", marks=[h] if lo < h < hi else [])
+        _mini_plot(
+            ax,
+            (x_hid + 0.7, y - 0.55, 2.6, 1.1),
+            xs,
+            [units[:, i]],
+            [COLORS["terms"] if a_[i] > 0 else COLORS["terms_neg"]],
+            ["-"],
+            ulim,
+            f"knot h = {hs}, {facing}",
+            marks=[h] if lo < h < hi else [],
+        )
         p, q = _towards((x_hid + 3.45, y), (x_out, y_out), 0.0, 0.55)
         _arrow(ax, p, q, lw=1.0)
         t = 0.55
-        ax.text((1 - t) * p[0] + t * q[0], (1 - t) * p[1] + t * q[1] + 0.12,
-                f"$w_{{{i + 1}}}={w_[i]:g}$", ha="center", va="bottom", fontsize=9,
-                color="#7a3b00", bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+        ax.text(
+            (1 - t) * p[0] + t * q[0],
+            (1 - t) * p[1] + t * q[1] + 0.12,
+            f"$w_{{{i + 1}}}={w_[i]:g}$",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            color="#7a3b00",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
+        )
     _node(ax, x_out, y_out, 0.55, r"$\Sigma$", fontsize=15)
-    ax.text(x_out, y_out - 0.75, f"bias c = {c:g}".replace("-", "\u2212"), ha="center",
-            va="top", fontsize=9)
+    ax.text(
+        x_out,
+        y_out - 0.75,
+        f"bias c = {c:g}".replace("-", "\u2212"),
+        ha="center",
+        va="top",
+        fontsize=9,
+    )
     span = float(out.max() - out.min()) or 1.0
-    _mini_plot(ax, (x_out + 0.9, y_out - 1.0, 2.8, 2.0), xs, [out], [COLORS["sum"]], ["-"],
-               (float(out.min()) - 0.12 * span, float(out.max()) + 0.12 * span),
-               "output f(x)", marks=[float(-bi / ai) for ai, bi in zip(a_, b_)
-                                     if lo < -bi / ai < hi])
+    _mini_plot(
+        ax,
+        (x_out + 0.9, y_out - 1.0, 2.8, 2.0),
+        xs,
+        [out],
+        [COLORS["sum"]],
+        ["-"],
+        (float(out.min()) - 0.12 * span, float(out.max()) + 0.12 * span),
+        "output f(x)",
+        marks=[float(-bi / ai) for ai, bi in zip(a_, b_) if lo < -bi / ai < hi],
+    )
     ax.text(x_in, y_out - 0.7, "input", ha="center", va="top", fontsize=9)
-    ax.text(x_hid + 1.9, top + 0.45, r"hidden units $u_i(x) = \mathrm{ReLU}(a_i x + b_i)$",
-            ha="center", va="bottom", fontsize=10)
-    ax.text(x_out + 1.6, y_out + 1.35, r"$f(x) = c + \sum_i w_i\,u_i(x)$", ha="center",
-            va="bottom", fontsize=10)
+    ax.text(
+        x_hid + 1.9,
+        top + 0.45,
+        r"hidden units $u_i(x) = \mathrm{ReLU}(a_i x + b_i)$",
+        ha="center",
+        va="bottom",
+        fontsize=10,
+    )
+    ax.text(
+        x_out + 1.6,
+        y_out + 1.35,
+        r"$f(x) = c + \sum_i w_i\,u_i(x)$",
+        ha="center",
+        va="bottom",
+        fontsize=10,
+    )
     return ax
