@@ -14,4 +14,5 @@ if importlib.util.find_spec("torch") is None:
         "src/relusum/torch_bridge.py",
         "src/relusum/depth.py",
         "src/relusum/cli/net.py",
+        "src/relusum/nn/*",
     ]

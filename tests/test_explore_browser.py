@@ -170,8 +170,9 @@ def test_page_loads_offline_without_errors(page):
     assert page.js("document.querySelectorAll('#chart canvas').length") == 1
     assert page.js("document.querySelectorAll('#errchart canvas').length") == 1
     # Every method is listed; the unavailable ones are disabled with a reason.
-    opts = page.js("[...document.querySelectorAll('#method option')]"
-                   ".map(o => [o.value, o.disabled])")
+    opts = page.js(
+        "[...document.querySelectorAll('#method option')].map(o => [o.value, o.disabled])"
+    )
     assert [o[0] for o in opts] == ["interp", "lstsq", "opt-l2", "opt-linf", "train"]
     info = page.server.api.methods()
     assert all(disabled == (not info[key]["available"]) for key, disabled in opts)
@@ -187,14 +188,17 @@ def test_formula_and_units_slider_match_the_server(page):
     errors = []
     for n in (2, 5, 17, 60, 200):
         p.page.fill("#units-range", str(n))  # moves the slider (an input event)
-        p.wait(f"relusumState.lastDraw && relusumState.lastDraw.units === {n} && "
-               f"relusumState.model.knots.length === {n}")
+        p.wait(
+            f"relusumState.lastDraw && relusumState.lastDraw.units === {n} && "
+            f"relusumState.model.knots.length === {n}"
+        )
         assert p.js("document.getElementById('units').value") == str(n)
         model = _server_fit("tanh(2*x) + 0.1*x", -2.0, 3.0, n)
         _check_drawn_sum(p, model)
         shown = float(p.js("document.getElementById('r-max').textContent"))
-        assert shown == pytest.approx(relusum.fit("tanh(2*x) + 0.1*x", (-2, 3), n)
-                                      .report.max_abs_error, rel=1e-3)
+        assert shown == pytest.approx(
+            relusum.fit("tanh(2*x) + 0.1*x", (-2, 3), n).report.max_abs_error, rel=1e-3
+        )
         assert int(p.js("document.getElementById('r-units').textContent")) == n
         errors.append(shown)
     assert all(b < a for a, b in zip(errors, errors[1:])), errors
@@ -253,8 +257,9 @@ def test_hand_mode_changes_the_curve(page):
     p.wait("relusumState.model.weights[2] === 2.5")
     x2, y2 = p.chart()
     m = p.js("relusumState.model")
-    np.testing.assert_allclose(y2, ReluSum(m["bias"], m["knots"], m["weights"])(x2),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        y2, ReluSum(m["bias"], m["knots"], m["weights"])(x2), rtol=1e-12, atol=1e-12
+    )
     assert not np.allclose(y2, np.interp(x2, x1, y1))
     # The neuron panel: a = 1, b = -h, h = -b/a, the output weight.
     text = p.js("document.getElementById('neuron-body').textContent")
@@ -263,7 +268,8 @@ def test_hand_mode_changes_the_curve(page):
     p.wait("relusumState.report && !relusumState.report.approx")
     ref = relusum.fitting.api.measure(
         ReluSum(m["bias"], m["knots"], m["weights"], (-np.pi, np.pi)),
-        relusum.make_target("sin(x)", ("-pi", "pi")))
+        relusum.make_target("sin(x)", ("-pi", "pi")),
+    )
     assert p.js("relusumState.report.max_abs_error") == pytest.approx(ref[1], rel=1e-9)
 
 
@@ -298,16 +304,20 @@ def test_shared_url_restores_the_view(page, browser, server):
     p.page.uncheck("#show-terms")
     p.wait("location.hash.includes('t=0') && location.hash.includes('hw=-0.75')")
     url = p.page.url
-    state = p.js("({m: relusumState.model, f: relusumState.formula, n: relusumState.units, "
-                 "t: relusumState.showTerms})")
+    state = p.js(
+        "({m: relusumState.model, f: relusumState.formula, n: relusumState.units, "
+        "t: relusumState.showTerms})"
+    )
     x, y = p.chart()
 
     q = Page(browser, server)
     try:
         q.page.goto(url)
         q.wait("window.relusumReady === true")
-        got = q.js("({m: relusumState.model, f: relusumState.formula, n: relusumState.units, "
-                   "t: relusumState.showTerms, hand: relusumState.hand})")
+        got = q.js(
+            "({m: relusumState.model, f: relusumState.formula, n: relusumState.units, "
+            "t: relusumState.showTerms, hand: relusumState.hand})"
+        )
         assert got["f"] == state["f"] and got["n"] == 11 and got["hand"] is True
         assert got["t"] is False
         np.testing.assert_allclose(got["m"]["knots"], state["m"]["knots"], rtol=1e-11)
@@ -328,13 +338,16 @@ def test_challenge_and_exports(page):
     p.wait("relusumState.challenge && relusumState.hand && relusumState.model.knots.length === 6")
     p.wait("relusumState.report && !relusumState.report.approx")
     assert p.js("relusumState.target.label") == "tanh(x)"
-    assert "Goal: max error below 0.05" in p.js("document.getElementById('challenge-info')"
-                                                ".textContent")
+    assert "Goal: max error below 0.05" in p.js(
+        "document.getElementById('challenge-info').textContent"
+    )
     # Better knots (where tanh bends) and their best weights meet the goal.
     p.js("relusumState.model.knots = [-1.97, -1.06, -0.34, 0.14, 0.89, 1.6]")
     p.page.click("#refit-weights")
-    p.wait("relusumState.report && !relusumState.report.approx && "
-           "relusumState.report.max_abs_error < 0.05")
+    p.wait(
+        "relusumState.report && !relusumState.report.approx && "
+        "relusumState.report.max_abs_error < 0.05"
+    )
     p.wait("document.querySelector('#challenge-info .ok') !== null")
     # PyTorch snippet in a dialog.
     p.page.click("#exp-torch")
@@ -359,8 +372,10 @@ def test_csv_dropped_on_the_page_is_fitted(page, tmp_path):
     f = tmp_path / "points.csv"
     f.write_text(text)
     p.page.set_input_files("#csv-file", str(f))
-    p.wait("relusumState.data && relusumState.target.kind === 'data' && "
-           "relusumState.report && relusumState.report.error_on === 'data'")
+    p.wait(
+        "relusumState.data && relusumState.target.kind === 'data' && "
+        "relusumState.report && relusumState.report.error_on === 'data'"
+    )
     p.wait(f"relusumState.model.knots.length === {p.js('relusumState.units')}")
     m = p.js("relusumState.model")
     ref = relusum.fit((x, y), n_units=len(m["knots"])).model
@@ -389,8 +404,71 @@ def test_trained_network_with_progress(page, server):
     p.wait("relusumState.report && relusumState.report.knots_method === 'trained'", timeout=120)
     assert p.js("document.getElementById('train-progress').hidden") is True
     assert "trained network with 6 hidden units" in p.js(
-        "document.getElementById('r-where').textContent")
+        "document.getElementById('r-where').textContent"
+    )
     m = p.js("relusumState.model")
     x, y = p.chart()
-    np.testing.assert_allclose(y, ReluSum(m["bias"], m["knots"], m["weights"])(x),
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        y, ReluSum(m["bias"], m["knots"], m["weights"])(x), rtol=1e-9, atol=1e-9
+    )
+
+
+def test_the_page_fills_a_1366x768_viewport(page):
+    """The main chart takes the room; under it only the error chart, reaching the bottom."""
+    import io
+
+    from PIL import Image
+
+    p = page.open()
+    p.wait("relusumState.sweep !== null")
+    vw, vh = p.js("[innerWidth, innerHeight]")
+    assert (vw, vh) == (1366, 768)
+    assert p.js("document.documentElement.scrollHeight") <= vh  # nothing below the fold
+    # The main chart's box, from a screenshot of it.
+    shot = Image.open(io.BytesIO(p.page.locator("#chart").screenshot())).convert("RGB")
+    width, height = shot.size
+    assert width >= 1000 and height >= 0.64 * vh, shot.size
+    # The chart is drawn down to the bottom of its box (axis labels and legend there).
+    px = np.asarray(shot, dtype=int)
+    bottom = px[int(0.88 * height) : height - 2, 2:-2]
+    assert (np.abs(bottom - 255).sum(axis=2) > 60).any(axis=1).sum() >= 4
+    canvas = p.js("document.querySelector('#chart canvas').getBoundingClientRect().height")
+    assert canvas >= height - 50
+    # Below it: the error chart across the whole width, ending at the viewport's bottom.
+    box = p.js("""(() => { const b = e => document.querySelector(e).getBoundingClientRect();
+        return {chart: b('#chart'), lower: b('#lower'), err: b('#errchart canvas')}; })()""")
+    assert box["lower"]["top"] - box["chart"]["bottom"] < 16
+    assert vh - box["lower"]["bottom"] < 16
+    assert box["err"]["width"] >= 0.95 * box["lower"]["width"]
+    assert box["lower"]["height"] <= 0.25 * vh
+    # No empty panel under the plot: the lower row holds the error chart only.
+    assert p.js("[...document.querySelectorAll('#lower > *')].map(e => e.id)") == ["err-wrap"]
+
+
+def test_without_torch_the_page_says_what_to_install_in_one_line(browser, server, monkeypatch):
+    import relusum.explore.api as api_module
+
+    monkeypatch.setattr(api_module, "torch_available", lambda: False)
+    p = Page(browser, server)
+    try:
+        p.open()
+        assert p.js("document.querySelector('#method option[value=train]').disabled") is True
+        p.wait("!document.getElementById('method-note').hidden")
+        note = p.js("document.getElementById('method-note').textContent")
+        assert note == "The trained-network curve needs PyTorch: pip install 'relusum[torch]'"
+        assert p.js("document.querySelector('#method-note code').textContent") == (
+            "pip install 'relusum[torch]'"
+        )
+        text = p.js("document.body.innerText")
+        assert "No module named" not in text and "ModuleNotFoundError" not in text
+        assert p.external == [] and p.errors == []
+    finally:
+        p.close()
+    monkeypatch.undo()
+    q = Page(browser, server)  # with torch (or without it for real), the note matches the truth
+    try:
+        q.open()
+        available = server.api.methods()["train"]["available"]
+        assert q.js("document.getElementById('method-note').hidden") is available
+    finally:
+        q.close()

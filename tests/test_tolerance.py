@@ -62,7 +62,7 @@ def test_data_tolerance_and_floor():
 
 
 def test_step_is_unreachable():
-    with pytest.raises(ValueError, match="not reached"):
+    with pytest.raises(ValueError, match="cannot be reached: the target jumps by 1 at x = 0"):
         relusum.fit("step(x)", domain=(-1, 1), knots="optimal", loss="linf", tol=1e-3,
                     max_units=40)
 

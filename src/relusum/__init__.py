@@ -31,4 +31,20 @@ __all__ = [
     "make_target",
     "parse_formula",
     "FormulaError",
+    "fit_many",
+    "ReluSumRegressor",
 ]
+
+
+def __getattr__(name: str):
+    # The scale layer (pandas, pyarrow, Dask) and the scikit-learn estimator are
+    # loaded only when used: `import relusum` stays cheap.
+    if name == "fit_many":
+        from relusum.scale.many import fit_many
+
+        return fit_many
+    if name == "ReluSumRegressor":
+        from relusum.estimator import ReluSumRegressor
+
+        return ReluSumRegressor
+    raise AttributeError(f"module 'relusum' has no attribute {name!r}")

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from relusum._text import plural
+
 if TYPE_CHECKING:  # pragma: no cover
     from relusum.model import ReluSum
 
@@ -39,7 +41,10 @@ def sketch(s: ReluSum, width: int = 320, height: int = 160) -> str:
         f'<circle cx="{u:.2f}" cy="{v:.2f}" r="2" fill="#d62728"/>'
         for u, v in zip(px(h), py(np.asarray(s(h))))
     )
-    title = f"ReluSum: {s.n_units} units, {s.n_pieces} pieces on [{a:.4g}, {b:.4g}]"
+    title = (
+        f"ReluSum: {plural(s.n_units, 'unit')}, {plural(s.n_pieces, 'linear piece')} "
+        f"on [{a:.4g}, {b:.4g}]"
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}"><title>{title}</title>'

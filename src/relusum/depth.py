@@ -125,8 +125,12 @@ def depth_table(max_depth: int = 8) -> list[dict[str, int]]:
         shallow = to_torch(s)
         assert from_torch(shallow, (0, 1)).n_pieces == s.n_pieces
         rows.append(
-            {"depth": k, "deep_units": 2 * k, "pieces": s.n_pieces,
-             "shallow_units": shallow[0].out_features}
+            {
+                "depth": k,
+                "deep_units": 2 * k,
+                "pieces": s.n_pieces,
+                "shallow_units": shallow[0].out_features,
+            }
         )
     return rows
 
@@ -153,16 +157,35 @@ def plot_depth(ax: Axes | None = None, max_depth: int = 8) -> Axes:
     deep_u = np.array([r["deep_units"] for r in rows])
     pieces = np.array([r["pieces"] for r in rows])
     shallow_u = np.array([r["shallow_units"] for r in rows])
-    ax.plot(deep_u, pieces, "o-", color=COLORS["sum"], lw=2,
-            label="deep: k layers of 2 units (sawtooth), 2^k pieces")
+    ax.plot(
+        deep_u,
+        pieces,
+        "o-",
+        color=COLORS["sum"],
+        lw=2,
+        label="deep: k layers of 2 units (sawtooth), 2^k pieces",
+    )
     n = np.arange(1, int(shallow_u.max()) + 1)
-    ax.plot(n, n + 1, "-", color=COLORS["terms"], lw=1.6,
-            label="one hidden layer: at most n + 1 pieces")
-    ax.plot(shallow_u, pieces, "s", color=COLORS["terms"], ms=5,
-            label="same sawtooth with one hidden layer")
+    ax.plot(
+        n, n + 1, "-", color=COLORS["terms"], lw=1.6, label="one hidden layer: at most n + 1 pieces"
+    )
+    ax.plot(
+        shallow_u,
+        pieces,
+        "s",
+        color=COLORS["terms"],
+        ms=5,
+        label="same sawtooth with one hidden layer",
+    )
     for r in rows:
-        ax.annotate(f"k={r['depth']}", (r["deep_units"], r["pieces"]), textcoords="offset points",
-                    xytext=(-6, 6), fontsize=7, ha="right")
+        ax.annotate(
+            f"k={r['depth']}",
+            (r["deep_units"], r["pieces"]),
+            textcoords="offset points",
+            xytext=(-6, 6),
+            fontsize=7,
+            ha="right",
+        )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlabel("hidden units (neurons)")

@@ -37,7 +37,9 @@ f-strings, lambdas, comprehensions, containers, comparisons, ``and``/``or``/
 whitelisted function name, complex/``None``/``True`` literals -- is rejected
 with a one-line :class:`FormulaError` that quotes the offending part of the text
 and its (1-based) column. Text longer than :data:`MAX_FORMULA_LENGTH`
-characters and nesting deeper than :data:`MAX_NESTING_DEPTH` are refused too.
+characters, nesting deeper than :data:`MAX_NESTING_DEPTH` and any character
+beyond ASCII (such as the fullwidth ``ｓｉｎ(ｘ)``, which Python would quietly read
+as ``sin(x)``) are refused too.
 
 Examples
 --------
@@ -53,6 +55,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import unicodedata
 import warnings
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -334,6 +337,18 @@ def _suggest(name: str, candidates: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def _non_ascii_message(ch: str, column: int) -> str:
+    # Python's parser would silently NFKC-normalise fullwidth or mathematical letters
+    # ("ｓｉｎ(ｘ)" -> "sin(x)"); refusing them keeps what is evaluated what was typed.
+    name = unicodedata.name(ch, "unnamed character")
+    plain = unicodedata.normalize("NFKC", ch)
+    hint = f" (did you mean {plain!r}?)" if plain.isascii() and plain.strip() else ""
+    return (
+        f"character {ch!r} (U+{ord(ch):04X} {name}) at column {column} is not allowed: "
+        f"formulas are written in ASCII{hint}"
+    )
+
+
 def _check_text(text: object) -> _Source:
     """Cheap checks on the raw text before it is handed to the parser."""
     if not isinstance(text, str):
@@ -352,6 +367,8 @@ def _check_text(text: object) -> _Source:
             raise FormulaError(
                 f"control character U+{ord(ch):04X} is not allowed (column {i + 1})", i + 1, text
             )
+        if ord(ch) > 127:
+            raise FormulaError(_non_ascii_message(ch, i + 1), i + 1, text)
         if ch in "([{":
             depth += 1
             if depth > MAX_NESTING_DEPTH:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,41 +31,23 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from relusum._io import atomic_write_text
+from relusum._validate import as_float_vector as _as_float_vector
+from relusum._validate import check_domain as _check_domain
+from relusum._validate import parse_json as _parse_json
+from relusum._validate import real as _real
 
 __all__ = ["ReluSum", "FORMAT"]
 
 #: The ``format`` tag written into every JSON document.
 FORMAT = "relusum/1"
+#: The ``format`` tags this release reads.
+READABLE_FORMATS = ("relusum/1",)
+#: Largest model file :meth:`ReluSum.load` reads (bytes); a model of a million
+#: units takes about 45 MB of JSON.
+MAX_MODEL_BYTES = 64 * 1024 * 1024
 _CHUNK = 1 << 16  # points evaluated per block (keeps the work in cache)
 
 Number = float | int
-
-
-def _as_float_vector(name: str, values: ArrayLike) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} must be finite; {name}[{bad}] is {arr[bad]}")
-    return arr
-
-
-def _check_domain(domain: Any) -> tuple[float, float] | None:
-    if domain is None:
-        return None
-    try:
-        a, b = (float(v) for v in domain)
-    except (TypeError, ValueError):
-        raise ValueError(f"domain must be a pair (A, B) of numbers, got {domain!r}") from None
-    if not (math.isfinite(a) and math.isfinite(b)):
-        raise ValueError(f"domain ends must be finite, got ({a}, {b})")
-    if not a < b:
-        what = "empty" if a == b else "reversed"
-        raise ValueError(f"domain is {what}: need A < B, got A={a}, B={b}")
-    return (a, b)
 
 
 class ReluSum:
@@ -107,7 +90,7 @@ class ReluSum:
         weights: ArrayLike,
         domain: tuple[Number, Number] | None = None,
     ) -> None:
-        bias = float(bias)
+        bias = _real("bias", bias)
         if not math.isfinite(bias):
             raise ValueError(f"bias must be finite, got {bias}")
         h = _as_float_vector("knots", knots)
@@ -195,8 +178,11 @@ class ReluSum:
         """Evaluate the sum at ``x`` (a scalar or an array of any shape).
 
         Uses the value at the nearest knot to the left plus the slope of its
-        piece: exact up to rounding, with no ``N x n`` intermediate.
+        piece: exact up to rounding, with no ``N x n`` intermediate.  A Dask
+        array gives a lazy Dask array (block by block, ``map_blocks``).
         """
+        if type(x).__module__.startswith("dask."):  # lazy: evaluated block by block
+            return x.map_blocks(self.__call__, dtype=float)
         xa = np.asarray(x, dtype=float)
         out = self._evaluate(xa.ravel()).reshape(xa.shape)
         if np.ndim(x) == 0:
@@ -433,6 +419,10 @@ class ReluSum:
         >>> ReluSum(0.0, [1.0, 1.0, 2.0], [1.0, 2.0, 0.0]).simplify()
         ReluSum(bias=0, knots=[1], weights=[3])
         """
+        if isinstance(atol, (bool, np.bool_)) or not isinstance(atol, numbers.Real):
+            raise TypeError(f"atol must be a number, got {type(atol).__name__}")
+        if not (math.isfinite(atol) and atol >= 0):
+            raise ValueError(f"atol must be a finite number >= 0, got {atol}")
         h, w = self._knots, self._weights
         if h.size and atol > 0:
             groups = np.concatenate(([0], np.cumsum(np.diff(h) > atol)))
@@ -502,7 +492,11 @@ class ReluSum:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReluSum:
-        """Read the model fields of a dict (other fields are ignored)."""
+        """Read the model fields of a dict (other fields are ignored).
+
+        Numbers must be JSON numbers (not strings or booleans) representable as
+        floats, and ``format`` one of :data:`READABLE_FORMATS` when present.
+        """
         if not isinstance(data, dict):
             raise ValueError(f"a relusum model must be a JSON object, got {type(data).__name__}")
         missing = [k for k in ("bias", "knots", "weights") if k not in data]
@@ -510,15 +504,40 @@ class ReluSum:
             raise ValueError(f"not a relusum model: missing field(s) {', '.join(missing)}")
         fmt = data.get("format", FORMAT)
         if not (isinstance(fmt, str) and fmt.startswith("relusum/")):
-            raise ValueError(f"not a relusum model: format is {fmt!r}")
+            raise ValueError(f"not a relusum model: format is {fmt!r:.60}")
+        if fmt not in READABLE_FORMATS:
+            raise ValueError(
+                f"model format {fmt!r:.60} is not readable by this release of relusum, "
+                f"which reads {', '.join(READABLE_FORMATS)}; upgrade relusum"
+            )
+        for key in ("knots", "weights"):
+            if not isinstance(data[key], list):
+                raise ValueError(
+                    f"not a relusum model: {key} must be a list of numbers, "
+                    f"got {type(data[key]).__name__}"
+                )
+        domain = data.get("domain")
+        if domain is not None and not isinstance(domain, list):
+            raise ValueError(
+                f"not a relusum model: domain must be a list [A, B] or null, "
+                f"got {type(domain).__name__}"
+            )
         try:
-            return cls(data["bias"], data["knots"], data["weights"], data.get("domain"))
+            return cls(data["bias"], data["knots"], data["weights"], domain)
         except TypeError as exc:
             raise ValueError(f"not a relusum model: {exc}") from None
 
     def to_json(self, **extra: Any) -> str:
-        """JSON text of :meth:`to_dict` merged with ``extra`` fields."""
-        return json.dumps({**self.to_dict(), **extra}, indent=2)
+        """JSON text of :meth:`to_dict` merged with ``extra`` fields (strict: no NaN/Infinity)."""
+        doc = {**self.to_dict(), **extra}
+        try:
+            return json.dumps(doc, indent=2, allow_nan=False)
+        except ValueError:
+            bad = [k for k, v in extra.items() if isinstance(v, float) and not math.isfinite(v)]
+            raise ValueError(
+                f"cannot write a model with non-finite field(s) {', '.join(bad) or '(nested)'}: "
+                "JSON has no NaN or Infinity"
+            ) from None
 
     def save(self, path: str | os.PathLike[str], **extra: Any) -> Path:
         """Write the model as JSON, atomically (a partial file is never left behind)."""
@@ -526,18 +545,25 @@ class ReluSum:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ReluSum:
-        """Read a model written by :meth:`save` (or by ``relusum fit --save``)."""
+        """Read a model written by :meth:`save` (or by ``relusum fit --save``).
+
+        Files larger than :data:`MAX_MODEL_BYTES` (64 MB) are refused before they
+        are read whole, so ``/dev/zero`` or a huge file cannot exhaust memory.
+        """
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            with p.open("rb") as fh:
+                raw = fh.read(MAX_MODEL_BYTES + 1)
         except OSError as exc:
             raise ValueError(f"cannot read model file {str(p)!r}: {exc.strerror}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{str(p)!r} is not JSON: {exc.msg} at line {exc.lineno}") from None
-        return cls.from_dict(data)
+        if len(raw) > MAX_MODEL_BYTES:
+            raise ValueError(
+                f"model file {str(p)!r} is larger than {MAX_MODEL_BYTES // 2**20} MB; "
+                "a relusum model is far smaller"
+            )
+        return cls.from_dict(_parse_json(raw, str(p)))
 
+    # ------------------------------------------------------------- display
     # ------------------------------------------------------------- display
     def __repr__(self) -> str:
         def fmt(values: Iterable[float]) -> str:
@@ -560,3 +586,41 @@ class ReluSum:
         from relusum._svg import sketch
 
         return sketch(self)
+
+
+def _many_relusums(
+    bias: np.ndarray, knots: np.ndarray, weights: np.ndarray, domains: np.ndarray
+) -> list[ReluSum]:
+    """One :class:`ReluSum` per row, with the arithmetic of ``ReluSum(...)`` done row-wise.
+
+    For batched fits (:func:`relusum.fit_many`): ``knots`` (G, n) must be finite
+    and increasing along each row, ``weights`` (G, n) finite, ``domains`` (G, 2)
+    finite with ``A < B``; the results equal ``ReluSum(bias[g], knots[g],
+    weights[g], domains[g])`` without its per-object checks.
+    """
+    h = np.array(knots, dtype=float)
+    w = np.array(weights, dtype=float)
+    b = np.asarray(bias, dtype=float)
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+        raise ValueError("bias, knots and weights must be finite")
+    if h.shape[1] > 1 and not np.all(np.diff(h, axis=1) > 0):
+        raise ValueError("knots must increase along each row")
+    if not np.all(domains[:, 0] < domains[:, 1]):
+        raise ValueError("each domain needs A < B")
+    cum = np.cumsum(w, axis=1)
+    values = np.empty_like(h)
+    if h.shape[1]:
+        values[:, 0] = b
+        if h.shape[1] > 1:
+            values[:, 1:] = b[:, None] + np.cumsum(cum[:, :-1] * np.diff(h, axis=1), axis=1)
+    out = []
+    for g in range(h.shape[0]):
+        s = object.__new__(ReluSum)
+        rows = (h[g].copy(), w[g].copy(), cum[g].copy(), values[g].copy())
+        for arr in rows:
+            arr.setflags(write=False)
+        s._bias = float(b[g])
+        s._knots, s._weights, s._cum_slope, s._knot_values = rows
+        s._domain = (float(domains[g, 0]), float(domains[g, 1]))
+        out.append(s)
+    return out

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from relusum._io import atomic_path
+from relusum._text import plural
 from relusum.model import ReluSum
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -135,9 +136,16 @@ def _legend(ax: Axes) -> None:
     """A legend on a light backing, the terms listed last (they are context, not the story)."""
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("terms"))
-    leg = ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="best",
-                    frameon=True, fontsize=9, framealpha=0.85, facecolor="white",
-                    edgecolor="none")
+    leg = ax.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="best",
+        frameon=True,
+        fontsize=9,
+        framealpha=0.85,
+        facecolor="white",
+        edgecolor="none",
+    )
     leg.set_zorder(10)
 
 
@@ -245,8 +253,12 @@ def plot_terms(
         if sel.size == 0:
             continue
         lc = LineCollection(
-            term_segments(s, a, b, sel), colors=color, linewidths=lw, linestyles="--",
-            alpha=alpha, label=label,
+            term_segments(s, a, b, sel),
+            colors=color,
+            linewidths=lw,
+            linestyles="--",
+            alpha=alpha,
+            label=label,
         )
         ax.add_collection(lc)
     ax.set_xlim(a, b)
@@ -300,8 +312,13 @@ def plot_relusum(
         plot_terms(s, ax, (a, b))
     x = _corners(a, b, s)
     ax.plot(
-        x, s(x), color=COLORS["sum"], lw=2.2, solid_joinstyle="round",
-        label=label or f"sum of {s.n_units} ReLU{'s' if s.n_units != 1 else ''}", zorder=4,
+        x,
+        s(x),
+        color=COLORS["sum"],
+        lw=2.2,
+        solid_joinstyle="round",
+        label=label or f"sum of {plural(s.n_units, 'ReLU')}",
+        zorder=4,
     )
     if knots and s.n_units:
         h = s.knots[(s.knots >= a) & (s.knots <= b)]
@@ -325,7 +342,8 @@ def plot_fit(
     """Plot a fit: the target (curve or data points), the sum, and its terms.
 
     The view is kept on the target (terms may reach far outside it); the title
-    gives the units, pieces and the errors of the fit's report.
+    gives the units, pieces and the errors of the fit's report.  Data is drawn
+    on axes named after its quantities (a CSV file's column headers).
 
     Parameters
     ----------
@@ -362,12 +380,15 @@ def plot_fit(
         ax.plot(x, tgt.evaluate(x), color=COLORS["target"], lw=1.4, label=f"target {tgt.label}")
     else:
         ax.plot(tgt.x, tgt.y, ".", color=COLORS["data"], ms=4, label=tgt.label)
-    plot_relusum(s, ax, (a, b), terms=False, label=f"sum of {s.n_units} ReLUs")
+    plot_relusum(s, ax, (a, b), terms=False, label=f"sum of {plural(s.n_units, 'ReLU')}")
+    if tgt.fn is None:  # data: the axes are the data's quantities (CSV column names)
+        ax.set_xlabel(tgt.x_name)
+        ax.set_ylabel(tgt.y_name)
     ax.set_title(
         title
         if title is not None
-        else f"{rep.n_units} units, {rep.n_pieces} pieces: max error {rep.max_abs_error:.3g}, "
-        f"RMSE {rep.rmse:.3g}",
+        else f"{plural(rep.n_units, 'unit')}, {plural(rep.n_pieces, 'linear piece')}: "
+        f"max error {rep.max_abs_error:.3g}, RMSE {rep.rmse:.3g}",
         fontsize=10,
     )
     # Keep the view on the target: the terms may reach far outside it.
@@ -419,9 +440,7 @@ def plot_convergence(
     for k, (name, err) in enumerate(errors.items()):
         e = np.asarray(err, dtype=float)
         if e.shape != n.shape:
-            raise ValueError(
-                f"errors[{name!r}] has {e.size} values for {n.size} unit counts"
-            )
+            raise ValueError(f"errors[{name!r}] has {e.size} values for {n.size} unit counts")
         ok = np.isfinite(e) & (e > 0)
         color, marker = METHOD_STYLES[k % len(METHOD_STYLES)]
         ax.loglog(n[ok], e[ok], marker=marker, ls="-", ms=4.5, lw=1.6, color=color, label=name)
@@ -436,8 +455,14 @@ def plot_convergence(
             # Only where it stays near the data, so it does not stretch the axes.
             top = max(float(np.nanmax(np.asarray(e, dtype=float))) for e in errors.values())
             keep = ref <= 1.5 * top
-            ax.loglog(nn[keep], ref[keep], ":", color=COLORS["reference"], lw=1.4,
-                      label=r"reference $\propto n^{-2}$")
+            ax.loglog(
+                nn[keep],
+                ref[keep],
+                ":",
+                color=COLORS["reference"],
+                lw=1.4,
+                label=r"reference $\propto n^{-2}$",
+            )
     ax.set_xlabel("number of units n")
     ax.set_ylabel(ylabel)
     _style(ax)
@@ -482,3 +507,109 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120, **kw:
     with atomic_path(p) as tmp, matplotlib.rc_context({"svg.hashsalt": RC["svg.hashsalt"]}):
         fig.savefig(tmp, dpi=dpi, format=suffix[1:], metadata=meta, **kw)
     return p
+
+
+def plot_band(
+    result: FitResult, ax: Axes | None = None, level: float = 0.95, kind: str = "confidence"
+) -> Axes:
+    """Shade the pointwise ``level`` band of a least-squares fit (see ``FitResult.band``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np, relusum
+    >>> from relusum.plot import plot_band
+    >>> x = np.linspace(0, 1, 200); y = x + 0.1 * np.sin(40 * x)
+    >>> ax = plot_band(relusum.fit((x, y), n_units=3))
+    >>> len(ax.collections)
+    1
+    """
+    ax = _axes(ax)
+    a, b = result.target.domain
+    x = np.linspace(a, b, 400)
+    lo, hi = result.band(x, level, kind)
+    ax.fill_between(
+        x,
+        lo,
+        hi,
+        color=COLORS["sum"],
+        alpha=0.18,
+        lw=0,
+        label=f"{level:.0%} {kind} band",
+    )
+    return ax
+
+
+def plot_selection(result: FitResult, ax: Axes | None = None) -> Axes:
+    """The score of every number of units tried by ``n_units="auto"``, the choice marked."""
+    ax = _axes(ax)
+    rep = result.report
+    curve = np.asarray(rep.extra.get("selection_curve") or [], dtype=float)
+    if curve.size == 0:
+        raise ValueError("the fit has no selection curve: fit with n_units='auto'")
+    ax.plot(curve[:, 0], curve[:, 1], "o-", color=COLORS["sum"], ms=4)
+    n = rep.extra.get("n_units_selected", rep.n_units)
+    best = curve[curve[:, 0] == n]
+    ax.plot(
+        best[:, 0],
+        best[:, 1],
+        "o",
+        color=COLORS["target"],
+        ms=9,
+        mfc="none",
+        label=f"chosen: {plural(int(n), 'unit')}",
+    )
+    ax.set_xlabel("number of units n")
+    ax.set_ylabel(
+        {"cv": "cross-validated MSE", "bic": "BIC", "gcv": "GCV"}.get(
+            rep.extra.get("selection"), "score"
+        )
+    )
+    _style(ax)
+    ax.legend(frameon=False, fontsize=9)
+    return ax
+
+
+def plot_partial(est: Any, X: Any, level: float | None = 0.95, axes: Any = None) -> Any:
+    """Each column's sum ``s_j`` of a fitted ``ReluSumRegressor`` (the shape of its effect).
+
+    With ``level`` the confidence band of each centred component is shaded.
+    Returns the array of Axes (one per column).
+    """
+    import matplotlib.pyplot as plt
+
+    from relusum.additive import AdditiveReluSum
+    from relusum.fitting.additive import partial_bands
+
+    model = getattr(est, "model_", None)
+    if model is None:
+        raise ValueError("plot_partial needs a fitted ReluSumRegressor")
+    Xa = np.asarray(X, dtype=float)
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    comps = model.components if isinstance(model, AdditiveReluSum) else (model,)
+    d = len(comps)
+    if axes is None:
+        fig, axes = plt.subplots(1, d, figsize=(3.2 * d, 3.0), squeeze=False, layout="constrained")
+        axes = axes[0]
+    grids = [np.linspace(np.min(Xa[:, j]), np.max(Xa[:, j]), 300) for j in range(d)]
+    bands = None
+    if level is not None and isinstance(model, AdditiveReluSum) and hasattr(est, "_train"):
+        xt, yt, wt = est._train
+        bands = partial_bands(xt, yt, model, grids, level, wt)
+    names = getattr(est, "feature_names_in_", None)
+    for j in range(d):
+        ax = axes[j]
+        g = grids[j]
+        if bands is not None:
+            ax.fill_between(g, *bands[j], color=COLORS["sum"], alpha=0.18, lw=0)
+        elif level is not None and not isinstance(model, AdditiveReluSum):
+            lo, hi = est.result_.band(g, level)
+            ax.fill_between(g, lo, hi, color=COLORS["sum"], alpha=0.18, lw=0)
+        ax.plot(g, comps[j](g), color=COLORS["sum"], lw=1.6)
+        ax.set_xlabel(str(names[j]) if names is not None else f"x{j}")
+        ax.set_title(plural(comps[j].n_units, "unit"), fontsize=9)
+        _style(ax)
+    axes[0].set_ylabel("effect s_j(x_j)")
+    return axes

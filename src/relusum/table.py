@@ -151,9 +151,7 @@ def _c_array(values: np.ndarray) -> str:
     return "{\n    " + body + "\n}"
 
 
-def write_table_header(
-    model: ReluSum, path: str | os.PathLike[str], name: str = "relusum"
-) -> Path:
+def write_table_header(model: ReluSum, path: str | os.PathLike[str], name: str = "relusum") -> Path:
     """Write a C header with the table and ``static inline double <name>_eval(double x)``.
 
     The header needs only ``<stddef.h>``; evaluation is a binary search over

@@ -22,8 +22,10 @@ Data
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +34,13 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from relusum._validate import as_float_vector, real
 from relusum.formula import Formula, evaluate_constant, parse_formula
 
 __all__ = [
     "DEFAULT_SAMPLES",
     "MAX_SAMPLES",
+    "MAX_MAGNITUDE",
     "Data",
     "Target",
     "make_target",
@@ -47,8 +51,15 @@ __all__ = [
 
 #: Default number of uniform samples of a function target.
 DEFAULT_SAMPLES = 2000
-#: Upper bound on samples of a function (protects memory; data is not limited).
-MAX_SAMPLES = 50_000_000
+#: Upper bound on samples of a function (data is not limited).  The verification
+#: grid has 20 points per sample, and a fit with 2,000,000 samples peaks at about
+#: 1.4 GB, so this keeps a function fit within ~2 GB of memory.
+MAX_SAMPLES = 2_000_000
+#: Largest magnitude of x, y and domain ends relusum fits: beyond it, squared errors
+#: and slopes overflow double precision (1e308), so such targets are refused up front.
+MAX_MAGNITUDE = 1e100
+#: Longest line of a CSV file read by :func:`read_csv` (characters).
+MAX_CSV_LINE = 1 << 20
 #: Minimum size of a function's verification grid.
 MIN_VERIFY = 100_000
 _OFFSET = (math.sqrt(5.0) - 1.0) / 2.0  # irrational shift away from the sample grid
@@ -73,19 +84,24 @@ class Data:
     y: np.ndarray
     weight: np.ndarray | None = None
     name: str = "data"
+    #: Names of the x and y quantities (e.g. CSV column headers), for axis labels.
+    x_name: str = "x"
+    y_name: str = "y"
 
     def __post_init__(self) -> None:
-        x = np.asarray(self.x, dtype=float).ravel()
-        y = np.asarray(self.y, dtype=float).ravel()
+        x = as_float_vector("x", self.x, finite=False, scalar_ok=False)
+        y = as_float_vector("y", self.y, finite=False, scalar_ok=False)
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
         if x.size == 0:
             raise ValueError("data is empty: no points")
         _check_finite("x", x)
         _check_finite("y", y)
+        _check_magnitude("data x", x, x)
+        _check_magnitude("data y", y, x)
         w = None
         if self.weight is not None:
-            w = np.asarray(self.weight, dtype=float).ravel()
+            w = as_float_vector("sample_weight", self.weight, finite=False, scalar_ok=False)
             if w.shape != x.shape:
                 raise ValueError(
                     f"sample_weight must have one value per point, got {w.size} for {x.size}"
@@ -140,12 +156,38 @@ def read_csv(path: str | os.PathLike[str], x: str | int = 0, y: str | int = 1) -
     p = Path(path)
     try:
         with p.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+            return _read_csv_stream(csv.reader(_bounded_lines(fh, p)), p, x, y)
     except OSError as exc:
         raise ValueError(f"cannot read CSV file {str(p)!r}: {exc.strerror}") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ValueError(f"{str(p)!r} is not a readable CSV file: {exc}") from None
-    if not rows:
+
+
+def _bounded_lines(fh: Any, p: Path) -> Any:
+    """The lines of ``fh``, refusing any longer than :data:`MAX_CSV_LINE` characters.
+
+    A file without newlines (``/dev/zero``, a binary file) is refused after one
+    megabyte instead of being read whole into memory.
+    """
+    while True:
+        line = fh.readline(MAX_CSV_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_CSV_LINE:
+            raise ValueError(
+                f"{str(p)!r} is not a CSV file of numbers: a line is longer than "
+                f"{MAX_CSV_LINE:,} characters"
+            )
+        if "\x00" in line:
+            raise ValueError(f"{str(p)!r} is not a CSV text file: it contains NUL bytes")
+        yield line
+
+
+def _read_csv_stream(reader: Any, p: Path, x: str | int, y: str | int) -> Data:
+    """Columns ``x`` and ``y`` of the CSV rows of ``reader``, converted row by row."""
+    rows = (r for r in reader if r and any(c.strip() for c in r))
+    first = next(rows, None)
+    if first is None:
         raise ValueError(f"CSV file {str(p)!r} is empty")
 
     def numeric(cell: str) -> bool:
@@ -156,10 +198,10 @@ def read_csv(path: str | os.PathLike[str], x: str | int = 0, y: str | int = 1) -
         return True
 
     header: list[str] | None = None
-    if not all(numeric(c) for c in rows[0]):
-        header = [c.strip() for c in rows[0]]
-        rows = rows[1:]
-    if not rows:
+    if not all(numeric(c) for c in first):
+        header = [c.strip() for c in first]
+        first = next(rows, None)
+    if first is None:
         raise ValueError(f"CSV file {str(p)!r} has a header but no data rows")
 
     def column(spec: str | int, role: str) -> int:
@@ -170,7 +212,7 @@ def read_csv(path: str | os.PathLike[str], x: str | int = 0, y: str | int = 1) -
         ):
             spec = int(spec)
         if isinstance(spec, int):
-            ncol = len(header) if header else len(rows[0])
+            ncol = len(header) if header else len(first)
             if not 0 <= spec < ncol:
                 raise ValueError(
                     f"{role} column {spec} does not exist in {str(p)!r} "
@@ -187,19 +229,28 @@ def read_csv(path: str | os.PathLike[str], x: str | int = 0, y: str | int = 1) -
         return header.index(spec)
 
     ix, iy = column(x, "x"), column(y, "y")
-    xs, ys = [], []
-    for lineno, row in enumerate(rows, start=2 if header else 1):
+    xs, ys = array("d"), array("d")  # 8 bytes a value, not a Python list of rows
+    lineno = 2 if header else 1
+    for row in itertools.chain([first], rows):
         try:
             xs.append(float(row[ix]))
             ys.append(float(row[iy]))
         except (IndexError, ValueError):
             raise ValueError(
-                f"{str(p)!r} row {lineno}: cannot read a number in columns {ix} and {iy}: {row}"
+                f"{str(p)!r} row {lineno}: cannot read a number in columns {ix} and {iy}: "
+                f"{row!r:.200}"
             ) from None
+        lineno += 1
     name_x = header[ix] if header else f"column {ix}"
     name_y = header[iy] if header else f"column {iy}"
     try:
-        return Data(np.array(xs), np.array(ys), name=f"{p.name} ({name_y} vs {name_x})")
+        return Data(
+            np.frombuffer(xs, dtype=float),
+            np.frombuffer(ys, dtype=float),
+            name=f"{p.name} ({name_y} vs {name_x})",
+            x_name=(header[ix] or f"column {ix}") if header else "x",
+            y_name=(header[iy] or f"column {iy}") if header else "y",
+        )
     except ValueError as exc:
         raise ValueError(f"{str(p)!r}: {exc}") from None
 
@@ -225,12 +276,17 @@ def parse_domain(domain: Sequence[Any] | None) -> tuple[float, float] | None:
             ends.append(evaluate_constant(v))
         else:
             try:
-                ends.append(float(v))
-            except (TypeError, ValueError):
-                raise ValueError(f"domain end {v!r} is not a number") from None
+                ends.append(real("domain end", v))
+            except TypeError:
+                raise ValueError(f"domain end {v!r:.40} is not a number") from None
     a, b = ends
     if not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"domain ends must be finite, got [{a}, {b}]")
+    if max(abs(a), abs(b)) > MAX_MAGNITUDE:
+        raise ValueError(
+            f"domain [{a:.6g}, {b:.6g}] is too wide: beyond ±{MAX_MAGNITUDE:.0e} its width, "
+            "slopes and squared errors overflow double precision; rescale x"
+        )
     if a == b:
         raise ValueError(f"domain [{a}, {b}] is empty: need A < B")
     if a > b:
@@ -290,6 +346,8 @@ class Target:
         Sample weights, or None for equal weights.
     fn : callable or None
         The function (float64 array in, array out) for function targets.
+    x_name, y_name : str
+        Names of the two quantities, for axis labels (CSV column headers for data).
     """
 
     kind: str
@@ -299,6 +357,8 @@ class Target:
     y: np.ndarray
     weight: np.ndarray | None = None
     fn: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    x_name: str = "x"
+    y_name: str = "y"
 
     @property
     def is_function(self) -> bool:
@@ -328,9 +388,26 @@ def _require_finite_values(label: str, x: np.ndarray, y: np.ndarray) -> None:
     bad = np.flatnonzero(~np.isfinite(y))
     if bad.size:
         i = bad[0]
+        big = math.isinf(y[i]) and np.all(np.isfinite(y[np.isfinite(y)]))
         raise ValueError(
-            f"the target {label} is not finite at x = {x[i]:.10g} (value {y[i]}); "
-            "choose a domain where it is finite"
+            f"the target {label} is not finite at x = {x[i]:.10g} (value {y[i]}"
+            + ("; its values overflow double precision" if big else "")
+            + "); choose a domain where it is finite"
+        )
+    _check_magnitude(f"the target {label}", y, x)
+
+
+def _check_magnitude(what: str, values: np.ndarray, x: np.ndarray) -> None:
+    """Refuse values beyond :data:`MAX_MAGNITUDE`, naming the overflow they would cause."""
+    if values.size == 0:
+        return
+    i = int(np.argmax(np.abs(values)))
+    v = float(values[i])
+    if abs(v) > MAX_MAGNITUDE:
+        at = "" if values is x else f" at x = {float(x[i]):.6g}"
+        raise ValueError(
+            f"{what} reaches {v:.3g}{at}: beyond ±{MAX_MAGNITUDE:.0e} squared errors and "
+            f"slopes overflow double precision; rescale it (e.g. divide by {abs(v):.0e})"
         )
 
 
@@ -383,7 +460,9 @@ def make_target(
                 f"data x range [{data.x[0]:.6g}, {data.x[-1]:.6g}] is not inside "
                 f"the domain [{dom[0]:.6g}, {dom[1]:.6g}]"
             )
-        return Target("data", data.name, dom, data.x, data.y, data.weight, None)
+        return Target(
+            "data", data.name, dom, data.x, data.y, data.weight, None, data.x_name, data.y_name
+        )
 
     if isinstance(target, str):
         formula: Callable[[np.ndarray], Any] = parse_formula(target)

@@ -43,6 +43,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from relusum._io import atomic_path, atomic_write_bytes
+from relusum._pieces import MAX_PIECES, breakpoints, one_hidden_layer
+from relusum._text import plural
 from relusum.model import ReluSum
 from relusum.targets import Target, TargetLike, make_target, parse_domain
 
@@ -156,9 +158,7 @@ def _ops(model: Any) -> list[tuple]:
                 "Linear, ReLU and LeakyReLU (and Identity, Flatten, Dropout in eval mode)"
             )
     if width != 1:
-        raise ValueError(
-            f"the network has {width} outputs; a ReluSum needs exactly one output"
-        )
+        raise ValueError(f"the network has {width} outputs; a ReluSum needs exactly one output")
     return ops
 
 
@@ -250,31 +250,6 @@ def _mlp_from_arrays(
     return nn.Sequential(first, nn.ReLU(), second)
 
 
-def _breakpoints(ops: list[tuple], a: float, b: float) -> np.ndarray:
-    """Every x in [a, b] where some unit before an activation changes sign, with a and b."""
-    t = np.array([a, b], dtype=float)
-    v = t.reshape(-1, 1)
-    for op in ops:
-        if op[0] != "linear":
-            z0, z1 = v[:-1], v[1:]
-            j, k = np.nonzero(((z0 < 0) & (z1 > 0)) | ((z0 > 0) & (z1 < 0)))
-            if j.size:
-                frac = z0[j, k] / (z0[j, k] - z1[j, k])
-                tn = t[j] + frac * (t[j + 1] - t[j])
-                inside = (tn > t[j]) & (tn < t[j + 1])
-                j, k, frac, tn = j[inside], k[inside], frac[inside], tn[inside]
-                vn = v[j] + frac[:, None] * (v[j + 1] - v[j])
-                vn[np.arange(j.size), k] = 0.0
-                t_all = np.concatenate((t, tn))
-                v_all = np.concatenate((v, vn))
-                order = np.argsort(t_all, kind="stable")
-                t_all, v_all = t_all[order], v_all[order]
-                keep = np.concatenate(([True], np.diff(t_all) > 0))
-                t, v = t_all[keep], v_all[keep]
-        v = _apply(op, v)
-    return t
-
-
 def _drop_straight(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop interior breakpoints where the output does not bend (rounding-level)."""
     if t.size <= 2:
@@ -293,7 +268,9 @@ def _drop_straight(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return tk, yk
 
 
-def from_torch(model: nn.Sequential, domain: Sequence[Any]) -> ReluSum:
+def from_torch(
+    model: nn.Sequential, domain: Sequence[Any], *, max_pieces: int = MAX_PIECES
+) -> ReluSum:
     """The exact :class:`ReluSum` of a network with one input and one output, on a domain.
 
     The network may have any depth and width and use ``Linear``, ``ReLU``,
@@ -315,12 +292,17 @@ def from_torch(model: nn.Sequential, domain: Sequence[Any]) -> ReluSum:
     model : torch.nn.Sequential
     domain : (A, B)
         Numbers or constant formulas such as ``"-pi"``.
+    max_pieces : int
+        Refuse (before building them) networks with more linear pieces than
+        this on the domain; a deep network can have ``2**depth`` pieces.
 
     Raises
     ------
     ValueError
         For an unsupported layer (named), more than one input or output, a
-        network that is not ``nn.Sequential`` or Dropout in training mode.
+        network that is not ``nn.Sequential`` or Dropout in training mode, more
+        than ``max_pieces`` pieces (:class:`relusum._pieces.PieceLimitError`,
+        naming how many were found) or a layer too wide to follow.
 
     Examples
     --------
@@ -334,9 +316,19 @@ def from_torch(model: nn.Sequential, domain: Sequence[Any]) -> ReluSum:
     dom = parse_domain(domain)
     if dom is None:
         raise ValueError("from_torch needs a domain (A, B)")
+    if isinstance(max_pieces, bool) or not isinstance(max_pieces, (int, np.integer)):
+        raise ValueError(f"max_pieces must be a positive integer, got {max_pieces!r}")
+    if max_pieces < 1:
+        raise ValueError(f"max_pieces must be a positive integer, got {max_pieces}")
     ops = _ops(model)
     a, b = dom
-    t = _breakpoints(ops, a, b)
+    direct = one_hidden_layer(ops, a, b, int(max_pieces))
+    if direct is not None:
+        bias, h, w = direct
+        if not (math.isfinite(bias) and np.all(np.isfinite(w))):
+            raise ValueError("the network's output is not finite on the domain")
+        return ReluSum(bias, h, w, dom).simplify()
+    t = breakpoints(ops, a, b, int(max_pieces))
     y = _forward(ops, t)
     if not np.all(np.isfinite(y)):
         raise ValueError("the network's output is not finite on the domain")
@@ -508,18 +500,34 @@ def plot_units(
     ax.plot(x, y, color=COLORS["sum"], lw=2.2, label="network output")
     if knots_in:
         kx = np.asarray(knots_in, float)
-        ax.plot(kx, _forward(_ops(model), kx), "o", ms=4, color=COLORS["knot"],
-                label="knots of live units", zorder=5)
+        ax.plot(
+            kx,
+            _forward(_ops(model), kx),
+            "o",
+            ms=4,
+            color=COLORS["knot"],
+            label="knots of live units",
+            zorder=5,
+        )
     if optimal is not None:
         hk = optimal.knots if isinstance(optimal, ReluSum) else np.asarray(optimal, float).ravel()
         hk = hk[(hk >= a) & (hk <= b)]
         if hk.size:
-            ax.plot(hk, np.zeros_like(hk), "|", transform=ax.get_xaxis_transform(), ms=14,
-                    mew=2, color="#222222", label="optimal knots", zorder=6)
+            ax.plot(
+                hk,
+                np.zeros_like(hk),
+                "|",
+                transform=ax.get_xaxis_transform(),
+                ms=14,
+                mew=2,
+                color="#222222",
+                label="optimal knots",
+                zorder=6,
+            )
     n = len(units)
     live = counts.get(("live", "right"), 0) + counts.get(("live", "left"), 0)
     ax.set_title(
-        f"{n} units: {live} live ({counts.get(('live', 'left'), 0)} facing left), "
+        f"{plural(n, 'unit')}: {live} live ({counts.get(('live', 'left'), 0)} facing left), "
         f"{counts.get(('linear', None), 0)} linear, {counts.get(('dead', None), 0)} dead",
         fontsize=10,
     )
@@ -700,8 +708,14 @@ def train(
     from tqdm.auto import tqdm
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    bar = tqdm(total=steps, desc=f"training {n_units} units", disable=not show,
-               delay=2.0 if progress is None else 0.0, file=sys.stderr, leave=False)
+    bar = tqdm(
+        total=steps,
+        desc=f"training {n_units} units",
+        disable=not show,
+        delay=2.0 if progress is None else 0.0,
+        file=sys.stderr,
+        leave=False,
+    )
     history = np.empty(steps + 1)
     best = (math.inf, None)
 
@@ -995,14 +1009,20 @@ def _build(spec: list[Any], state: dict[str, Any], where: str) -> nn.Sequential:
         kind = item[0]
         if kind == "linear":
             try:
-                n_in, n_out = int(item[1]), int(item[2])
+                n_in, n_out = item[1], item[2]
                 w, b = state[f"{k}.weight"], state[f"{k}.bias"]
-            except (IndexError, KeyError, TypeError, ValueError):
+            except (IndexError, KeyError, TypeError):
                 raise ValueError(
                     f"{where}: layer {k} (linear) lacks its sizes or weights"
                 ) from None
-            if not (isinstance(w, torch.Tensor) and isinstance(b, torch.Tensor)):
-                raise ValueError(f"{where}: the weights of layer {k} are not tensors")
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                       for n in (n_in, n_out)):
+                raise ValueError(
+                    f"{where}: layer {k} (linear) has sizes {n_in!r:.20}, {n_out!r:.20}; "
+                    "expected two non-negative integers"
+                )
+            _check_weights(w, f"{where}: the weight of layer {k}")
+            _check_weights(b, f"{where}: the bias of layer {k}")
             if tuple(w.shape) != (n_out, n_in) or tuple(b.shape) != (n_out,):
                 raise ValueError(
                     f"{where}: layer {k} is declared Linear({n_in}, {n_out}) but its weights "
@@ -1016,14 +1036,39 @@ def _build(spec: list[Any], state: dict[str, Any], where: str) -> nn.Sequential:
         elif kind == "relu":
             layers.append(nn.ReLU())
         elif kind == "leaky_relu":
-            layers.append(nn.LeakyReLU(float(item[1])))
+            slope = item[1] if len(item) > 1 else None
+            if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not (
+                math.isfinite(slope)
+            ):
+                raise ValueError(
+                    f"{where}: layer {k} (leaky_relu) needs its negative slope, a finite "
+                    f"number; got {slope!r:.20}"
+                )
+            layers.append(nn.LeakyReLU(float(slope)))
         else:
             raise ValueError(f"{where}: layer {k} has unknown kind {kind!r}")
     return nn.Sequential(*layers)
 
 
+def _check_weights(t: Any, what: str) -> None:
+    """A weight must be a real floating-point tensor (not bool, int or complex)."""
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"{what} is not a tensor but a {type(t).__name__}")
+    if not t.dtype.is_floating_point:
+        raise ValueError(
+            f"{what} has dtype {str(t.dtype).replace('torch.', '')}; "
+            "a network's weights are floating-point numbers"
+        )
+
+
 def _from_bare_state_dict(state: dict[str, Any], where: str) -> nn.Sequential:
     """A plain ``nn.Sequential`` state dict of Linear layers: ReLU assumed between them."""
+    bad = [k for k in state if not isinstance(k, str)]
+    if bad:
+        raise ValueError(
+            f"{where}: the state_dict has a key {bad[0]!r:.40} of type {type(bad[0]).__name__}; "
+            "a state_dict's keys are names such as '0.weight'"
+        )
     idx = sorted({int(k.split(".")[0]) for k in state if k.split(".")[0].isdigit()})
     if not idx or any(f"{i}.weight" not in state for i in idx):
         raise ValueError(
@@ -1033,11 +1078,13 @@ def _from_bare_state_dict(state: dict[str, Any], where: str) -> nn.Sequential:
     spec, st = [], {}
     for n, i in enumerate(idx):
         w = state[f"{i}.weight"]
-        if not isinstance(w, torch.Tensor) or w.ndim != 2:
+        _check_weights(w, f"{where}: '{i}.weight'")
+        if w.ndim != 2:
             raise ValueError(f"{where}: '{i}.weight' is not a weight matrix")
         b = state.get(f"{i}.bias")
         if b is None:
             b = torch.zeros(w.shape[0], dtype=w.dtype)
+        _check_weights(b, f"{where}: '{i}.bias'")
         if n:
             spec.append(["relu"])
         k = len(spec)
@@ -1086,6 +1133,14 @@ def read_pt(path: str | os.PathLike[str]) -> tuple[nn.Sequential, tuple[float, f
         dom = data.get("domain")
         domain = None
         if dom is not None:
+            if not (
+                isinstance(dom, (list, tuple))
+                and len(dom) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in dom)
+            ):
+                raise ValueError(
+                    f"{where}: the stored domain {dom!r:.60} is not two numbers [A, B]"
+                )
             domain = parse_domain(list(dom))
         _ops(net)
         return net, domain

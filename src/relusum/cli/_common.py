@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
+from relusum._io import OutputPlan
 from relusum.targets import parse_domain
 
-__all__ = ["add_domain", "domain_from", "check_output", "positive_int", "positive_float"]
+__all__ = [
+    "add_domain",
+    "add_no_clobber",
+    "domain_from",
+    "check_output",
+    "commit_outputs",
+    "dump_json",
+    "positive_int",
+    "positive_float",
+]
 
 
 def add_domain(parser: argparse.ArgumentParser, required: bool = False, help: str | None = None):
@@ -62,3 +75,29 @@ def check_output(path: str | os.PathLike[str], suffixes: tuple[str, ...], what: 
     if p.is_dir():
         raise ValueError(f"cannot write {str(p)!r}: it is a folder")
     return p
+
+
+def add_no_clobber(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-clobber",
+        action="store_true",
+        help="refuse to replace existing output files (by default they are replaced, "
+        "and each is named on stderr)",
+    )
+
+
+def commit_outputs(plan: OutputPlan) -> None:
+    """Move every output of the command into place; name replaced files on stderr."""
+    for path in plan.commit():
+        print(f"relusum: overwrote {path}", file=sys.stderr)
+
+
+def dump_json(payload: Any) -> str:
+    """Strict JSON (no NaN or Infinity): a non-finite number is a bug or an overflow."""
+    try:
+        return json.dumps(payload, allow_nan=False)
+    except ValueError:
+        raise ValueError(
+            "a result is not a finite number (the values overflow double precision); "
+            "nothing printed"
+        ) from None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 EXAMPLES = """examples:
   relusum explore                 # http://127.0.0.1:8765/
@@ -30,14 +32,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1; anything else is reachable "
-                   "by other machines)")
-    p.add_argument("--port", type=_port, default=8765, metavar="P",
-                   help="TCP port (default 8765; 0 picks a free port)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; anything else is reachable by other machines)",
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=8765,
+        metavar="P",
+        help="TCP port (default 8765; 0 picks a free port)",
+    )
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
-    p.add_argument("--workers", type=int, default=2, metavar="N",
-                   help="worker processes for fits (default 2)")
+    p.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="worker processes for fits (default 2)"
+    )
     p.set_defaults(func=run)
 
 
@@ -62,11 +72,23 @@ def run(args: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(server.url)
+    # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal: make SIGTERM,
+    # like Ctrl+C, end here, so the worker processes are always stopped below.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        print("relusum explorer: stopped", file=sys.stderr)
+        pass
     finally:
+        print("relusum explorer: stopped", file=sys.stderr)
         server.server_close()
         server.api.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from relusum.cli._common import add_domain, check_output, domain_from, positive_float, positive_int
+from relusum._io import OutputPlan
+from relusum._text import or_list, plural
+from relusum.cli import _scale as scale_cli
+from relusum.cli._common import (
+    add_domain,
+    add_no_clobber,
+    commit_outputs,
+    domain_from,
+    dump_json,
+    positive_float,
+    positive_int,
+)
+from relusum.plot import FIGURE_SUFFIXES
 
 EXAMPLES = """examples:
   relusum fit "sin(x)" --domain 0 2*pi --units 16 --plot fit.png
   relusum fit "gelu(x)" --domain -8 8 --knots optimal --loss linf --tol 1e-3 --json
   relusum fit --data points.csv --x time --y value --units 8 --save model.json
+  relusum fit --data 'logs/*.parquet' --x t --y v --units 32 --dask
+  relusum fit --data curves.parquet --by sensor --x t --y v --units 8 --out models.parquet
 """
 
 
@@ -31,7 +44,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--x", default="0", metavar="COL", help="x column: header name or 0-based index")
     p.add_argument("--y", default="1", metavar="COL", help="y column: header name or 0-based index")
     p.add_argument(
-        "--units", type=positive_int, metavar="N", help="number of ReLU units (default 16)"
+        "--units",
+        type=_units_arg,
+        metavar="N|auto",
+        help="number of ReLU units (default 16); auto: chosen for data by --selection",
+    )
+    p.add_argument(
+        "--selection",
+        choices=("cv", "bic", "gcv"),
+        default="cv",
+        help="how --units auto scores each n: 5-fold cross-validation (default), BIC or GCV",
+    )
+    p.add_argument(
+        "--band",
+        type=_level_arg,
+        metavar="LEVEL",
+        help="least squares on data: standard errors and a LEVEL (e.g. 0.95) confidence band "
+        "(in --json; shaded by --plot)",
+    )
+    p.add_argument(
+        "--pieces",
+        type=positive_int,
+        metavar="K",
+        help="instead of --units: exactly K sloped pieces, the first knot at A "
+        "(what pwlf and other segmented regressions fit; --knots optimal)",
     )
     p.add_argument(
         "--knots",
@@ -39,12 +75,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="uniform|optimal|h1,h2,...",
         help="knot placement: uniform, optimal, or a comma-separated list",
     )
-    p.add_argument("--loss", choices=("l2", "linf"), help="least squares or max error (default l2)")
+    p.add_argument(
+        "--loss",
+        choices=("l2", "linf"),
+        help="least squares or max error (default l2; linf with --tol)",
+    )
     p.add_argument(
         "--tol",
         type=positive_float,
         metavar="EPS",
-        help="fewest units with error at most EPS (max error, or RMSE with --loss l2)",
+        help="fewest units with error at most EPS: the max error, or the RMSE with --loss l2",
     )
     p.add_argument(
         "--max-units",
@@ -57,11 +97,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--interpolate", action="store_true", help="match the target at every knot and at B"
     )
     p.add_argument(
-        "--samples", type=positive_int, metavar="N", help="samples of a formula (default 2000)"
+        "--samples",
+        type=positive_int,
+        metavar="N",
+        help="samples of a formula (default 2000, at most 2,000,000)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", metavar="FILE.json", help="write the model and report as JSON")
-    p.add_argument("--plot", metavar="FILE", help="plot target, fit and ReLU terms (.png or .svg)")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help=f"plot target, fit and ReLU terms ({or_list(FIGURE_SUFFIXES)})",
+    )
     p.add_argument(
         "--export",
         metavar="FILE",
@@ -69,7 +116,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="export by extension: .json .csv .h .onnx .pt (repeatable)",
     )
+    add_no_clobber(p)
+    scale_cli.add_arguments(p)  # --by --out --weight --stream --chunk-rows --dask (issue 11)
     p.set_defaults(func=run)
+
+
+def _units_arg(text: str):
+    return "auto" if text.strip() == "auto" else positive_int(text)
+
+
+def _level_arg(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a level between 0 and 1, such as 0.95; got {text!r}"
+        )
+    return v
 
 
 def _knots_arg(text: str):
@@ -85,68 +150,103 @@ def _knots_arg(text: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from relusum.export import export_suffixes
+    from relusum.export import export, export_suffixes
     from relusum.plot import FIGURE_SUFFIXES
 
     if args.target is not None and args.data is not None:
         raise ValueError("give either a formula or --data, not both")
     if args.target is None and args.data is None:
         raise ValueError('give a formula such as "sin(x)" or --data FILE.csv')
-    # Validate every output path before any work, so nothing is half-done.
-    if args.save:
-        check_output(args.save, (".json",), "--save")
-    if args.plot:
-        check_output(args.plot, FIGURE_SUFFIXES, "--plot")
-    for path in args.export:
-        check_output(path, export_suffixes(), "--export")
-    domain = domain_from(args)
-    knots = _knots_arg(args.knots)
-    loss = args.loss or ("linf" if args.tol is not None else "l2")
+    if args.data is not None and args.by is not None:  # many curves -> --out (issue 11)
+        return scale_cli.fit_data(args, domain_from(args), _knots_arg(args.knots))
+    # Check every destination (and reserve its temporary file) before any work;
+    # the files are moved into place together only when all have been written.
+    with OutputPlan(no_clobber=args.no_clobber) as plan:
+        tmp_save = plan.add(args.save, (".json",), "--save") if args.save else None
+        tmp_plot = plan.add(args.plot, FIGURE_SUFFIXES, "--plot") if args.plot else None
+        tmp_exports = [plan.add(path, export_suffixes(), "--export") for path in args.export]
+        result = _fit(args)
+        payload = result.to_dict()
+        if args.band is not None:
+            payload["uncertainty"] = result.inference().to_dict(args.band)
+        text = dump_json(payload) if args.json else None
+        if tmp_save is not None:
+            model_keys = result.model.to_dict()
+            result.model.save(tmp_save, **{k: v for k, v in payload.items() if k not in model_keys})
+        for tmp in tmp_exports:
+            export(result.model, tmp)
+        if tmp_plot is not None:
+            _plot(result, tmp_plot, args.band)
+        commit_outputs(plan)
+    if text is not None:
+        print(text)
+    else:
+        _print_summary(result, args)
+    return 0
 
+
+def _fit(args: argparse.Namespace):
     import relusum
 
+    domain = domain_from(args)
+    knots = _knots_arg(args.knots)
+    if args.data is not None and scale_cli.wants_scale(args):  # large data (issue 11)
+        return scale_cli.fit_data(args, domain, knots)
     if args.data is not None:
         target = relusum.read_csv(args.data, x=args.x, y=args.y)
     else:
         target = args.target.strip()
         if domain is None:
             raise ValueError("a formula needs --domain A B")
-    result = relusum.fit(
+        _check_units_against_samples(args, knots)
+    return relusum.fit(
         target,
         domain=domain,
         n_units=args.units,
         knots=knots,
-        loss=loss,
+        loss=args.loss,
         interpolate=args.interpolate,
         samples=args.samples,
         tol=args.tol,
         max_units=args.max_units,
+        pieces=args.pieces,
+        **({"selection": args.selection} if args.units == "auto" else {}),
     )
-    payload = result.to_dict()
-    if args.save:
-        result.model.save(
-            args.save, **{k: v for k, v in payload.items() if k not in result.model.to_dict()}
+
+
+def _check_units_against_samples(args: argparse.Namespace, knots) -> None:
+    """Refuse more units than the samples can determine before anything is allocated."""
+    from relusum.targets import DEFAULT_SAMPLES, MAX_SAMPLES
+
+    samples = args.samples or DEFAULT_SAMPLES
+    if args.samples is not None and samples > MAX_SAMPLES:
+        raise ValueError(f"--samples must be at most {MAX_SAMPLES:,}, got {samples:,}")
+    if args.units == "auto":
+        return  # chooses units for data; a formula is refused by fit with a clear line
+    units = args.units if args.units is not None else (len(knots) if isinstance(knots, list) else 0)
+    if units > samples - 1:
+        raise ValueError(
+            f"{units:,} units need at least {units + 1:,} distinct x values, but the samples "
+            f"have {samples:,}; use at most {samples - 1:,} units or more samples (--samples)"
         )
-    for path in args.export:
-        relusum.export.export(result.model, path)
-    if args.plot:
-        _plot(result, args.plot)
-    if args.json:
-        print(json.dumps(payload))
-    else:
-        _print_summary(result, args)
-    return 0
 
 
-def _plot(result, path: str) -> None:
+def _plot(result, path: str, band: float | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from relusum.plot import plot_fit, save_figure
+    from relusum.plot import plot_band, plot_fit, plot_selection, save_figure
 
-    ax = plot_fit(result)
+    if "selection_curve" in result.report.extra:  # --units auto: the fit and the scores
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+        plot_fit(result, ax)
+        plot_selection(result, ax2)
+    else:
+        ax = plot_fit(result)
+    if band is not None:
+        plot_band(result, ax, band)
     save_figure(ax.figure, path)
     plt.close(ax.figure)
 
@@ -163,9 +263,17 @@ def _print_summary(result, args: argparse.Namespace) -> None:
     print(f"fit {result.target.label} on [{a:.6g}, {b:.6g}]", file=out)
     how = "interpolation" if rep.interpolate else rep.loss
     print(
-        f"  {rep.n_units} units, {rep.n_pieces} linear pieces; {rep.knots} knots, {how}", file=out
+        f"  {plural(rep.n_units, 'unit')}, {plural(rep.n_pieces, 'linear piece')}; "
+        f"{rep.knots} knots, {how}",
+        file=out,
     )
     print(f"  RMSE {rep.rmse:.4g}, max |error| {rep.max_abs_error:.4g} ({where})", file=out)
+    if "tol" in rep.extra:
+        what = "max |error|" if rep.extra["tol_bounds"] == "max_abs_error" else "RMSE"
+        print(
+            f"  tolerance {rep.extra['tol']:g} on the {what} (loss {rep.extra['tol_loss']})",
+            file=out,
+        )
     print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)
     for label, path in (("model", args.save), ("plot", args.plot)):
         if path:

@@ -7,11 +7,22 @@ naming the extra (exit status 2).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from relusum.cli._common import add_domain, check_output, domain_from, positive_float, positive_int
+from relusum._io import OutputPlan
+from relusum._pieces import MAX_PIECES
+from relusum._text import or_list, plural
+from relusum.cli._common import (
+    add_domain,
+    add_no_clobber,
+    commit_outputs,
+    domain_from,
+    dump_json,
+    positive_float,
+    positive_int,
+)
+from relusum.plot import FIGURE_SUFFIXES
 
 TRAIN_EXAMPLES = """examples:
   relusum train "sin(x)" --domain 0 2*pi --units 16
@@ -38,22 +49,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("target", help='a formula in x, e.g. "sin(x)"')
     add_domain(p, required=True)
-    p.add_argument("--units", type=positive_int, default=16, metavar="N",
-                   help="hidden units (default 16)")
-    p.add_argument("--steps", type=positive_int, default=3000, metavar="N",
-                   help="Adam steps (default 3000)")
-    p.add_argument("--lr", type=positive_float, metavar="LR",
-                   help="peak learning rate (default 1e-2, or 1e-4 with --init fit)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="initialisation seed (default 0)")
-    p.add_argument("--init", choices=("default", "fit"), default="default",
-                   help="PyTorch's default initialisation, or start from the optimal fit")
-    p.add_argument("--samples", type=positive_int, metavar="N",
-                   help="samples of the formula (default 2000)")
+    p.add_argument(
+        "--units", type=positive_int, default=16, metavar="N", help="hidden units (default 16)"
+    )
+    p.add_argument(
+        "--steps", type=positive_int, default=3000, metavar="N", help="Adam steps (default 3000)"
+    )
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        metavar="LR",
+        help="peak learning rate (default 1e-2, or 1e-4 with --init fit)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="initialisation seed (default 0)"
+    )
+    p.add_argument(
+        "--init",
+        choices=("default", "fit"),
+        default="default",
+        help="PyTorch's default initialisation, or start from the optimal fit",
+    )
+    p.add_argument(
+        "--samples", type=positive_int, metavar="N", help="samples of the formula (default 2000)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="FILE", help="figure of the trained units (.png .svg .pdf)")
-    p.add_argument("--export", metavar="FILE", action="append", default=[],
-                   help="write the trained network: .pt, .onnx or .json (repeatable)")
+    p.add_argument(
+        "--plot", metavar="FILE", help=f"figure of the trained units ({or_list(FIGURE_SUFFIXES)})"
+    )
+    p.add_argument(
+        "--export",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="write the trained network: .pt, .onnx or .json (repeatable)",
+    )
+    add_no_clobber(p)
     p.set_defaults(func=run_train)
 
     p = sub.add_parser(
@@ -69,8 +100,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="a .pt file")
     add_domain(p, help="interval [A, B] (default: the domain stored in the file)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="FILE", help="figure of the units or the sum (.png .svg .pdf)")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help=f"figure of the units or the sum ({or_list(FIGURE_SUFFIXES)})",
+    )
     p.add_argument("--save", metavar="FILE.json", help="write the exact sum as a model JSON")
+    p.add_argument("--max-pieces", type=positive_int, default=MAX_PIECES, metavar="N",
+                   help=f"refuse networks with more linear pieces on the domain than N "
+                   f"(default {MAX_PIECES:,}; a deep network can have 2^depth)")
+    add_no_clobber(p)
     p.set_defaults(func=run_decompose)
 
 
@@ -116,69 +155,104 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
-    if args.plot:
-        check_output(args.plot, FIGURE_SUFFIXES, "--plot")
-    for path in args.export:
-        check_output(path, (".pt", ".onnx", ".json"), "--export")
-    domain = domain_from(args)
-    tb = _bridge()
-    target = args.target.strip()
-    res = tb.train(target, domain, args.units, steps=args.steps, lr=args.lr, seed=args.seed,
-                   init=args.init, samples=args.samples)
-    rmse, mae, n_verify = res.errors()
-    opt, how = _optimal(target, domain, args.units, args.samples)
-    units = tb.neurons(res.model, res.target.domain)
-    counts = {k: sum(u.state == k for u in units) for k in ("live", "linear", "dead")}
-    left = sum(u.state == "live" and u.facing == "left" for u in units)
-    for path in args.export:
-        if path.lower().endswith(".json"):
-            res.relusum.save(path, target=res.target.label, trained=True)
-        elif path.lower().endswith(".onnx"):
-            tb.to_onnx(res.model, path)
-        else:
-            tb.save_pt(res.model, path)
-    if args.plot:
-        _save_plot(lambda: tb.plot_units(res.model, res.target.domain, optimal=opt.model),
-                   args.plot)
-    if args.json:
-        print(json.dumps({
-            "target": res.target.label,
-            "domain": list(res.target.domain),
-            "units": args.units,
-            "steps": res.steps,
-            "seed": res.seed,
-            "init": res.init,
-            "start": res.start,
-            "lr": res.lr,
-            "trained": {"rmse": rmse, "max_abs_error": mae, "seconds": res.seconds,
+    with OutputPlan(no_clobber=args.no_clobber) as plan:
+        tmp_plot = plan.add(args.plot, FIGURE_SUFFIXES, "--plot") if args.plot else None
+        tmp_exports = [plan.add(p, (".pt", ".onnx", ".json"), "--export") for p in args.export]
+        domain = domain_from(args)
+        tb = _bridge()
+        target = args.target.strip()
+        res = tb.train(
+            target,
+            domain,
+            args.units,
+            steps=args.steps,
+            lr=args.lr,
+            seed=args.seed,
+            init=args.init,
+            samples=args.samples,
+        )
+        rmse, mae, n_verify = res.errors()
+        opt, how = _optimal(target, domain, args.units, args.samples)
+        units = tb.neurons(res.model, res.target.domain)
+        counts = {k: sum(u.state == k for u in units) for k in ("live", "linear", "dead")}
+        left = sum(u.state == "live" and u.facing == "left" for u in units)
+        text = None
+        if args.json:
+            text = dump_json(
+                {
+                    "target": res.target.label,
+                    "domain": list(res.target.domain),
+                    "units": args.units,
+                    "steps": res.steps,
+                    "seed": res.seed,
+                    "init": res.init,
+                    "start": res.start,
+                    "lr": res.lr,
+                    "trained": {
+                        "rmse": rmse,
+                        "max_abs_error": mae,
+                        "seconds": res.seconds,
                         "final_loss": float(res.history[-1]),
                         "best_loss": float(res.history.min()),
                         "n_pieces": res.relusum.n_pieces,
-                        "live": counts["live"], "linear": counts["linear"],
-                        "dead": counts["dead"], "facing_left": left},
-            "optimal": {"rmse": opt.report.rmse, "max_abs_error": opt.report.max_abs_error,
-                        "seconds": opt.report.seconds, "knots": how},
-            "error_on": "grid",
-            "n_verify": n_verify,
-            "relusum": res.relusum.to_dict(),
-        }))
+                        "live": counts["live"],
+                        "linear": counts["linear"],
+                        "dead": counts["dead"],
+                        "facing_left": left,
+                    },
+                    "optimal": {
+                        "rmse": opt.report.rmse,
+                        "max_abs_error": opt.report.max_abs_error,
+                        "seconds": opt.report.seconds,
+                        "knots": how,
+                    },
+                    "error_on": "grid",
+                    "n_verify": n_verify,
+                    "relusum": res.relusum.to_dict(),
+                }
+            )
+        for tmp in tmp_exports:
+            if tmp.suffix.lower() == ".json":
+                res.relusum.save(tmp, target=res.target.label, trained=True)
+            elif tmp.suffix.lower() == ".onnx":
+                tb.to_onnx(res.model, tmp)
+            else:
+                tb.save_pt(res.model, tmp)
+        if tmp_plot is not None:
+            _save_plot(
+                lambda: tb.plot_units(res.model, res.target.domain, optimal=opt.model), tmp_plot
+            )
+        commit_outputs(plan)
+    if text is not None:
+        print(text)
         return 0
     a, b = res.target.domain
     out = sys.stdout
-    print(f"train {res.target.label} on [{a:.6g}, {b:.6g}]: {args.units} units, "
-          f"{res.steps} Adam steps, seed {res.seed}, init {res.start}", file=out)
+    print(
+        f"train {res.target.label} on [{a:.6g}, {b:.6g}]: {plural(args.units, 'unit')}, "
+        f"{res.steps} Adam steps, seed {res.seed}, init {res.start}",
+        file=out,
+    )
     print(f"  errors on a {n_verify:,}-point verification grid:", file=out)
     print(f"  {'':<26}{'RMSE':>12}{'max |error|':>14}{'seconds':>10}", file=out)
     print(f"  {'trained network':<26}{rmse:>12.4g}{mae:>14.4g}{res.seconds:>10.2f}", file=out)
-    print(f"  {'fit, ' + how.split(' (')[0]:<26}{opt.report.rmse:>12.4g}"
-          f"{opt.report.max_abs_error:>14.4g}{opt.report.seconds:>10.2f}", file=out)
+    print(
+        f"  {'fit, ' + how.split(' (')[0]:<26}{opt.report.rmse:>12.4g}"
+        f"{opt.report.max_abs_error:>14.4g}{opt.report.seconds:>10.2f}",
+        file=out,
+    )
     if "unavailable" in how:
-        print("  (optimal knots are not available in this version: uniform least squares shown)",
-              file=out)
+        print(
+            "  (optimal knots are not available in this version: uniform least squares shown)",
+            file=out,
+        )
     ratio = mae / opt.report.max_abs_error if opt.report.max_abs_error > 0 else float("inf")
     print(f"  the trained network's max error is {ratio:.3g}x the fit's", file=out)
-    print(f"  units: {counts['live']} live ({left} facing left), {counts['linear']} linear, "
-          f"{counts['dead']} dead; {res.relusum.n_pieces} linear pieces", file=out)
+    print(
+        f"  units: {counts['live']} live ({left} facing left), {counts['linear']} linear, "
+        f"{counts['dead']} dead; {plural(res.relusum.n_pieces, 'linear piece')}",
+        file=out,
+    )
     for path in args.export:
         print(f"  exported: {path}", file=out)
     if args.plot:
@@ -189,63 +263,79 @@ def run_train(args: argparse.Namespace) -> int:
 def run_decompose(args: argparse.Namespace) -> int:
     from relusum.plot import FIGURE_SUFFIXES
 
-    if args.plot:
-        check_output(args.plot, FIGURE_SUFFIXES, "--plot")
-    if args.save:
-        check_output(args.save, (".json",), "--save")
-    tb = _bridge()
-    net, stored = tb.read_pt(args.model)
-    domain = domain_from(args) or stored
-    if domain is None:
-        raise ValueError(f"{args.model!r} stores no domain; give --domain A B")
-    s = tb.from_torch(net, domain)
-    arch = tb.describe_layers(net)
-    try:
-        units = tb.neurons(net, domain)
-    except ValueError:
-        units = None
-    if args.save:
-        s.save(args.save, source=str(args.model), network=arch)
-    if args.plot:
-        if units is not None:
-            _save_plot(lambda: tb.plot_units(net, domain), args.plot)
-        else:
-            from relusum.plot import plot_relusum
+    with OutputPlan(no_clobber=args.no_clobber) as plan:
+        tmp_plot = plan.add(args.plot, FIGURE_SUFFIXES, "--plot") if args.plot else None
+        tmp_save = plan.add(args.save, (".json",), "--save") if args.save else None
+        domain = domain_from(args)
+        tb = _bridge()
+        net, stored = tb.read_pt(args.model)
+        domain = domain or stored
+        if domain is None:
+            raise ValueError(f"{args.model!r} stores no domain; give --domain A B")
+        s = tb.from_torch(net, domain, max_pieces=args.max_pieces)
+        arch = tb.describe_layers(net)
+        try:
+            units = tb.neurons(net, domain)
+        except ValueError:
+            units = None
+        text = None
+        if args.json:
+            payload: dict[str, Any] = {
+                "network": arch,
+                "domain": list(domain),
+                "n_pieces": s.n_pieces,
+                "relusum": s.to_dict(),
+            }
+            if units is not None:
+                payload["neurons"] = [
+                    {
+                        "index": u.index,
+                        "a": u.a,
+                        "b": u.b,
+                        "v": u.v,
+                        "knot": u.knot,
+                        "facing": u.facing,
+                        "state": u.state,
+                        "weight": u.weight,
+                    }
+                    for u in units
+                ]
+            text = dump_json(payload)
+        if tmp_save is not None:
+            s.save(tmp_save, source=str(args.model), network=arch)
+        if tmp_plot is not None:
+            if units is not None:
+                _save_plot(lambda: tb.plot_units(net, domain), tmp_plot)
+            else:
+                from relusum.plot import plot_relusum
 
-            _save_plot(lambda: plot_relusum(s, domain=domain), args.plot)
-    if args.json:
-        payload: dict[str, Any] = {
-            "network": arch,
-            "domain": list(domain),
-            "n_pieces": s.n_pieces,
-            "relusum": s.to_dict(),
-        }
-        if units is not None:
-            payload["neurons"] = [
-                {"index": u.index, "a": u.a, "b": u.b, "v": u.v, "knot": u.knot,
-                 "facing": u.facing, "state": u.state, "weight": u.weight}
-                for u in units
-            ]
-        print(json.dumps(payload))
+                _save_plot(lambda: plot_relusum(s, domain=domain), tmp_plot)
+        commit_outputs(plan)
+    if text is not None:
+        print(text)
         return 0
     a, b = domain
     print(f"network {arch}")
     print(f"on [{a:.10g}, {b:.10g}] it is exactly f(x) = bias + sum_i w_i * max(0, x - h_i):")
-    print(f"bias {s.bias:.10g}; {s.n_units} terms; {s.n_pieces} linear pieces")
+    print(f"bias {s.bias:.10g}; {plural(s.n_units, 'term')}; {plural(s.n_pieces, 'linear piece')}")
     print(f"{'i':>5}  {'knot h_i':>16}  {'weight w_i':>16}  {'slope after':>16}  {'f(h_i)':>16}")
     slopes = s.slopes[1:]
     values = s(s.knots) if s.n_units else []
     for i in range(s.n_units):
-        print(f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
-              f"  {values[i]:>16.10g}")
+        print(
+            f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
+            f"  {values[i]:>16.10g}"
+        )
     if units is not None:
         print()
         print("hidden units v * max(0, a x + b) on the domain:")
         print(tb.neuron_table(units))
         n_left = sum(u.state == "live" and u.facing == "left" for u in units)
-        print(f"{sum(u.state == 'live' for u in units)} live ({n_left} facing left), "
-              f"{sum(u.state == 'linear' for u in units)} linear, "
-              f"{sum(u.state == 'dead' for u in units)} dead")
+        print(
+            f"{sum(u.state == 'live' for u in units)} live ({n_left} facing left), "
+            f"{sum(u.state == 'linear' for u in units)} linear, "
+            f"{sum(u.state == 'dead' for u in units)} dead"
+        )
     for label, path in (("model", args.save), ("plot", args.plot)):
         if path:
             print(f"wrote {label}: {path}")

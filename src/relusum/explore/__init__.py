@@ -1,9 +1,11 @@
 """``relusum explore``: a local web page to build curves from shifted ReLUs and fit them.
 
-The page (``static/``, with the vendored uPlot chart library) talks to a small
-standard-library HTTP server (:mod:`relusum.explore.server`) whose JSON API
-(:mod:`relusum.explore.api`) runs every fit in a worker process with a time
-limit (:mod:`relusum.explore.worker`).  Nothing is fetched from the internet.
+The page (``static/``, with the vendored uPlot chart library) talks to a
+Starlette app (:mod:`relusum.explore.app`) served by uvicorn
+(:mod:`relusum.explore.server`, with the connection guards of
+:mod:`relusum.explore.protocol`) whose JSON API (:mod:`relusum.explore.api`)
+runs every fit in a worker process with a time limit
+(:mod:`relusum.explore.worker`).  Nothing is fetched from the internet.
 
 Examples
 --------

@@ -25,8 +25,10 @@ import importlib.util
 import json
 import math
 import secrets
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,7 +37,7 @@ from relusum.explore.tasks import pytorch_snippet
 from relusum.explore.worker import WorkBusy, WorkerPool, WorkError, WorkFailed, WorkTimeout
 from relusum.formula import MAX_FORMULA_LENGTH, FormulaError, evaluate_constant, parse_formula
 
-__all__ = ["Limits", "ApiError", "ExploreApi", "PRESETS", "METHOD_LABELS"]
+__all__ = ["Limits", "ApiError", "ExploreApi", "PRESETS", "METHOD_LABELS", "TORCH_NEEDED"]
 
 #: Method key -> label shown on the page.
 METHOD_LABELS: dict[str, str] = {
@@ -87,6 +89,19 @@ class Limits:
         Training steps.
     max_sweep : int
         Unit counts in one sweep.
+    max_domain : float
+        Largest absolute domain end.
+    max_queue : int
+        Requests that may wait for a worker beyond those running; more are
+        answered 503 with ``Retry-After`` at once.
+    queue_seconds : float
+        Longest wait for a worker (then 503 with ``Retry-After``).
+    max_connections : int
+        Open connections at once (idle ones are dropped first when more come).
+    header_seconds : float
+        Time for a request's line and headers to arrive (then 408 and closed).
+    body_seconds : float
+        Time for a whole request, body included, to arrive.
     """
 
     max_units: int = 200
@@ -99,11 +114,32 @@ class Limits:
     max_steps: int = 20_000
     max_sweep: int = 24
     max_domain: float = 1e6
+    max_queue: int = 256
+    queue_seconds: float = 10.0
+    max_connections: int = 4096
+    header_seconds: float = 10.0
+    body_seconds: float = 30.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["max_formula_length"] = MAX_FORMULA_LENGTH
         return d
+
+
+#: The one line the page and the API show when PyTorch is missing.
+TORCH_NEEDED = "the trained-network curve needs PyTorch: pip install 'relusum[torch]'"
+
+
+def torch_available() -> bool:
+    """Whether PyTorch and the torch bridge can be imported (looked up, not imported)."""
+    return (
+        importlib.util.find_spec("torch") is not None
+        and importlib.util.find_spec("relusum.torch_bridge") is not None
+    )
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 class ApiError(Exception):
@@ -120,6 +156,21 @@ class ApiError(Exception):
 
 
 # ----------------------------------------------------------------- validation
+def _kind(value: Any) -> str:
+    """The JSON type of a value, for messages: ``an object``, ``a list``, ``true``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    return "a number"
+
+
 def _field(body: dict[str, Any], name: str, where: str = "request") -> Any:
     if name not in body:
         raise ApiError(400, f"the {where} needs a field {name!r}")
@@ -127,8 +178,10 @@ def _field(body: dict[str, Any], name: str, where: str = "request") -> Any:
 
 
 def _int(value: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-        isinstance(value, float) and not value.is_integer()
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not value.is_integer())
     ):
         raise ApiError(400, f"{name} must be a whole number, got {json.dumps(value)[:40]}")
     v = int(value)
@@ -143,8 +196,9 @@ def _number_list(value: Any, name: str, max_len: int, min_len: int = 0) -> list[
     if not isinstance(value, list):
         raise ApiError(400, f"{name} must be a list of numbers")
     if len(value) > max_len:
-        raise ApiError(413, f"{name} has {len(value):,} values; the limit is {max_len:,}",
-                       limit=max_len)
+        raise ApiError(
+            413, f"{name} has {len(value):,} values; the limit is {max_len:,}", limit=max_len
+        )
     if len(value) < min_len:
         raise ApiError(422, f"{name} needs at least {min_len} values, got {len(value)}")
     out = []
@@ -182,6 +236,8 @@ class ExploreApi:
         self._jobs: dict[str, dict[str, Any]] = {}
         self._jobs_lock = threading.Lock()
         self._unavailable: dict[str, str] = {}
+        #: Called with the text of internal errors (tracebacks); the server sets it.
+        self.error_log: Callable[[str], None] = _stderr
 
     def close(self) -> None:
         """Stop the worker processes."""
@@ -192,20 +248,18 @@ class ExploreApi:
         """Each method's label and whether it can run here (with the reason when not)."""
         out = {}
         has_optimal = importlib.util.find_spec("relusum.fitting.optimal") is not None
-        has_torch = (importlib.util.find_spec("torch") is not None
-                     and importlib.util.find_spec("relusum.torch_bridge") is not None)
+        has_torch = torch_available()
         for key, label in METHOD_LABELS.items():
             reason = self._unavailable.get(key)
             if reason is None and key.startswith("opt-") and not has_optimal:
                 reason = "optimal fitting is not available in this version"
             if reason is None and key == "train" and not has_torch:
-                reason = "needs PyTorch: pip install 'relusum[torch]'"
+                reason = TORCH_NEEDED
             out[key] = {"label": label, "available": reason is None, "reason": reason}
         return out
 
     def onnx_available(self) -> bool:
-        return (importlib.util.find_spec("torch") is not None
-                and importlib.util.find_spec("relusum.torch_bridge") is not None)
+        return torch_available()
 
     # -------------------------------------------------------------- validation
     def target_spec(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -224,13 +278,15 @@ class ExploreApi:
                 which = "A" if i == 0 else "B"
                 if isinstance(v, str):
                     if len(v) > 100:
-                        raise ApiError(413, f"domain end {which} is too long "
-                                       "(limit 100 characters)")
+                        raise ApiError(
+                            413, f"domain end {which} is too long (limit 100 characters)"
+                        )
                     try:
                         ends.append(evaluate_constant(v))
                     except FormulaError as exc:
-                        raise ApiError(422, f"domain end {which}: {exc}", field=f"domain{i}",
-                                       column=exc.column) from None
+                        raise ApiError(
+                            422, f"domain end {which}: {exc}", field=f"domain{i}", column=exc.column
+                        ) from None
                 elif isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300:
                     ends.append(float(v))
                 else:
@@ -238,11 +294,13 @@ class ExploreApi:
             a, b = ends
             if not a < b:
                 what = "empty" if a == b else "reversed"
-                raise ApiError(422, f"the domain [{a:g}, {b:g}] is {what}: need A < B",
-                               field="domain1")
+                raise ApiError(
+                    422, f"the domain [{a:g}, {b:g}] is {what}: need A < B", field="domain1"
+                )
             if max(abs(a), abs(b)) > lim.max_domain:
-                raise ApiError(422, f"domain ends must lie within ±{lim.max_domain:g}",
-                               field="domain1")
+                raise ApiError(
+                    422, f"domain ends must lie within ±{lim.max_domain:g}", field="domain1"
+                )
             dom = [a, b]
         if t.get("data") is not None:
             d = t["data"]
@@ -263,8 +321,12 @@ class ExploreApi:
         if not isinstance(formula, str):
             raise ApiError(400, "formula must be text")
         if len(formula) > MAX_FORMULA_LENGTH:
-            raise ApiError(413, f"the formula has {len(formula):,} characters; the limit is "
-                           f"{MAX_FORMULA_LENGTH:,}", field="formula", limit=MAX_FORMULA_LENGTH)
+            raise ApiError(
+                413,
+                f"the formula has {len(formula):,} characters; the limit is {MAX_FORMULA_LENGTH:,}",
+                field="formula",
+                limit=MAX_FORMULA_LENGTH,
+            )
         if not formula.strip():
             raise ApiError(422, "type a formula in x, e.g. sin(x)", field="formula", column=1)
         try:
@@ -279,13 +341,20 @@ class ExploreApi:
 
     def method(self, body: dict[str, Any], allow_train: bool = False) -> str:
         m = body.get("method", "lstsq")
+        if not isinstance(m, str):
+            raise ApiError(400, f"method must be text, got {_kind(m)}")
         if m not in METHOD_LABELS or (m == "train" and not allow_train):
             known = ", ".join(k for k in METHOD_LABELS if allow_train or k != "train")
             raise ApiError(400, f"unknown method {str(m)[:40]!r}; use one of {known}")
         info = self.methods()[m]
         if not info["available"]:
-            raise ApiError(501, f"{info['label']} is not available: {info['reason']}",
-                           unavailable=m)
+            reason = info["reason"]
+            msg = (
+                reason
+                if m == "train" and reason == TORCH_NEEDED
+                else (f"{info['label']} is not available: {reason}")
+            )
+            raise ApiError(501, msg, unavailable=m)
         return m
 
     def model_spec(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -295,11 +364,13 @@ class ExploreApi:
             raise ApiError(400, "model must be an object {bias, knots, weights}")
         bias = _number_list([_field(m, "bias", "model")], "model bias", 1)[0]
         knots = _number_list(_field(m, "knots", "model"), "model knots", self.limits.max_units)
-        weights = _number_list(_field(m, "weights", "model"), "model weights",
-                               self.limits.max_units)
+        weights = _number_list(
+            _field(m, "weights", "model"), "model weights", self.limits.max_units
+        )
         if len(knots) != len(weights):
-            raise ApiError(422, f"model knots and weights differ in length "
-                           f"({len(knots)} and {len(weights)})")
+            raise ApiError(
+                422, f"model knots and weights differ in length ({len(knots)} and {len(weights)})"
+            )
         if max(map(abs, knots + weights + [bias])) > 1e12:
             raise ApiError(422, "model values must lie within ±1e12")
         dom = m.get("domain")
@@ -311,21 +382,24 @@ class ExploreApi:
 
     # ----------------------------------------------------------------- running
     def _run(self, name: str, kwargs: dict[str, Any], timeout: float, **kw: Any) -> Any:
+        kw.setdefault("wait", self.limits.queue_seconds)
         try:
             return self.pool.call(name, kwargs, timeout=timeout, **kw)
         except WorkTimeout as exc:
-            raise ApiError(408, f"{exc}; try fewer units, fewer samples or a faster method",
-                           timeout=timeout) from None
+            raise ApiError(
+                408, f"{exc}; try fewer units, fewer samples or a faster method", timeout=timeout
+            ) from None
         except WorkBusy as exc:
-            raise ApiError(429, str(exc)) from None
+            raise ApiError(503, str(exc), retry_after=2) from None
         except WorkError as exc:
             if exc.kind == "formula":
                 raise ApiError(422, str(exc), field="formula", column=exc.column) from None
             msg = str(exc)
-            if "not available" in msg:
+            if "not available" in msg or "pip install" in msg:
                 raise ApiError(501, msg, unavailable=kwargs.get("method")) from None
             raise ApiError(422, msg) from None
         except WorkFailed as exc:
+            self.error_log(f"internal error in the worker ({name}): {exc}\n{exc.details}")
             raise ApiError(500, f"internal error: {exc}") from None
 
     def handle(self, method: str, path: str, body: Any) -> tuple[int, Any, str]:
@@ -339,7 +413,7 @@ class ExploreApi:
             if path == "/api/info":
                 return 200, self.info(), "application/json"
             if path.startswith("/api/jobs/"):
-                return 200, self.job(path[len("/api/jobs/"):]), "application/json"
+                return 200, self.job(path[len("/api/jobs/") :]), "application/json"
             raise ApiError(404, f"no such endpoint: GET {path[:80]}")
         if method != "POST":
             raise ApiError(405, f"method {method} is not allowed")
@@ -363,8 +437,10 @@ class ExploreApi:
             "methods": self.methods(),
             "onnx": self.onnx_available(),
             "limits": self.limits.to_dict(),
-            "presets": {k: {"label": v[0], "formula": v[1], "domain": [v[2], v[3]]}
-                        for k, v in PRESETS.items()},
+            "presets": {
+                k: {"label": v[0], "formula": v[1], "domain": [v[2], v[3]]}
+                for k, v in PRESETS.items()
+            },
         }
 
     def target(self, body: dict[str, Any]) -> tuple[int, Any, str]:
@@ -398,12 +474,17 @@ class ExploreApi:
         if not isinstance(units, list) or not units:
             raise ApiError(400, "units must be a non-empty list of unit counts")
         if len(units) > self.limits.max_sweep:
-            raise ApiError(413, f"a sweep takes at most {self.limits.max_sweep} unit counts",
-                           limit=self.limits.max_sweep)
+            raise ApiError(
+                413,
+                f"a sweep takes at most {self.limits.max_sweep} unit counts",
+                limit=self.limits.max_sweep,
+            )
         ns = sorted({_int(u, "units", 1, self.limits.max_units) for u in units})
-        out = self._run("sweep", {"spec": spec, "method": m, "units": ns,
-                                  "budget": self.limits.sweep_seconds / 2},
-                        self.limits.sweep_seconds)
+        out = self._run(
+            "sweep",
+            {"spec": spec, "method": m, "units": ns, "budget": self.limits.sweep_seconds / 2},
+            self.limits.sweep_seconds,
+        )
         return 200, out, "application/json"
 
     def measure(self, body: dict[str, Any]) -> tuple[int, Any, str]:
@@ -424,8 +505,11 @@ class ExploreApi:
             return 200, pytorch_snippet(model).encode(), "text/x-python; charset=utf-8"
         if fmt == "onnx":
             if not self.onnx_available():
-                raise ApiError(501, "ONNX export needs PyTorch: pip install 'relusum[torch]'",
-                               unavailable="onnx")
+                raise ApiError(
+                    501,
+                    "ONNX export needs PyTorch: pip install 'relusum[torch]'",
+                    unavailable="onnx",
+                )
             data = self._run("onnx", {"model": model}, self.limits.fit_seconds)
             return 200, data, "application/octet-stream"
         raise ApiError(400, f"format must be json, pytorch or onnx, got {str(fmt)[:20]!r}")
@@ -440,13 +524,22 @@ class ExploreApi:
         with self._jobs_lock:
             running = [j for j in self._jobs.values() if j["state"] == "running"]
             if running:
-                raise ApiError(429, "a training job is already running; wait for it to finish")
+                raise ApiError(
+                    429, "a training job is already running; wait for it to finish", retry_after=2
+                )
             # Forget old finished jobs.
             for key in [k for k, j in self._jobs.items() if time.time() - j["created"] > 3600]:
                 del self._jobs[key]
             job_id = secrets.token_urlsafe(12)
-            job = {"id": job_id, "state": "running", "progress": 0.0, "message": "starting",
-                   "created": time.time(), "result": None, "error": None}
+            job = {
+                "id": job_id,
+                "state": "running",
+                "progress": 0.0,
+                "message": "starting",
+                "created": time.time(),
+                "result": None,
+                "error": None,
+            }
             self._jobs[job_id] = job
 
         def progress(frac: float, what: str) -> None:
@@ -455,9 +548,13 @@ class ExploreApi:
 
         def work() -> None:
             try:
-                out = self._run("train", {"spec": spec, "n_units": n, "steps": steps,
-                                          "seed": seed}, self.limits.train_seconds,
-                                on_progress=progress, wait=5.0)
+                out = self._run(
+                    "train",
+                    {"spec": spec, "n_units": n, "steps": steps, "seed": seed},
+                    self.limits.train_seconds,
+                    on_progress=progress,
+                    wait=min(5.0, self.limits.queue_seconds),
+                )
             except ApiError as exc:
                 job["error"] = exc.payload()
                 job["state"] = "failed"

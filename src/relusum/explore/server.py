@@ -1,237 +1,53 @@
-"""The explorer's HTTP server: standard library only, loopback by default.
+"""The explorer's HTTP server: uvicorn serving the Starlette app, loopback by default.
 
-Security model
-    The server answers only requests whose ``Host`` header names the address
-    it is bound to (``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT``, or
-    the host it was told to bind), so a foreign web site cannot reach it by
-    DNS rebinding.  ``POST`` requests must be ``application/json`` and, when
-    they carry an ``Origin``, it must be the server's own.  Static files come
-    from a fixed list built at start-up from the package's ``static/`` folder;
-    nothing a request sends names a file.  All work runs in worker processes
-    with a time limit (:mod:`relusum.explore.worker`).
+uvicorn (asyncio, h11) holds every connection on one event loop, so an idle
+or slow client costs a timer and a socket, never a thread.  On top of
+uvicorn's own bounds (keep-alive idle time, size of a request head, listen
+backlog, concurrency limit) the protocol of :mod:`relusum.explore.protocol`
+caps the open connections and gives each request a deadline for its head and
+its body.  The checks on every request (Host, Origin, body limits) and the
+bounded queue in front of the worker processes are in
+:mod:`relusum.explore.app`; the work runs in :mod:`relusum.explore.worker`
+processes that are killed at their time limit.
 """
 
 from __future__ import annotations
 
-import json
-import mimetypes
+import logging
 import socket
+import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
+import time
 from typing import Any
-from urllib.parse import urlsplit
 
-from relusum.explore.api import ApiError, ExploreApi, Limits
+from relusum.explore.api import ExploreApi, Limits
 
 __all__ = ["ExploreServer", "make_server", "static_files", "LOOPBACK_HOSTS"]
 
 #: Host names that mean this machine.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
-_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".txt": "text/plain; charset=utf-8",
-    ".json": "application/json",
-}
+#: Pending connections the kernel queues before the server accepts them.
+BACKLOG = 2048
 
-_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+#: Seconds an idle keep-alive connection stays open between requests.
+KEEP_ALIVE_SECONDS = 5
+
+#: Bytes of a request line and headers (h11's limit; more is answered 400).
+MAX_HEAD_BYTES = 16 * 1024
 
 
 def static_files() -> dict[str, tuple[bytes, str]]:
-    """URL path -> (content, content type) for every file of the package's ``static/`` folder.
+    """URL path -> (content, content type) of the page's files (see :mod:`relusum.explore.app`).
 
     Examples
     --------
-    >>> files = static_files()
-    >>> "/" in files and "/static/vendor/uPlot.iife.min.js" in files
+    >>> "/" in static_files()
     True
     """
-    root = resources.files("relusum.explore") / "static"
-    out: dict[str, tuple[bytes, str]] = {}
+    from relusum.explore.app import static_files as files
 
-    def walk(node: Any, prefix: str) -> None:
-        for child in node.iterdir():
-            name = child.name
-            if name.startswith(".") or name == "__pycache__":
-                continue
-            if child.is_dir():
-                walk(child, f"{prefix}{name}/")
-            else:
-                suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-                ctype = _TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "text/plain"
-                if name.endswith("LICENSE"):
-                    ctype = "text/plain; charset=utf-8"
-                out[f"/static/{prefix}{name}"] = (child.read_bytes(), ctype)
-
-    walk(root, "")
-    if "/static/index.html" in out:
-        out["/"] = out["/static/index.html"]
-    return out
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: ExploreServer
-    server_version = "relusum-explore"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK wait
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        if self.server.log is not None:
-            self.server.log(format % args)
-
-    # ------------------------------------------------------------- answering
-    def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None
-              ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Content-Security-Policy", _CSP)
-        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
-        self.send_header("Cache-Control", "no-store")
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload, allow_nan=False).encode(), "application/json")
-
-    def _error(self, exc: ApiError) -> None:
-        if self.command == "POST":
-            self.close_connection = True  # the body may be unread
-        self._json(exc.status, exc.payload())
-
-    # ---------------------------------------------------------------- checks
-    def _check_host(self) -> None:
-        host = self.headers.get("Host")
-        if host is None:
-            raise ApiError(400, "the request has no Host header")
-        if host.strip().lower() not in self.server.allowed_hosts:
-            raise ApiError(421, f"this server does not answer for host {host[:80]!r}")
-
-    def _check_origin(self) -> None:
-        origin = self.headers.get("Origin")
-        if origin is not None and origin.strip().lower() not in self.server.allowed_origins:
-            raise ApiError(403, f"requests from origin {origin[:80]!r} are not allowed")
-        site = self.headers.get("Sec-Fetch-Site")
-        if site is not None and site not in ("same-origin", "none"):
-            raise ApiError(403, f"cross-site requests are not allowed ({site})")
-
-    def _read_body(self) -> Any:
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            raise ApiError(415, "send the request body as application/json")
-        if self.headers.get("Transfer-Encoding"):
-            raise ApiError(411, "send a Content-Length, not a chunked body")
-        length = self.headers.get("Content-Length")
-        if length is None:
-            raise ApiError(411, "the request needs a Content-Length")
-        try:
-            n = int(length)
-        except ValueError:
-            raise ApiError(400, "Content-Length is not a number") from None
-        if n < 0:
-            raise ApiError(400, "Content-Length is negative")
-        limit = self.server.api.limits.max_body
-        if n > limit:
-            self.close_connection = True
-            self._discard(min(n, 16 * limit))  # so the client can read the answer
-            raise ApiError(413, f"the request body has {n:,} bytes; the limit is {limit:,}",
-                           limit=limit)
-        raw = self.rfile.read(n)
-        try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
-            raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise ApiError(400, "the request body is nested too deeply") from None
-
-    def _discard(self, n: int) -> None:
-        self.connection.settimeout(5)
-        try:
-            while n > 0:
-                chunk = self.rfile.read(min(n, 1 << 16))
-                if not chunk:
-                    break
-                n -= len(chunk)
-        except OSError:
-            pass
-
-    # --------------------------------------------------------------- methods
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        try:
-            self._check_host()
-            path = urlsplit(self.path).path
-            if path.startswith("/api/"):
-                status, payload, ctype = self.server.api.handle("GET", path, None)
-                self._json(status, payload)
-                return
-            if path == "/favicon.ico":
-                self._send(204, b"", "text/plain")
-                return
-            entry = self.server.files.get(path)
-            if entry is None:
-                raise ApiError(404, f"not found: {path[:80]}")
-            self._send(200, entry[0], entry[1])
-        except ApiError as exc:
-            self._error(exc)
-        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
-            self._internal(exc)
-
-    do_HEAD = do_GET
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
-        try:
-            self._check_host()
-            self._check_origin()
-            body = self._read_body()
-            path = urlsplit(self.path).path
-            status, payload, ctype = self.server.api.handle("POST", path, body)
-            if ctype == "application/json" and not isinstance(payload, bytes):
-                self._json(status, payload)
-            else:
-                data = payload if isinstance(payload, bytes) else str(payload).encode()
-                names = {"application/octet-stream": "model.onnx",
-                         "application/json": "model.json"}
-                name = names.get(ctype, "relusum_model.py")
-                self._send(status, data, ctype,
-                           {"Content-Disposition": f'attachment; filename="{name}"'})
-        except ApiError as exc:
-            self._error(exc)
-        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
-            self._internal(exc)
-
-    def _internal(self, exc: Exception) -> None:
-        if self.server.log is not None:
-            self.server.log(f"internal error: {type(exc).__name__}: {exc}")
-        try:
-            self._error(ApiError(500, f"internal error ({type(exc).__name__})"))
-        except OSError:
-            pass
-
-    def _not_allowed(self) -> None:
-        try:
-            self._check_host()
-            raise ApiError(405, f"method {self.command} is not allowed")
-        except ApiError as exc:
-            self._error(exc)
-
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+    return files()
 
 
 def _own_names() -> set[str]:
@@ -245,29 +61,64 @@ def _own_names() -> set[str]:
     return names
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
+def _raise_fd_limit(want: int) -> int:
+    """Raise the soft limit of open files towards ``want`` (within the hard limit); return it."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Unix
+        return want
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        except (ValueError, OSError):
+            pass
+    return want if soft == resource.RLIM_INFINITY else int(soft)
 
 
-class ExploreServer(ThreadingHTTPServer):
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class ExploreServer:
     """The explorer's server; ``url`` is where the page is.
 
-    Create it with :func:`make_server`; run it with ``serve_forever()`` (or
-    :meth:`start` for a background thread) and stop it with :meth:`close`.
+    Create it with :func:`make_server`; run it with :meth:`serve_forever`
+    (or :meth:`start` for a background thread) and stop it with :meth:`close`.
+
+    Attributes
+    ----------
+    max_connections : int
+        Open connections allowed at once (the limit of open files permitting).
     """
 
-    daemon_threads = True
-    allow_reuse_address = True
+    def __init__(
+        self, host: str, port: int, api: ExploreApi, log: Any = None, error_log: Any = None
+    ) -> None:
+        import uvicorn
 
-    def __init__(self, host: str, port: int, api: ExploreApi, log: Any = None) -> None:
+        from relusum.explore.app import build_app
+        from relusum.explore.protocol import guarded_protocol
+
         self.api = api
         self.log = log
-        self.files = static_files()
-        if ":" in host:
-            self.address_family = socket.AF_INET6
-        super().__init__((host, port), _Handler)
+        self.log_error = error_log or _stderr
+        api.error_log = self.log_error
+        limits = api.limits
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(BACKLOG)  # connections queue from now on, before the loop runs
+        except BaseException:
+            sock.close()
+            raise
+        self.socket = sock
         self.host = host
-        self.port = int(self.server_address[1])
+        self.port = int(sock.getsockname()[1])
         names = {host.lower(), *LOOPBACK_HOSTS} if host in LOOPBACK_HOSTS else {host.lower()}
         if host in ("0.0.0.0", "::"):
             names |= set(LOOPBACK_HOSTS) | _own_names()
@@ -279,6 +130,30 @@ class ExploreServer(ThreadingHTTPServer):
                 hosts.add(shown)
         self.allowed_hosts = frozenset(hosts)
         self.allowed_origins = frozenset(f"http://{h}" for h in hosts)
+        fds = _raise_fd_limit(limits.max_connections + 256)
+        self.max_connections = max(16, min(limits.max_connections, fds - 128))
+        self.app = build_app(self)
+        protocol = guarded_protocol(
+            self.max_connections, limits.header_seconds, limits.body_seconds
+        )
+        self.config = uvicorn.Config(
+            self.app,
+            http=protocol,
+            ws="none",
+            lifespan="off",
+            loop="asyncio",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            backlog=BACKLOG,
+            limit_concurrency=2 * self.max_connections,  # a backstop: the protocol caps first
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=3,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        )
+        logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
+        self._uv = uvicorn.Server(self.config)
         self._thread: threading.Thread | None = None
 
     @property
@@ -287,18 +162,41 @@ class ExploreServer(ThreadingHTTPServer):
         shown = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{shown}:{self.port}/"
 
-    def start(self) -> ExploreServer:
-        """Serve in a background (daemon) thread; returns ``self``."""
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True,
-                                        name="relusum-explore-server")
+    @property
+    def connections(self) -> int:
+        """Connections open now."""
+        return len(self._uv.server_state.connections)
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`shutdown` (or, in the main thread, SIGINT/SIGTERM)."""
+        self._uv.run(sockets=[self.socket])
+
+    def start(self, timeout: float = 30.0) -> ExploreServer:
+        """Serve in a background (daemon) thread; returns ``self`` once it is serving."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, daemon=True, name="relusum-explore-server"
+        )
         self._thread.start()
+        end = time.monotonic() + timeout
+        while not self._uv.started:
+            if not self._thread.is_alive() or time.monotonic() > end:
+                raise RuntimeError("the explorer's server did not start")
+            time.sleep(0.01)
         return self
+
+    def shutdown(self) -> None:
+        """Stop serving (from another thread)."""
+        self._uv.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def server_close(self) -> None:
+        """Close the listening socket."""
+        self.socket.close()
 
     def close(self) -> None:
         """Stop serving, close the socket and stop the worker processes."""
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(5)
+        self.shutdown()
         self.server_close()
         self.api.close()
 
@@ -309,6 +207,7 @@ def make_server(
     limits: Limits | None = None,
     workers: int = 2,
     log: Any = None,
+    error_log: Any = None,
 ) -> ExploreServer:
     """Create the explorer's server (not yet serving); ``port=0`` picks a free port.
 
@@ -319,11 +218,14 @@ def make_server(
     port : int
         TCP port; 0 for a free one (see ``server.port``).
     limits : Limits, optional
-        Request bounds and time limits.
+        Request bounds, time limits, connection and queue bounds.
     workers : int
         Worker processes for fits.
     log : callable, optional
-        Called with one line per request (default: silent).
+        Kept for compatibility (requests are not logged).
+    error_log : callable, optional
+        Called with the text (traceback included) of every internal error;
+        default: printed to stderr.
 
     Examples
     --------
@@ -337,7 +239,7 @@ def make_server(
     pool = WorkerPool(size=workers)
     api = ExploreApi(limits=limits, pool=pool)
     try:
-        return ExploreServer(host, port, api, log=log)
+        return ExploreServer(host, port, api, log=log, error_log=error_log)
     except BaseException:
         api.close()
         raise

@@ -53,15 +53,19 @@ def build_target(spec: dict[str, Any]):
 
     if spec.get("data") is not None:
         d = spec["data"]
-        return make_target(Data(np.asarray(d["x"]), np.asarray(d["y"]), name="dropped CSV"),
-                           spec.get("domain"))
+        return make_target(
+            Data(np.asarray(d["x"]), np.asarray(d["y"]), name="dropped CSV"), spec.get("domain")
+        )
     return make_target(spec["formula"], spec["domain"], samples=spec.get("samples"))
 
 
 def _report(result) -> dict[str, Any]:
     rep = result.report.to_dict()
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in rep.items()
-            if isinstance(v, (int, float, str, bool)) or v is None}
+    return {
+        k: (v if not isinstance(v, float) or math.isfinite(v) else None)
+        for k, v in rep.items()
+        if isinstance(v, (int, float, str, bool)) or v is None
+    }
 
 
 def fit_spec(spec: dict[str, Any], method: str, n_units: int, knots: list[float] | None = None):
@@ -100,19 +104,26 @@ def task_target(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         x, y = target.x, target.y
         kind = "data"
-    return {"kind": kind, "label": target.label, "domain": [a, b],
-            "x": _finite_list(x), "y": _finite_list(y)}
+    return {
+        "kind": kind,
+        "label": target.label,
+        "domain": [a, b],
+        "x": _finite_list(x),
+        "y": _finite_list(y),
+    }
 
 
-def task_fit(spec: dict[str, Any], method: str, n_units: int,
-             knots: list[float] | None = None) -> dict[str, Any]:
+def task_fit(
+    spec: dict[str, Any], method: str, n_units: int, knots: list[float] | None = None
+) -> dict[str, Any]:
     """Fit and report: ``{"model": ReluSum.to_dict(), "report": {...}}``."""
     result = fit_spec(spec, method, n_units, knots)
     return {"model": result.model.to_dict(), "report": _report(result), "method": method}
 
 
-def task_sweep(spec: dict[str, Any], method: str, units: list[int],
-               budget: float) -> dict[str, Any]:
+def task_sweep(
+    spec: dict[str, Any], method: str, units: list[int], budget: float
+) -> dict[str, Any]:
     """Errors against units for one method; stops early when ``budget`` seconds are spent."""
     start = time.perf_counter()
     rows = []
@@ -124,8 +135,9 @@ def task_sweep(spec: dict[str, Any], method: str, units: list[int],
                 raise
             break  # e.g. more units than data points allow
 
-        rows.append({"units": n, "rmse": result.report.rmse,
-                     "max_abs_error": result.report.max_abs_error})
+        rows.append(
+            {"units": n, "rmse": result.report.rmse, "max_abs_error": result.report.max_abs_error}
+        )
         if time.perf_counter() - start > budget:
             break
     return {"method": method, "rows": rows, "complete": len(rows) == len(units)}
@@ -139,9 +151,14 @@ def task_measure(spec: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
     target = build_target(spec)
     s = ReluSum.from_dict(model).with_domain(target.domain)
     rmse, mae, n = measure(s, target)
-    return {"rmse": rmse, "max_abs_error": mae, "n_verify": n,
-            "error_on": "grid" if target.fn is not None else "data",
-            "n_units": s.n_units, "n_pieces": s.n_pieces}
+    return {
+        "rmse": rmse,
+        "max_abs_error": mae,
+        "n_verify": n,
+        "error_on": "grid" if target.fn is not None else "data",
+        "n_units": s.n_units,
+        "n_pieces": s.n_pieces,
+    }
 
 
 class _ProgressStream:
@@ -167,16 +184,23 @@ class _ProgressStream:
         return False
 
 
-def task_train(spec: dict[str, Any], n_units: int, steps: int, seed: int,
-               progress: Callable[[float, str], None]) -> dict[str, Any]:
+def task_train(
+    spec: dict[str, Any],
+    n_units: int,
+    steps: int,
+    seed: int,
+    progress: Callable[[float, str], None],
+) -> dict[str, Any]:
     """Train a one-hidden-layer network with :func:`relusum.torch_bridge.train`.
 
     The training's progress bar (tqdm, on stderr) is read back as progress.
     """
     try:
         from relusum import torch_bridge
-    except ImportError as exc:
-        raise ValueError(f"training needs PyTorch: pip install 'relusum[torch]' ({exc})") from None
+    except ImportError:  # one line, never the import's own text
+        raise ValueError(
+            "the trained-network curve needs PyTorch: pip install 'relusum[torch]'"
+        ) from None
     from relusum.fitting.api import finish
 
     target = build_target(spec)
@@ -185,13 +209,20 @@ def task_train(spec: dict[str, Any], n_units: int, steps: int, seed: int,
     saved = sys.stderr
     sys.stderr = _ProgressStream(progress)  # type: ignore[assignment]
     try:
-        res = torch_bridge.train(target_for_fit(target), target.domain, n_units, steps=steps,
-                                 seed=seed, progress=True)
+        res = torch_bridge.train(
+            target_for_fit(target), target.domain, n_units, steps=steps, seed=seed, progress=True
+        )
     finally:
         sys.stderr = saved
     model = res.relusum.with_domain(target.domain)
-    result = finish(model, target, time.perf_counter() - start, loss="l2", knots="trained",
-                    extra={"steps": steps, "seed": seed})
+    result = finish(
+        model,
+        target,
+        time.perf_counter() - start,
+        loss="l2",
+        knots="trained",
+        extra={"steps": steps, "seed": seed},
+    )
     progress(1.0, "done")
     return {"model": result.model.to_dict(), "report": _report(result), "method": "train"}
 
@@ -208,9 +239,21 @@ def task_onnx(model: dict[str, Any]) -> bytes:
         return path.read_bytes()
 
 
-def task_sleep(seconds: float) -> dict[str, Any]:
-    """Sleep (bounded to 60 s); used by the tests of the worker pool's timeout."""
-    time.sleep(min(float(seconds), 60.0))
+def task_sleep(seconds: float, bar: bool = False) -> dict[str, Any]:
+    """Sleep (bounded to 60 s); used by the tests of the worker pool's timeout.
+
+    With ``bar=True`` a tqdm progress bar is shown meanwhile, as training does.
+    """
+    if not bar:
+        time.sleep(min(float(seconds), 60.0))
+        return {"slept": seconds}
+    from tqdm import tqdm
+
+    steps = max(int(min(float(seconds), 60.0) / 0.05), 1)
+    with tqdm(total=steps) as progress:
+        for _ in range(steps):
+            time.sleep(0.05)
+            progress.update(1)
     return {"slept": seconds}
 
 
@@ -234,7 +277,7 @@ def pytorch_snippet(model: dict[str, Any]) -> str:
     weights = ", ".join(repr(float(v)) for v in s.weights)
     dom = s.domain
     xs = f"torch.linspace({dom[0]!r}, {dom[1]!r}, 5" if dom else "torch.linspace(-1.0, 1.0, 5"
-    return f'''import torch
+    return f"""import torch
 from torch import nn
 
 # f(x) = bias + sum_i w_i * max(0, x - h_i): one hidden layer of {n} ReLU units.
@@ -252,7 +295,7 @@ with torch.no_grad():
 
 x = {xs}, dtype=torch.float64).unsqueeze(1)
 print(net(x).squeeze(1))
-'''
+"""
 
 
 #: name -> function; the only work a worker process will run.

@@ -29,7 +29,11 @@ class WorkBusy(Exception):
 
 
 class WorkFailed(Exception):
-    """The worker process died or raised an unexpected error."""
+    """The worker process died or raised an unexpected error; ``details`` has its traceback."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class WorkError(ValueError):
@@ -53,6 +57,13 @@ def _worker_main(conn: Any) -> None:  # pragma: no cover - runs in the child pro
     # A worker has no terminal: progress bars and stray output go nowhere.
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     sys.stdout = sys.stderr = devnull
+    # tqdm's default lock is a multiprocessing semaphore: a worker killed at its time limit
+    # would leave it registered, and the resource tracker would report it leaked at shutdown.
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     import relusum.fitting  # noqa: F401 - warm the imports before the first request
     from relusum.explore.tasks import TASKS
     from relusum.formula import FormulaError
@@ -67,6 +78,7 @@ def _worker_main(conn: Any) -> None:  # pragma: no cover - runs in the child pro
             return
         name, kwargs = msg
         if kwargs.pop("_progress", False):
+
             def progress(fraction: float, what: str = "") -> None:
                 conn.send(("progress", float(fraction), str(what)))
 
@@ -78,7 +90,7 @@ def _worker_main(conn: Any) -> None:  # pragma: no cover - runs in the child pro
         except ValueError as exc:
             conn.send(("error", "value", str(exc), None))
         except Exception as exc:  # noqa: BLE001 - reported to the server, which answers 500
-            tb = traceback.format_exc(limit=5)
+            tb = traceback.format_exc(limit=20)
             conn.send(("failed", f"{type(exc).__name__}: {exc}", tb))
         else:
             conn.send(("ok", out))
@@ -88,8 +100,9 @@ class _Worker:
     def __init__(self, ctx: Any) -> None:
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True,
-                                   name="relusum-explore-worker")
+        self.process = ctx.Process(
+            target=_worker_main, args=(child,), daemon=True, name="relusum-explore-worker"
+        )
         self.process.start()
         child.close()
         self.pid: int | None = None
@@ -134,16 +147,21 @@ class WorkerPool:
             raise ValueError(f"context must be 'spawn' or 'forkserver', got {context!r}")
         if size < 1:
             raise ValueError(f"size must be at least 1, got {size}")
+        self.size = size
         self._ctx = mp.get_context(context)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
         self._closed = False
         self._all: set[_Worker] = set()
+        self._adding: set[threading.Thread] = set()
         self.kills = 0
         for _ in range(size):
             self._add()
 
     def _add(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
         w = _Worker(self._ctx)
         with self._lock:
             if self._closed:
@@ -156,7 +174,20 @@ class WorkerPool:
         with self._lock:
             self._all.discard(w)
         w.kill()
-        threading.Thread(target=self._add, daemon=True).start()
+
+        def add() -> None:
+            try:
+                self._add()
+            finally:
+                with self._lock:
+                    self._adding.discard(thread)
+
+        thread = threading.Thread(target=add, daemon=True, name="relusum-explore-add-worker")
+        with self._lock:
+            if self._closed:
+                return
+            self._adding.add(thread)
+        thread.start()
 
     def pids(self) -> list[int]:
         """Process ids of the live workers (for tests and diagnostics)."""
@@ -203,8 +234,9 @@ class WorkerPool:
                 if left <= 0 or not w.conn.poll(left):
                     self.kills += 1
                     self._replace(w)
-                    raise WorkTimeout(f"the work ran over its time limit of {timeout:g} s and "
-                                      "was stopped")
+                    raise WorkTimeout(
+                        f"the work ran over its time limit of {timeout:g} s and was stopped"
+                    )
                 msg = w.conn.recv()
                 if msg[0] == "progress":
                     if on_progress is not None:
@@ -222,12 +254,17 @@ class WorkerPool:
             return msg[1]
         if msg[0] == "error":
             raise WorkError(msg[2], kind=msg[1], column=msg[3])
-        raise WorkFailed(msg[1])
+        raise WorkFailed(msg[1], msg[2] if len(msg) > 2 else "")
 
     def close(self) -> None:
-        """Stop every worker process."""
+        """Stop every worker process (waiting for replacements being started, so that none
+        is cut off half-way through its start)."""
         with self._lock:
             self._closed = True
+            adding = list(self._adding)
+        for thread in adding:
+            thread.join(30)
+        with self._lock:
             workers = list(self._all)
             self._all.clear()
         for w in workers:

@@ -1,9 +1,10 @@
 """``relusum.fit``: one entry point for every fit, returning a model and a report.
 
-Combinations
-    ``knots="uniform"`` or an array, with ``loss="l2"`` (banded least squares)
-    or ``interpolate=True``.  The optimal-knot and max-error fits plug in here
-    (``knots="optimal"``, ``loss="linf"``, ``tol=``).
+``fit`` checks the options, builds the target and a
+:class:`~relusum.fitting.problem.Problem`, and hands it to the solver table
+(:mod:`relusum.fitting.solvers`) or, with ``tol=``, to the tolerance search
+(:mod:`relusum.fitting.tolerance`).  Reports and verification live in
+:mod:`relusum.fitting.report` (re-exported here).
 Errors
     For a function they are measured on the verification grid of
     :func:`relusum.targets.verification_grid` plus every knot (``error_on =
@@ -14,109 +15,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from relusum.fitting.fixed import (
-    check_knots,
-    check_n_units,
-    interpolate_knots,
-    lstsq_knots,
-    uniform_knots,
-)
-from relusum.model import ReluSum
+from relusum.fitting.constraints import Constraints
+from relusum.fitting.fixed import check_capacity, check_knots, check_n_units, uniform_knots
+from relusum.fitting.problem import Problem
+from relusum.fitting.report import FitReport, FitResult, finish, measure
+from relusum.fitting.solvers import losses, solve
+from relusum.fitting.tolerance import fit_tolerance
 from relusum.targets import Target, TargetLike, make_target
 
-__all__ = ["fit", "FitResult", "FitReport", "measure", "DEFAULT_UNITS", "LOSSES"]
+__all__ = [
+    "fit",
+    "FitResult",
+    "FitReport",
+    "measure",
+    "finish",
+    "Constraints",
+    "DEFAULT_UNITS",
+    "LOSSES",
+]
 
 #: Units used when neither ``n_units``, explicit knots nor ``tol`` are given.
 DEFAULT_UNITS = 16
-LOSSES = ("l2", "linf")
+#: The losses of the solver table.
+LOSSES = losses()
 
 
-@dataclass(frozen=True)
-class FitReport:
-    """What a fit reached, measured on the verification set.
-
-    Attributes
-    ----------
-    n_units, n_pieces : int
-        ReLU terms, and linear pieces on the domain.
-    rmse, max_abs_error : float
-        Root-mean-square and largest absolute error.
-    error_on : {"grid", "data"}
-        Where the errors were measured: the verification grid of a function
-        (separate from the fit samples) or the data themselves.
-    seconds : float
-        Wall time of the fit (sampling included, verification excluded).
-    loss, knots : str
-        The loss minimised and how the knots were chosen.
-    interpolate : bool
-    n_samples : int
-        Number of fit samples (function) or data points.
-    n_verify : int
-        Number of points the errors were measured on.
-    extra : dict
-        Method-specific fields (e.g. the tolerance asked for).
-    """
-
-    n_units: int
-    n_pieces: int
-    rmse: float
-    max_abs_error: float
-    error_on: str
-    seconds: float
-    loss: str
-    knots: str
-    interpolate: bool
-    n_samples: int
-    n_verify: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        extra = d.pop("extra")
-        d["knots_method"] = d.pop("knots")
-        d.update(extra)
-        return d
-
-
-@dataclass(frozen=True)
-class FitResult:
-    """The outcome of :func:`fit`: the :class:`ReluSum` and its :class:`FitReport`.
-
-    Examples
-    --------
-    >>> import relusum
-    >>> r = relusum.fit("x**2", domain=(0, 1), n_units=4, interpolate=True)
-    >>> r.model(0.5), r.report.n_pieces
-    (0.25, 4)
-    """
-
-    model: ReluSum
-    report: FitReport
-    target: Target = field(repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of ``relusum fit --json``: model fields, report fields, target."""
-        d = self.model.to_dict()
-        d.update(self.report.to_dict())
-        d["target"] = self.target.label
-        return d
-
-    def __call__(self, x: ArrayLike) -> np.ndarray | float:
-        """Evaluate the fitted model (same as ``result.model(x)``)."""
-        return self.model(x)
-
-
-def measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
-    """RMSE, max absolute error and point count on the target's verification set."""
-    x, y = target.verification(extra=model.knots)
-    r = model(x) - y
-    return float(np.sqrt(np.mean(r * r))), float(np.max(np.abs(r))), int(x.size)
+def _knots_kind(knots: Any) -> str:
+    if isinstance(knots, str):
+        if knots not in ("uniform", "optimal"):
+            raise ValueError(f"knots must be 'uniform', 'optimal' or an array, got {knots!r}")
+        return knots
+    return "given"
 
 
 def _resolve_knots(
@@ -133,6 +67,8 @@ def _resolve_knots(
                     raise ValueError("interpolation needs at least two distinct x values")
                 return xs[:-1], "data"
             n_units = DEFAULT_UNITS
+        # Refuse before allocating n_units knots (10**9 would be 8 GB).
+        check_capacity(target.x, n_units, data=target.fn is None)
         return uniform_knots(target.domain, n_units), "uniform"
     h = check_knots(knots, target.domain)
     if n_units is not None and n_units != h.size:
@@ -145,7 +81,7 @@ def fit(
     domain: Sequence[Any] | None = None,
     n_units: int | None = None,
     knots: str | ArrayLike = "uniform",
-    loss: str = "l2",
+    loss: str | None = None,
     interpolate: bool = False,
     samples: int | None = None,
     sample_weight: ArrayLike | None = None,
@@ -153,6 +89,9 @@ def fit(
     tol: float | None = None,
     max_units: int = 1000,
     progress: bool | None = None,
+    pieces: int | None = None,
+    selection: str = "cv",
+    folds: int = 5,
 ) -> FitResult:
     """Fit a weighted sum of shifted ReLUs to a function or to data.
 
@@ -160,17 +99,26 @@ def fit(
     ----------
     target : str, callable, Data or (x, y)
         A formula in ``x`` (``"sin(x)"``), a vectorised callable, or data.
+        Data may also be a Dask DataFrame of two columns (x, y) or a pair of
+        Dask arrays (extra ``relusum[dask]``): least squares, fitted by passes
+        over the partitions (:mod:`relusum.scale.dask`).
     domain : (A, B), optional
         Interval of the fit; required for functions, defaults to the data range.
         Ends may be constant formulas such as ``"-pi"``.
-    n_units : int, optional
+    n_units : int or "auto", optional
         Number of ReLU terms (default 16; with ``interpolate=True`` on data,
-        one per data point but the last).
+        one per data point but the last).  With ``knots="optimal"`` the first
+        knot may lie right of ``A``: up to ``n_units + 1`` linear pieces, the
+        first one flat.
+        one per data point but the last).  ``"auto"`` chooses it for data by
+        ``selection`` (see :mod:`relusum.fitting.select`); the report's
+        ``extra["selection_curve"]`` keeps every ``(n, score)``.
     knots : "uniform", "optimal" or array_like
         Uniform knots ``A + i (B - A) / n``, optimal ones, or the knots to use
         (distinct, in ``[A, B)``).
-    loss : {"l2", "linf"}
-        Least squares (weighted by ``sample_weight``) or the largest absolute error.
+    loss : {"l2", "linf"}, optional
+        Least squares (weighted by ``sample_weight``) or the largest absolute
+        error.  Default: ``"l2"``, but ``"linf"`` with ``tol``.
     interpolate : bool
         Make the sum equal the target at every knot and at ``B`` instead.
     samples : int, optional
@@ -179,10 +127,23 @@ def fit(
         Weights of the samples or data points (``l2`` only).
     tol : float, optional
         Instead of ``n_units``: the fewest units whose error is at most ``tol``.
+        The error is the one ``loss`` names: the max absolute error when
+        ``loss`` is None or ``"linf"``, the RMSE with ``loss="l2"``.  The
+        report says which (``report.extra["tol_loss"]`` and ``"tol_bounds"``).
     max_units : int
         Upper limit of units for ``tol``.
     progress : bool, optional
         Show a progress bar for long fits (default: when stderr is a terminal).
+    pieces : int, optional
+        Instead of ``n_units``: exactly ``pieces`` sloped linear pieces, the
+        first knot at ``A`` (``pieces`` units) -- the family of ``k``-segment
+        continuous piecewise-linear regression (pwlf, PWLFit,
+        piecewise-regression).  With ``knots="optimal"`` for ``l2`` and ``linf``;
+        with uniform knots it is the same as ``n_units=pieces``.
+    selection : {"cv", "bic", "gcv"}
+        How ``n_units="auto"`` scores each n (K-fold cross-validation, seeded).
+    folds : int
+        Folds of ``selection="cv"``.
 
     Returns
     -------
@@ -198,73 +159,132 @@ def fit(
     (16, 'grid')
     >>> bool(r.report.max_abs_error < 0.02)
     True
+    >>> r = relusum.fit("x**2", domain=(0, 1), n_units=4, knots="optimal", loss="linf")
+    >>> round(r.report.max_abs_error * 2 * 9**2, 2)  # the optimum is 1 / (2 (2n+1)^2)
+    1.0
+    >>> r = relusum.fit("abs(x - 0.3)", domain=(0, 1), pieces=2, knots="optimal")
+    >>> r.report.n_pieces, r.model.knots.round(9).tolist()
+    (2, [0.0, 0.3])
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
-    if tol is not None or (isinstance(knots, str) and knots == "optimal") or loss == "linf":
-        return _fit_extended(
+    if pieces is not None:
+        if n_units is not None:
+            raise ValueError(
+                "give either n_units or pieces (exactly that many sloped pieces), not both"
+            )
+        if tol is not None:
+            raise ValueError("pieces= fixes the number of pieces; it cannot be used with tol")
+        if not isinstance(knots, str):
+            raise ValueError("pieces= cannot be used with given knots (they fix the pieces)")
+        try:
+            n_units = check_n_units(pieces)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("n_units", "pieces")) from None
+    if _is_dask(target):  # a Dask DataFrame or a pair of Dask arrays (extra relusum[dask])
+        return _fit_dask(
+            target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol
+        )
+    if loss is None:
+        loss = "linf" if tol is not None else "l2"
+    if loss not in losses():
+        raise ValueError(f"loss must be one of {', '.join(losses())}; got {loss!r}")
+    kind = _knots_kind(knots)
+    if isinstance(n_units, str) and n_units == "auto":
+        from relusum.fitting.select import fit_auto
+
+        return fit_auto(
             target,
             domain,
-            n_units,
-            knots,
+            kind,
             loss,
-            interpolate,
             samples,
             sample_weight,
-            tol=tol,
-            max_units=max_units,
-            progress=progress,
+            selection,
+            folds,
+            max_units,
+            progress,
         )
     if n_units is not None:
         n_units = check_n_units(n_units)
+    _check_combination(kind, loss, n_units, interpolate, sample_weight, tol)
     start = time.perf_counter()
     tgt = make_target(target, domain, samples, sample_weight)
-    h, how = _resolve_knots(tgt, n_units, knots, interpolate)
-    if interpolate:
-        if sample_weight is not None:
-            raise ValueError("sample_weight has no effect with interpolate=True; drop one")
-        model = interpolate_knots(tgt, h)
+    if tol is not None:
+        return fit_tolerance(
+            tgt,
+            kind,
+            loss,
+            tol,
+            max_units=max_units,
+            progress=progress,
+            start=start,
+            interpolate=interpolate,
+        )
+    if kind == "optimal":
+        n = DEFAULT_UNITS if n_units is None else n_units
+        check_capacity(tgt.x, n, data=tgt.fn is None)
+        opts = {"pin_first": True} if pieces is not None else {}
+        problem = Problem(tgt, loss, n_units=n, progress=progress, options=opts)
+        how = "optimal"
     else:
-        model = lstsq_knots(tgt, h)
+        h, how = _resolve_knots(tgt, n_units, knots, interpolate)
+        problem = Problem(tgt, "interpolate" if interpolate else loss, knots=h, progress=progress)
+    model, facts = solve(problem)
     seconds = time.perf_counter() - start
-    return finish(model, tgt, seconds, loss="l2", knots=how, interpolate=interpolate)
+    return finish(model, tgt, seconds, loss=loss, knots=how, interpolate=interpolate, extra=facts)
 
 
-def finish(
-    model: ReluSum,
-    target: Target,
-    seconds: float,
-    *,
+def _check_combination(
+    kind: str,
     loss: str,
-    knots: str,
-    interpolate: bool = False,
-    extra: dict[str, Any] | None = None,
-) -> FitResult:
-    """Measure ``model`` on the verification set and wrap it in a :class:`FitResult`."""
-    rmse, mae, n_verify = measure(model, target)
-    report = FitReport(
-        n_units=model.n_units,
-        n_pieces=model.n_pieces,
-        rmse=rmse,
-        max_abs_error=mae,
-        error_on="grid" if target.is_function else "data",
-        seconds=seconds,
-        loss=loss,
-        knots=knots,
-        interpolate=interpolate,
-        n_samples=int(target.x.size),
-        n_verify=n_verify,
-        extra=dict(extra or {}),
-    )
-    return FitResult(model, report, target)
-
-
-def _fit_extended(*args: Any, **kwargs: Any) -> FitResult:
-    """Optimal knots, max-error fits and tolerance search (see ``relusum.fitting.optimal``)."""
-    try:
-        from relusum.fitting import optimal
-    except ImportError:
+    n_units: int | None,
+    interpolate: bool,
+    sample_weight: ArrayLike | None,
+    tol: float | None,
+) -> None:
+    """Refuse option combinations that mean nothing, before any work."""
+    if tol is not None:
+        if n_units is not None:
+            raise ValueError("give either n_units or tol (the fewest units for an error), not both")
+        if kind == "given":
+            raise ValueError("tol= chooses the number of units; it cannot be used with given knots")
+    if interpolate:
+        if kind == "optimal":
+            raise ValueError(
+                "knots='optimal' with interpolate=True is not implemented; "
+                "use loss='l2' or loss='linf' with optimal knots, or uniform knots"
+            )
+        if loss == "linf" and tol is None:
+            raise ValueError(
+                "interpolate=True fixes the values at the knots, so loss='linf' has nothing "
+                "to choose; drop one of them"
+            )
+        if sample_weight is not None and tol is None:
+            raise ValueError("sample_weight has no effect with interpolate=True; drop one")
+    if sample_weight is not None and loss == "linf":
         raise ValueError(
-            "knots='optimal', loss='linf' and tol= are not available in this version"
-        ) from None
-    return optimal.fit_extended(*args, **kwargs)
+            "sample_weight applies to least squares (loss='l2'); the max error ignores weights"
+        )
+
+
+def _is_dask(target: Any) -> bool:
+    def dask(obj: Any) -> bool:
+        return (type(obj).__module__ or "").startswith(("dask.", "dask_expr"))
+
+    return dask(target) or (
+        isinstance(target, tuple) and len(target) == 2 and all(dask(t) for t in target)
+    )
+
+
+def _fit_dask(target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol):
+    """Dask data: passes over the partitions on the cluster (:mod:`relusum.scale.dask`)."""
+    for name, value in (
+        ("interpolate", interpolate or None),
+        ("samples", samples),
+        ("sample_weight", sample_weight),
+        ("tol", tol),
+    ):
+        if value is not None:
+            raise ValueError(f"{name}= is not available for Dask data")
+    from relusum.scale.dask import fit_dask
+
+    return fit_dask(target, n_units=n_units, knots=knots, domain=domain, loss=loss)

@@ -1,101 +1,32 @@
-"""The fits behind ``knots="optimal"``, ``loss="linf"`` and ``tol=`` (via :func:`relusum.fit`).
+"""Optimal (free) knots for ``l2`` and ``linf``: :func:`fit_optimal`.
 
 ============================  =========================================================
-combination                   method
+loss                          method
 ============================  =========================================================
-uniform/given knots, linf     linear program (HiGHS), :func:`~.minimax.linf_fixed_target`
-optimal knots, l2             free-knot least squares, :mod:`relusum.fitting.free_l2`
-optimal knots, linf           greedy sweep + bisection, :func:`~.minimax.minimax_target`
-``tol=``                      fewest units, :func:`relusum.fitting.tolerance.fit_tolerance`
+l2                            free-knot least squares, :mod:`relusum.fitting.free_l2`
+linf                          exact sweep + bisection, :func:`~.minimax.minimax_target`,
+                              with a certificate (``lower_bound``, ``gap``)
 ============================  =========================================================
 
-``knots="optimal"`` with ``interpolate=True`` is not implemented (a clear
-error); ``sample_weight`` applies to least squares only.  Every result is
-built by :func:`relusum.fitting.api.finish`, so its errors are measured on the
-verification grid (functions) or the data.
+The solver table (:mod:`relusum.fitting.solvers`) calls :func:`fit_optimal`;
+``sample_weight`` applies to least squares only.
 """
 
 from __future__ import annotations
 
-import math
-import sys
-import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from relusum.fitting import api
-from relusum.fitting.fixed import check_capacity, check_n_units, uniform_knots
+from relusum.fitting.fixed import uniform_knots
 from relusum.fitting.minimax import linf_fixed_target, minimax_target
+from relusum.fitting.progress import progress_bar
+from relusum.fitting.report import measure
 from relusum.model import ReluSum
-from relusum.targets import Target, TargetLike, make_target
+from relusum.targets import Target
 
-__all__ = ["fit_extended", "fit_optimal", "progress_bar"]
-
-
-class _Bar:
-    """A tqdm bar on stderr, shown at once (``progress=True``) or after 2 s on a terminal."""
-
-    def __init__(self, progress: bool | None, desc: str, unit: str) -> None:
-        self._bar = None
-        if progress is False:
-            return
-        if progress is None and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
-            return
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(
-            desc=desc,
-            unit=unit,
-            file=sys.stderr,
-            leave=False,
-            delay=0.0 if progress else 2.0,
-        )
-
-    def __call__(self) -> None:
-        if self._bar is not None:
-            self._bar.update(1)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-    def __enter__(self) -> _Bar:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-def progress_bar(progress: bool | None, desc: str, unit: str = "step") -> _Bar:
-    """A callable that advances a progress bar (a no-op when no bar is shown).
-
-    ``progress=True`` shows it at once, ``None`` only on a terminal and only
-    once the work has run for 2 s, ``False`` never.
-
-    Examples
-    --------
-    >>> from relusum.fitting.optimal import progress_bar
-    >>> with progress_bar(False, "fit") as tick:
-    ...     tick()
-    """
-    return _Bar(progress, desc, unit)
-
-
-def _check_units(n_units: Any) -> int | None:
-    if n_units is None:
-        return None
-    return check_n_units(n_units)
-
-
-def _knots_kind(knots: Any) -> str:
-    if isinstance(knots, str):
-        if knots not in ("uniform", "optimal"):
-            raise ValueError(f"knots must be 'uniform', 'optimal' or an array, got {knots!r}")
-        return knots
-    return "given"
+__all__ = ["fit_optimal", "progress_bar"]
 
 
 def fit_optimal(
@@ -105,6 +36,7 @@ def fit_optimal(
     *,
     progress: bool | None = None,
     init: ArrayLike | ReluSum | None = None,
+    pin_first: bool = False,
 ) -> tuple[ReluSum, dict[str, Any]]:
     """Optimal knots for ``n_units`` units and ``loss`` on a ready target.
 
@@ -112,6 +44,8 @@ def fit_optimal(
     starts: knots for ``l2`` (see :func:`~relusum.fitting.free_l2.free_knot_l2`),
     a :class:`ReluSum` with at most ``n_units`` units for ``linf`` (the result
     is never worse than it, so a chain n = 1, 2, ... never gets worse).
+    ``pin_first`` puts the first knot at ``A``: exactly ``n_units`` sloped
+    pieces (``relusum.fit(..., pieces=k)``).
 
     Examples
     --------
@@ -119,7 +53,7 @@ def fit_optimal(
     >>> from relusum.fitting.optimal import fit_optimal
     >>> s, extra = fit_optimal(make_target("abs(x)", (-1, 1)), 2, "linf")
     >>> (s.knots.round(9) + 0.0).tolist(), extra["method"]
-    ([-1.0, 0.0], 'greedy minimax')
+    ([-1.0, 0.0], 'exact minimax')
     """
     if loss == "l2":
         try:
@@ -129,7 +63,7 @@ def fit_optimal(
                 "free-knot least squares (knots='optimal', loss='l2') is not available "
                 "in this version"
             ) from None
-        kwargs: dict[str, Any] = {"progress": progress}
+        kwargs: dict[str, Any] = {"progress": progress, "pin_first": pin_first}
         if isinstance(init, ReluSum):
             init = init.knots
         if init is not None:
@@ -137,136 +71,68 @@ def fit_optimal(
         model = free_knot_l2(target, n_units, **kwargs)
         return model, {"method": "free-knot least squares"}
     with progress_bar(progress, f"minimax fit, {n_units} units", "sweep") as tick:
-        model, info = minimax_target(target, n_units, progress=tick)
-    extra = {
-        "method": "greedy minimax",
+        model, info = minimax_target(target, n_units, flat_first=not pin_first, progress=tick)
+    if pin_first and model.n_units < n_units:
+        model = _pad_pieces(target, model, n_units)
+    extra: dict[str, Any] = {
+        "method": "exact minimax",
         "sample_max_error": info.eps,
+        "lower_bound": info.lower_bound,
+        "gap": info.gap,
         "points_used": info.n_points,
         "sweeps": info.iterations,
         "refinements": info.rounds,
     }
+    if info.jumps:
+        extra["jumps"] = info.jumps
     if info.eps > 0:
-        # Never worse than the uniform-knot minimax fit, nor than a warm start
-        # (the greedy is exact on convex or concave data; on wiggly data it can
-        # miss the optimum).
-        best = api.measure(model, target)[1]
+        # A guard (issue 9): on data the fit is the certified optimum; for a
+        # function it is the optimum against the samples' interpolant, within
+        # 0.1% of the continuous one, so a uniform-knot linear program can win
+        # only by that margin.  Never return worse than it or a warm start.
+        best = measure(model, target)[1]
+        tiny = 1e-10 * (1.0 + float(np.max(np.abs(target.y))))
         candidates = []
-        if not _convex_or_concave(target):
+        if target.fn is not None:
             candidates.append(
                 (
                     "uniform knots (linear program)",
                     lambda: linf_fixed_target(target, uniform_knots(target.domain, n_units)),
                 )
             )
-        if isinstance(init, ReluSum) and init.n_units <= n_units:
+        if (
+            isinstance(init, ReluSum)
+            and init.n_units <= n_units
+            and not (pin_first and (init.n_units != n_units or init.knots[0] != target.domain[0]))
+        ):
             candidates.append(("warm start", lambda: init))
         for name, make in candidates:
             other = make()
-            err = api.measure(other, target)[1]
-            if err < best:
+            err = measure(other, target)[1]
+            if err < best * (1.0 - 1e-9) - tiny:
                 model, best = other, err
-                extra["method"] = f"{name}, better than the greedy"
+                extra["method"] = f"{name}, better than the exact minimax on the grid"
+                if info.lower_bound > 0:
+                    extra["gap"] = max(best / info.lower_bound - 1.0, 0.0)
     return model, extra
 
 
-def _convex_or_concave(target: Target) -> bool:
-    """Whether the samples are convex or concave (there the greedy is exact)."""
-    x, y = target.x, target.y
-    if np.any(np.diff(x) == 0) or x.size < 3:
-        return False
-    s = np.diff(y) / np.diff(x)
-    ds = np.diff(s)
-    tol = 1e-12 * (float(np.max(np.abs(s))) + 1.0)
-    return bool(np.all(ds >= -tol) or np.all(ds <= tol))
+def _pad_pieces(target: Target, model: ReluSum, n_units: int) -> ReluSum:
+    """Exactly ``n_units`` sloped pieces when the optimum needs fewer (``pieces=k``).
 
-
-def fit_extended(
-    target: TargetLike,
-    domain: Sequence[Any] | None = None,
-    n_units: int | None = None,
-    knots: str | ArrayLike = "uniform",
-    loss: str = "l2",
-    interpolate: bool = False,
-    samples: int | None = None,
-    sample_weight: ArrayLike | None = None,
-    *,
-    tol: float | None = None,
-    max_units: int = 1000,
-    progress: bool | None = None,
-) -> api.FitResult:
-    """Optimal-knot, max-error and tolerance fits; see :func:`relusum.fit` for the parameters.
-
-    Examples
-    --------
-    >>> import relusum
-    >>> r = relusum.fit("x**2", domain=(0, 1), n_units=4, knots="optimal", loss="linf")
-    >>> round(r.report.max_abs_error * 2 * 9**2, 2)  # the optimum is 1 / (2 (2n+1)^2)
-    1.0
+    The widest piece is split by a knot of weight zero (the same function)
+    until there are ``n_units``; the max-error linear program on those knots
+    replaces it when it measures better.
     """
-    if loss not in api.LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(api.LOSSES)}; got {loss!r}")
-    kind = _knots_kind(knots)
-    n_units = _check_units(n_units)
-    if tol is not None:
-        if n_units is not None:
-            raise ValueError("give either n_units or tol (the fewest units for an error), not both")
-        if kind == "given":
-            raise ValueError("tol= chooses the number of units; it cannot be used with given knots")
-    if interpolate:
-        if kind == "optimal":
-            raise ValueError(
-                "knots='optimal' with interpolate=True is not implemented; "
-                "use loss='l2' or loss='linf' with optimal knots, or uniform knots"
-            )
-        if loss == "linf" and tol is None:
-            raise ValueError(
-                "interpolate=True fixes the values at the knots, so loss='linf' has nothing "
-                "to choose; drop one of them"
-            )
-    if sample_weight is not None and loss == "linf":
-        raise ValueError(
-            "sample_weight applies to least squares (loss='l2'); the max error ignores weights"
-        )
-    start = time.perf_counter()
-    tgt = make_target(target, domain, samples, sample_weight)
-    if tol is not None:
-        from relusum.fitting.tolerance import fit_tolerance
-
-        return fit_tolerance(
-            tgt,
-            kind,
-            loss,
-            tol,
-            max_units=max_units,
-            progress=progress,
-            start=start,
-            interpolate=interpolate,
-        )
-    if kind == "optimal":
-        n = api.DEFAULT_UNITS if n_units is None else n_units
-        _check_capacity(tgt, n)
-        model, extra = fit_optimal(tgt, n, loss, progress=progress)
-        seconds = time.perf_counter() - start
-        return api.finish(model, tgt, seconds, loss=loss, knots="optimal", extra=extra)
-    # Uniform or given knots, max error: a linear program.
-    h, how = api._resolve_knots(tgt, n_units, knots, False)
-    _check_capacity(tgt, h.size)
-    model = linf_fixed_target(tgt, h)
-    seconds = time.perf_counter() - start
-    return api.finish(
-        model, tgt, seconds, loss="linf", knots=how, extra={"method": "linear program"}
-    )
-
-
-def _check_capacity(tgt: Target, n: int) -> None:
-    check_capacity(tgt.x, n, data=tgt.fn is None)
-
-
-def _finite_positive(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
+    a, b = target.domain
+    h, w = model.knots.copy(), model.weights.copy()
+    while h.size < n_units:
+        t = np.concatenate((h, [b]))
+        i = int(np.argmax(np.diff(t)))
+        h = np.insert(h, i + 1, 0.5 * (t[i] + t[i + 1]))
+        w = np.insert(w, i + 1, 0.0)
+    padded = ReluSum(model.bias, h, w, (a, b))
+    other = linf_fixed_target(target, h)
+    if measure(other, target)[1] < measure(padded, target)[1]:
+        return other
+    return padded

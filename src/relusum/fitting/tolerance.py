@@ -5,9 +5,9 @@ function (or on the data), the max absolute error for ``loss="linf"`` and the
 RMSE for ``loss="l2"``.
 
 Search
-    Optimal knots with ``linf``: the greedy sweep at ``eps`` gives the fewest
-    pieces on the samples directly; the count is then raised one unit at a
-    time until the verification grid agrees (usually at once).  Otherwise:
+    Optimal knots with ``linf``: the exact sweep at ``eps`` gives the fewest
+    pieces on the samples directly (a certified minimum); the count is then
+    raised only if the verification grid disagrees (usually it does not).  Otherwise:
     exponential search on ``n`` (1, 2, 4, ...) until the error is within
     ``eps``, then bisection between the last failure and the first success.
     With ``interpolate=True`` (uniform knots) ``loss`` only names the error
@@ -32,10 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from relusum.fitting import api
-from relusum.fitting.fixed import lstsq_knots, uniform_knots
-from relusum.fitting.minimax import greedy_pieces, linf_fixed_target, make_gates
-from relusum.fitting.optimal import fit_optimal, progress_bar
+from relusum.fitting import hints
+from relusum.fitting.constraints import NONE, Constraints
+from relusum.fitting.fixed import uniform_knots
+from relusum.fitting.minimax import greedy_pieces, make_gates
+from relusum.fitting.problem import Problem
+from relusum.fitting.progress import progress_bar
+from relusum.fitting.report import FitResult, finish, measure
+from relusum.fitting.solvers import solve
 from relusum.model import ReluSum
 from relusum.targets import Target
 
@@ -68,7 +72,7 @@ def floor_error(target: Target, loss: str) -> float:
 
 
 def _error(model: ReluSum, target: Target, loss: str) -> float:
-    rmse, mae, _ = api.measure(model, target)
+    rmse, mae, _ = measure(model, target)
     return mae if loss == "linf" else rmse
 
 
@@ -82,7 +86,9 @@ def fit_tolerance(
     progress: bool | None = None,
     start: float | None = None,
     interpolate: bool = False,
-) -> api.FitResult:
+    constraints: Constraints = NONE,
+    options: dict[str, Any] | None = None,
+) -> FitResult:
     """The fewest units (up to ``max_units``) whose error is at most ``tol``.
 
     Parameters
@@ -99,11 +105,19 @@ def fit_tolerance(
         Progress bar over the fits tried.
     start : float, optional
         ``time.perf_counter()`` when the fit began (for the report's seconds).
+    interpolate : bool
+        Interpolating fits (uniform knots); ``loss`` then only names the error bounded.
+    constraints : Constraints
+        Passed to every fit tried.
+    options : dict, optional
+        Loss options passed to every fit tried (``huber_delta``, ``quantile``).
 
     Returns
     -------
     FitResult
-        Its report's ``extra`` holds ``tol``, ``units_tried`` and ``error_reached``.
+        Its report's ``extra`` holds ``tol``, ``tol_loss`` (the loss whose error
+        ``tol`` bounds), ``tol_bounds`` (``"max_abs_error"`` or ``"rmse"``, the
+        report field it bounds), ``units_tried`` and ``error_reached``.
 
     Examples
     --------
@@ -139,7 +153,7 @@ def fit_tolerance(
 
     def fit_n(n: int) -> float:
         if n not in tried:
-            model = _fit(target, knots, loss, n, interpolate)
+            model = _fit(target, knots, loss, n, interpolate, constraints, options or {})
             tried[n] = (_error(model, target, loss), model)
             tick()
         return tried[n][0]
@@ -150,46 +164,48 @@ def fit_tolerance(
         else:
             n_ok = _search(tol, cap, fit_n)
     if n_ok is None:
-        best_n = min(tried, key=lambda k: tried[k][0])
-        best = tried[best_n][0]
-        why = (
-            f"at most {max_units} units (--max-units)"
-            if cap == max_units
-            else f"at most {cap} units (the {distinct} distinct x values of the "
-            + ("samples; raise --samples)" if target.fn is not None else "data)")
-        )
-        hint = ""
-        if target.fn is not None:
-            hint = "; if the target jumps, no continuous fit gets below half the jump"
         raise ValueError(
-            f"a {what} of {tol:g} was not reached with {why}: the best was "
-            f"{best:.4g} with {best_n} units{hint}"
+            hints.tol_unreachable(
+                target,
+                loss,
+                tol,
+                {n: e for n, (e, _) in tried.items()},
+                max_units=int(max_units),
+                cap=cap,
+                distinct=distinct,
+                knots=knots,
+            )
         )
     err, model = tried[n_ok]
     seconds = time.perf_counter() - start
     extra: dict[str, Any] = {
         "tol": tol,
         "tol_loss": loss,
+        "tol_bounds": "max_abs_error" if loss == "linf" else "rmse",
         "error_reached": err,
         "units_tried": sorted(tried),
         "method": "tolerance search",
     }
-    return api.finish(
+    return finish(
         model, target, seconds, loss=loss, knots=knots, interpolate=interpolate, extra=extra
     )
 
 
-def _fit(target: Target, knots: str, loss: str, n: int, interpolate: bool) -> ReluSum:
+def _fit(
+    target: Target,
+    knots: str,
+    loss: str,
+    n: int,
+    interpolate: bool,
+    constraints: Constraints,
+    options: dict[str, Any],
+) -> ReluSum:
     if knots == "optimal":
-        return fit_optimal(target, n, loss, progress=False)[0]
-    h = uniform_knots(target.domain, n)
-    if interpolate:
-        from relusum.fitting.fixed import interpolate_knots
-
-        return interpolate_knots(target, h)
-    if loss == "linf":
-        return linf_fixed_target(target, h)
-    return lstsq_knots(target, h)
+        problem = Problem(target, loss, n_units=n, progress=False)
+    else:
+        h = uniform_knots(target.domain, n)
+        problem = Problem(target, "interpolate" if interpolate else loss, knots=h)
+    return solve(problem.with_(constraints=constraints, options=options)).model
 
 
 def _search(tol: float, cap: int, fit_n) -> int | None:
@@ -214,28 +230,23 @@ def _search(tol: float, cap: int, fit_n) -> int | None:
 
 
 def _search_minimax(target: Target, tol: float, cap: int, fit_n) -> int | None:
-    """Fewest pieces from the greedy at ``tol``, then confirmed on the verification set."""
+    """Fewest units from the exact sweep at ``tol``, then confirmed on the verification set.
+
+    The sweep's piece count at ``tol`` is the fewest any sum needs on the
+    samples (flat first piece counted, and it may be empty), so fewer units
+    cannot reach ``tol`` on the grid either; more are added only when the
+    refinement between samples raises the error above ``tol``.
+    """
     x, y = target.x, target.y
     g = make_gates(x, y, target.domain)
     eps_n = tol / g.half * (1.0 - 1e-6)
-    # Pieces the greedy needs at this error (flat first piece counted): n units = pieces - 1.
-    pieces = greedy_pieces(g, eps_n, cap + 1, True, True, tube=target.fn is not None)
-    if pieces is None:
-        n0 = cap
-    else:
-        n0 = max(len(pieces) - 1, 1)
-        pinned = greedy_pieces(g, eps_n, n0 - 1, False, True, tube=target.fn is not None)
-        if pinned is not None and n0 > 1:
-            n0 = max(len(pinned), 1)
-    n = n0
+    pieces = greedy_pieces(g, eps_n, cap + 1, True, True)
+    n = cap if pieces is None else max(len(pieces) - 1, 1)
     misses = 0
     last = math.inf
     while n <= cap:
         e = fit_n(n)
         if e <= tol:
-            # The greedy count is minimal on the samples; confirm n - 1 fails on the grid too.
-            while n > 1 and fit_n(n - 1) <= tol:
-                n -= 1
             return n
         misses = misses + 1 if e >= last * 0.999 else 0
         if misses >= 3:

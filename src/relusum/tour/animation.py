@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from relusum._io import atomic_write_bytes
+from relusum._text import plural
 from relusum.targets import Target
 from relusum.tour.frames import Frame
 from relusum.tour.progress import Progress
@@ -187,7 +188,6 @@ def write_gif(tgt: Target, frames: Sequence[Frame], path: Path, bar: Progress) -
         term_ends = s.weights * np.maximum(0.0, b - s.knots)
         m = 1.1 * float(np.max(np.abs(term_ends))) or 1.0
         bot.set_ylim(-m, m)  # symmetric: the zero line of the background stays put
-        word = "unit" if f.n_units == 1 else "units"
         where = "" if f.new_knot is None else f"new knot at x = {f.new_knot:.3g}   "
         canvas.restore_region(background)
         for artist in (pos, neg, new_term):
@@ -199,7 +199,7 @@ def write_gif(tgt: Target, frames: Sequence[Frame], path: Path, bar: Progress) -
         draw = ImageDraw.Draw(image)
         draw.text(
             label_xy,
-            f"{f.n_units} {word}   {where}RMS error {f.rmse:.2g}",
+            f"{plural(f.n_units, 'unit')}   {where}RMS error {f.rmse:.2g}",
             font=bold,
             fill=COLORS["text"],
         )

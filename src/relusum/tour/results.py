@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from relusum._text import plural
 from relusum.fitting.api import FitResult
 from relusum.model import ReluSum
 from relusum.targets import Target
@@ -74,8 +75,7 @@ def fig_units(tgt: Target, results: list[FitResult]) -> Figure:
             top.plot(s.knots, s(s.knots), "o", color=COLORS["knot"], ms=3.5, zorder=5)
         top.set_ylim(*ylim)
         top.set_xlim(a, b)
-        unit_word = "unit" if rep.n_units == 1 else "units"
-        top.set_title(f"{rep.n_units} {unit_word}", fontsize=11, fontweight="bold", loc="left")
+        top.set_title(plural(rep.n_units, "unit"), fontsize=11, fontweight="bold", loc="left")
         top.text(
             1.0,
             1.02,

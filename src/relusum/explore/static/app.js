@@ -574,6 +574,24 @@
   function markUnavailable(method, reason) {
     const opt = [...$("method").options].find((o) => o.value === method);
     if (opt) { opt.disabled = true; opt.textContent = S.info.methods[method].label + " (unavailable)"; opt.title = reason; }
+    if (method === "train") showMethodNote(reason);
+  }
+
+  // One line under the method list when the trained-network curve cannot run (no PyTorch).
+  function showMethodNote(reason) {
+    const note = $("method-note");
+    const text = String(reason || "").split("\n")[0];
+    const cmd = "pip install 'relusum[torch]'";
+    note.textContent = "";
+    if (text.includes(cmd)) {
+      const lead = text.slice(0, text.indexOf(cmd));
+      note.append(lead.charAt(0).toUpperCase() + lead.slice(1));
+      const c = document.createElement("code"); c.textContent = cmd; note.append(c);
+      note.append(text.slice(text.indexOf(cmd) + cmd.length));
+    } else {
+      note.textContent = text.charAt(0).toUpperCase() + text.slice(1);
+    }
+    note.hidden = !text;
   }
 
   async function retarget() {
@@ -749,6 +767,7 @@
       o.disabled = !m.available; if (!m.available) o.title = m.reason;
       ms.appendChild(o);
     }
+    if (!S.info.methods.train.available) showMethodNote(S.info.methods.train.reason);
     $("exp-onnx").disabled = !S.info.onnx;
     if (!S.info.onnx) $("exp-onnx").title = "needs PyTorch: pip install 'relusum[torch]'";
 

@@ -1,0 +1,248 @@
+"""Bisection on the error around the exact sweep, with a certificate.
+
+Every error the bisection declares infeasible is proven so by the exact test
+of :mod:`.sweep` (its rounding slack only ever widens the gates), so the
+bisection's lower end is a lower bound on the best max error any sum with
+that many units reaches on the points; its upper end is reached by the model
+built from the sweep.  Both are kept: ``gap = achieved / lower - 1``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from relusum.fitting.fixed import check_n_units
+from relusum.fitting.minimax.build import model_from_pieces
+from relusum.fitting.minimax.gates import Gates, make_gates
+from relusum.fitting.minimax.sweep import Piece, greedy_pieces
+from relusum.model import ReluSum
+
+__all__ = [
+    "MinimaxInfo",
+    "Solved",
+    "bisect",
+    "solve_gates",
+    "minimax_points",
+    "minimax_discontinuous",
+]
+
+
+@dataclass(frozen=True)
+class MinimaxInfo:
+    """What the free-knot minimax search found on its point set (original units)."""
+
+    eps: float  # the max error reached on the fit points
+    n_points: int  # distinct x used
+    iterations: int  # sweeps run
+    rounds: int = 0  # refinement rounds (functions)
+    lower_bound: float = 0.0  # proven: no sum with these units does better on the points
+    jumps: int = 0  # jumps of the target found (functions)
+
+    @property
+    def gap(self) -> float:
+        """``eps / lower_bound - 1`` (0 when both are 0, inf when only the bound is)."""
+        if self.lower_bound > 0:
+            return max(self.eps / self.lower_bound - 1.0, 0.0)
+        return 0.0 if self.eps <= 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A bisection's result, normalised: feasible ``eps``, its pieces, proven ``lower``."""
+
+    eps: float
+    pieces: list[Piece]
+    lower: float
+    iterations: int
+
+
+def pieces_for(n_units: int, flat_first: bool) -> int:
+    """Pieces of ``n_units`` units: a flat first piece adds one."""
+    return n_units + 1 if flat_first else n_units
+
+
+def bisect(
+    g: Gates,
+    max_pieces: int,
+    flat_first: bool,
+    continuous: bool,
+    rtol: float,
+    lo: float | None = None,
+    hi: float | None = None,
+    progress: Callable[[], None] | None = None,
+    tube: bool = False,
+) -> Solved:
+    """Smallest normalised eps (within ``rtol``) for which the sweep fits in ``max_pieces``.
+
+    ``lo`` must be a proven lower bound (or None), ``hi`` is only a guess.
+    """
+    its = 0
+    floor = g.floor
+    res = greedy_pieces(g, floor, max_pieces, flat_first, continuous, tube)
+    its += 1
+    if res is not None:
+        return Solved(floor, res, floor, its)
+    lo_e = max(floor, lo if lo is not None else 0.0)
+    if hi is None:
+        hi = _initial_bound(g, max_pieces, flat_first)
+    hi_e = max(hi, lo_e * (1.0 + rtol), 1e-14)
+    best = greedy_pieces(g, hi_e, max_pieces, flat_first, continuous, tube)
+    its += 1
+    while best is None:  # hi was too optimistic
+        lo_e = hi_e
+        hi_e = hi_e * 2.0 + 1e-12
+        best = greedy_pieces(g, hi_e, max_pieces, flat_first, continuous, tube)
+        its += 1
+    if lo is None:
+        # Bracket from above in big steps: the optimum is rarely far below.
+        while hi_e > 64.0 * max(lo_e, 1e-14):
+            trial = hi_e / 64.0
+            res = greedy_pieces(g, trial, max_pieces, flat_first, continuous, tube)
+            its += 1
+            if res is None:
+                lo_e = trial
+                break
+            hi_e, best = trial, res
+    while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
+        mid = math.sqrt(max(lo_e, 1e-300) * hi_e) if hi_e > 4.0 * lo_e else 0.5 * (lo_e + hi_e)
+        res = greedy_pieces(g, mid, max_pieces, flat_first, continuous, tube)
+        its += 1
+        if progress is not None:
+            progress()
+        if res is None:
+            lo_e = mid
+        else:
+            hi_e, best = mid, res
+    return Solved(hi_e, best, lo_e, its)
+
+
+def _initial_bound(g: Gates, max_pieces: int, flat_first: bool) -> float:
+    """An error a fit with this many pieces probably reaches: uniform breakpoints, least squares."""
+    from relusum.fitting.hat import hat_lstsq
+
+    k = max_pieces - 1 if flat_first else max_pieces
+    if k < 1 or g.u.size < 3:
+        return 1.0 + g.spread
+    k = min(k, g.u.size - 1)
+    t = np.linspace(0.0, 1.0, k + 1)
+    mid = 0.5 * (g.lo + g.hi)
+    try:
+        c = hat_lstsq(g.u, mid, t)
+    except Exception:  # noqa: BLE001 - only a starting bracket
+        return 1.0 + g.spread
+    fit = np.interp(g.u, t, c)
+    e = float(np.max(np.maximum(np.abs(fit - g.lo), np.abs(fit - g.hi))))
+    if not np.isfinite(e):
+        return 1.0 + g.spread
+    return min(e * (1.0 + 1e-9) + 1e-15, 1.0 + g.spread)
+
+
+def solve_gates(
+    g: Gates,
+    n_units: int,
+    flat_first: bool,
+    rtol: float,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    progress: Callable[[], None] | None = None,
+    tube: bool = False,
+) -> tuple[Solved, ReluSum]:
+    """The optimal sum with ``n_units`` units on the gates, and the bisection behind it.
+
+    ``tube=True`` (sampled functions): the optimum against the samples'
+    linear interpolant on the whole interval (joints inside the band too);
+    ``lo`` must then be a lower bound for that problem (a points-only bound
+    is one, since the tube problem is harder).
+    """
+    res = bisect(
+        g,
+        pieces_for(n_units, flat_first),
+        flat_first,
+        True,
+        rtol,
+        lo=lo,
+        hi=hi,
+        progress=progress,
+        tube=tube,
+    )
+    return res, model_from_pieces(g, res.pieces, flat_first)
+
+
+def minimax_points(
+    x: ArrayLike,
+    y: ArrayLike,
+    n_units: int,
+    *,
+    domain: tuple[float, float] | None = None,
+    flat_first: bool = True,
+    rtol: float = 1e-9,
+) -> tuple[ReluSum, float]:
+    """The sum of ``n_units`` ReLUs with the smallest max error on the points.
+
+    Parameters
+    ----------
+    x, y : array_like
+        The points, any order; repeated x allowed.
+    n_units : int
+        Number of ReLU units.
+    domain : (A, B), optional
+        Knots lie in ``[A, B]`` (default: the range of ``x``).
+    flat_first : bool
+        Allow a flat first piece (``n_units + 1`` pieces, the free problem);
+        ``False`` pins the first knot at ``A`` (``n_units`` sloped pieces).
+    rtol : float
+        Relative accuracy of the optimal error (bisection stops there).
+
+    Returns
+    -------
+    model : ReluSum
+    eps : float
+        The max error reached on the points (the optimum to ``rtol``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relusum.fitting.minimax import minimax_points
+    >>> x = np.linspace(0, 1, 2001)
+    >>> s, eps = minimax_points(x, x**2, 2)
+    >>> round(eps * 50, 4)  # optimum 1 / (2 (2n + 1)^2) = 1/50
+    1.0
+    """
+    n_units = check_n_units(n_units)
+    g = make_gates(x, y, domain)
+    _, model = solve_gates(g, n_units, flat_first, rtol)
+    ya = np.asarray(y, dtype=float).ravel()
+    err = float(np.max(np.abs(model(np.asarray(x, dtype=float).ravel()) - ya)))
+    return model, err
+
+
+def minimax_discontinuous(
+    x: ArrayLike,
+    y: ArrayLike,
+    n_pieces: int,
+    *,
+    domain: tuple[float, float] | None = None,
+    rtol: float = 1e-9,
+) -> float:
+    """The smallest max error of ``n_pieces`` lines that need not join (a lower bound).
+
+    Any continuous fit with ``n_pieces`` pieces is such a set of lines, so no
+    continuous fit does better on the same points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relusum.fitting.minimax import minimax_discontinuous
+    >>> x = np.linspace(0, 1, 101)
+    >>> minimax_discontinuous(x, np.where(x < 0.5, 0.0, 1.0), 2) < 1e-9
+    True
+    """
+    g = make_gates(x, y, domain)
+    res = bisect(g, check_n_units(n_pieces), False, False, rtol)
+    return float(res.eps * g.half)

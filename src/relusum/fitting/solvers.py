@@ -1,0 +1,139 @@
+"""The table from (knots, loss) to a solver, and :func:`solve`.
+
+Every solver has one signature: it takes a :class:`~relusum.fitting.problem.Problem`
+(the target's samples or a summary of them, fixed knots or a count of free
+knots, the :class:`~relusum.fitting.constraints.Constraints`, loss options) and
+returns a :class:`~relusum.fitting.problem.Solution` (a
+:class:`~relusum.model.ReluSum` and a dict of facts that goes into the report's
+``extra``).  Solvers measure nothing on the verification set and import nothing
+above this layer; :func:`relusum.fitting.report.finish` measures.
+
+Adding a solver
+    Write one function ``solve_x(problem) -> Solution`` (in its own module
+    when it is more than a few lines), then add one entry to :data:`SOLVERS`
+    under ``(knots, loss)`` where ``knots`` is ``"fixed"`` (``problem.knots``
+    is an array) or ``"free"`` (``problem.n_units`` is a count).  Set
+    ``constraints=True`` in its :class:`Entry` once it honours every field of
+    ``problem.constraints``; until then :func:`solve` refuses constrained
+    problems for it with a clear message.  A new loss name becomes valid for
+    :func:`relusum.fit` as soon as it is in the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from relusum.fitting.fixed import check_capacity, interpolate_knots, lstsq_knots
+from relusum.fitting.minimax import linf_fixed_target
+from relusum.fitting.optimal import fit_optimal
+from relusum.fitting.problem import Problem, Solution
+
+__all__ = ["Entry", "SOLVERS", "solve", "losses"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the solver table."""
+
+    solve: Callable[[Problem], Solution]
+    #: The method's name, for messages and the docs.
+    method: str
+    #: Whether the solver honours ``problem.constraints``.
+    constraints: bool = False
+    #: Whether the solver can work from ``problem.summary`` instead of samples.
+    summary: bool = False
+
+
+def _fixed_l2(p: Problem) -> Solution:
+    if p.summary is not None:  # data seen in chunks: a relusum.fitting.summary.Summary
+        if not np.array_equal(p.summary.knots, p.knots):
+            raise ValueError("the summary was made for other knots than the problem's")
+        return Solution(p.summary.solve(), {"method": "banded least squares on a summary"})
+    return Solution(lstsq_knots(p.target, p.knots), {})
+
+
+def _fixed_interpolate(p: Problem) -> Solution:
+    return Solution(interpolate_knots(p.target, p.knots), {})
+
+
+def _fixed_linf(p: Problem) -> Solution:
+    check_capacity(p.target.x, p.knots.size, data=p.target.fn is None)
+    return Solution(linf_fixed_target(p.target, p.knots), {"method": "linear program"})
+
+
+def _free_l2(p: Problem) -> Solution:
+    model, facts = fit_optimal(
+        p.target,
+        p.n_units,
+        "l2",
+        progress=p.progress,
+        init=p.init,
+        pin_first=bool(p.options.get("pin_first", False)),
+    )
+    return Solution(model, facts)
+
+
+def _free_linf(p: Problem) -> Solution:
+    model, facts = fit_optimal(
+        p.target,
+        p.n_units,
+        "linf",
+        progress=p.progress,
+        init=p.init,
+        pin_first=bool(p.options.get("pin_first", False)),
+    )
+    return Solution(model, facts)
+
+
+#: (knots, loss) -> solver.  ``knots`` is "fixed" or "free".
+SOLVERS: dict[tuple[str, str], Entry] = {
+    ("fixed", "l2"): Entry(_fixed_l2, "banded least squares", summary=True),
+    ("fixed", "interpolate"): Entry(_fixed_interpolate, "interpolation"),
+    ("fixed", "linf"): Entry(_fixed_linf, "linear program (HiGHS)"),
+    ("free", "l2"): Entry(_free_l2, "free-knot least squares"),
+    ("free", "linf"): Entry(_free_linf, "exact minimax"),
+}
+
+
+def losses() -> tuple[str, ...]:
+    """The loss names some solver handles (``"interpolate"`` excluded), in table order."""
+    out: list[str] = []
+    for _, loss in SOLVERS:
+        if loss != "interpolate" and loss not in out:
+            out.append(loss)
+    return tuple(out)
+
+
+def solve(problem: Problem) -> Solution:
+    """Look the problem up in :data:`SOLVERS` and run its solver.
+
+    Examples
+    --------
+    >>> from relusum.targets import make_target
+    >>> from relusum.fitting.problem import Problem
+    >>> from relusum.fitting.solvers import solve
+    >>> import numpy as np
+    >>> p = Problem(make_target("abs(x)", (-1, 1)), "l2", knots=np.array([-1.0, 0.0]))
+    >>> model, facts = solve(p)
+    >>> model.weights.round(9).tolist()
+    [-1.0, 2.0]
+    """
+    kind = "free" if problem.free else "fixed"
+    entry = SOLVERS.get((kind, problem.loss))
+    if entry is None:
+        knots = "optimal" if kind == "free" else "fixed"
+        have = sorted(loss for k, loss in SOLVERS if k == kind)
+        raise ValueError(
+            f"loss={problem.loss!r} with {knots} knots is not available; "
+            f"available: {', '.join(have)}"
+        )
+    if problem.constraints.active and not entry.constraints:
+        knots = "optimal" if kind == "free" else "fixed"
+        raise ValueError(
+            f"{', '.join(problem.constraints.names())} cannot be used with "
+            f"loss={problem.loss!r} and {knots} knots yet"
+        )
+    return entry.solve(problem)

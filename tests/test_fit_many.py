@@ -1,0 +1,124 @@
+"""fit_many: batched fixed-knot fits of many curves equal single fits."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import relusum
+from relusum.fitting.batch import BatchSummary
+
+
+def _table(n_curves=40, per=150, seed=1):
+    rng = np.random.default_rng(seed)
+    cid = np.repeat(np.arange(n_curves), per)
+    t = rng.uniform(0, 1, cid.size) * (1 + cid % 3)
+    v = np.sin(5 * t) + 0.1 * cid + 0.05 * rng.standard_normal(cid.size)
+    perm = rng.permutation(cid.size)  # curves interleaved, rows unsorted
+    names = np.array([f"s{i:03d}" for i in range(n_curves)])
+    return pd.DataFrame({"curve": names[cid[perm]], "t": t[perm], "v": v[perm]})
+
+
+def _check_against_single_fits(df, out, **kw):
+    assert out["curve"].tolist() == sorted(df["curve"].unique())
+    for _, row in out.iterrows():
+        part = df[df["curve"] == row["curve"]]
+        r = relusum.fit((part["t"].to_numpy(), part["v"].to_numpy()), **kw)
+        xs = np.linspace(*r.model.domain, 201)
+        ref = r.model(xs)
+        assert np.max(np.abs(row["model"](xs) - ref)) <= 1e-9 * np.max(np.abs(ref))
+        np.testing.assert_array_equal(row["model"].knots, r.model.knots)
+        assert row["model"].domain == r.model.domain
+        assert row["n_pieces"] == r.report.n_pieces
+        assert row["n_samples"] == r.report.n_samples
+        assert row["rmse"] == pytest.approx(r.report.rmse, rel=1e-9)
+        assert row["max_abs_error"] == pytest.approx(r.report.max_abs_error, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"n_units": 7},
+        {"n_units": 5, "domain": (0.0, 3.0)},
+        {"knots": [0.2, 0.5, 0.8]},
+        {"knots": [0.0, 0.5, 0.9], "domain": (0.0, 3.0)},
+    ],
+)
+def test_batched_equals_single_fits(kw):
+    df = _table()
+    out = relusum.fit_many(df, by="curve", x="t", y="v", **kw)
+    assert out.attrs["batched"]
+    _check_against_single_fits(df, out, **kw)
+
+
+def test_mixed_flat_first_and_empty_pieces():
+    # Curve a starts at the first knot (sloped first piece), b left of it (flat
+    # first piece), c has no data in [0.4, 0.6] (its system needs the penalty).
+    x = np.linspace(0, 1, 101)
+    xa, xb = x[20:], x
+    xc = x[(x < 0.4) | (x > 0.61)]
+    df = pd.DataFrame(
+        {
+            "curve": ["a"] * xa.size + ["b"] * xb.size + ["c"] * xc.size,
+            "t": np.concatenate((xa, xb, xc)),
+            "v": np.concatenate((xa**2, np.cos(3 * xb), np.abs(xc - 0.5))),
+        }
+    )
+    kw = {"knots": [0.2, 0.4, 0.5, 0.6]}
+    out = relusum.fit_many(df, by="curve", x="t", y="v", **kw)
+    _check_against_single_fits(df, out, **kw)
+
+
+def test_loop_path_for_optimal_knots():
+    df = _table(n_curves=3, per=200)
+    kw = {"n_units": 3, "knots": "optimal"}
+    out = relusum.fit_many(df, by="curve", x="t", y="v", progress=False, **kw)
+    assert not out.attrs["batched"]
+    _check_against_single_fits(df, out, **kw)
+
+
+def test_weights_column():
+    df = _table(n_curves=5)
+    df["w"] = np.random.default_rng(0).uniform(0.1, 1.0, len(df))
+    out = relusum.fit_many(df, by="curve", x="t", y="v", weight="w", n_units=4)
+    for _, row in out.iterrows():
+        part = df[df["curve"] == row["curve"]]
+        r = relusum.fit(
+            (part["t"].to_numpy(), part["v"].to_numpy()), n_units=4, sample_weight=part["w"]
+        )
+        np.testing.assert_allclose(row["model"].weights, r.model.weights, rtol=1e-9, atol=1e-12)
+
+
+def test_joint_solve_equals_one_by_one():
+    # The block-diagonal solve gives each curve what its own solve gives.
+    df = _table(n_curves=30)
+    codes, _ = pd.factorize(df["curve"], sort=True)
+    T = np.tile(np.r_[np.linspace(0, 3, 7), np.inf], (30, 1))
+    s = BatchSummary.from_arrays(
+        codes, df["t"].to_numpy(), df["v"].to_numpy(), None, T, np.full(30, 7), np.zeros(30, bool)
+    )
+    joint = s.solve()
+    alone = np.array([s.solve_one(g) for g in range(30)])
+    np.testing.assert_allclose(joint, alone, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.drop(columns="v"), "column 'v' not found"),
+        (lambda d: d.assign(v=np.where(d.index == 7, np.nan, d["v"])), "missing or non-finite"),
+        (lambda d: d.assign(curve=d["curve"].where(d.index != 3, None)), "missing curve ids"),
+        (lambda d: d.iloc[:0], "no rows"),
+    ],
+)
+def test_bad_tables_give_one_clear_error(change, message):
+    with pytest.raises(ValueError, match=message):
+        relusum.fit_many(change(_table(n_curves=3)), by="curve", x="t", y="v", n_units=3)
+
+
+def test_too_few_distinct_x_names_the_curve():
+    df = pd.DataFrame({"c": [1] * 6 + [2] * 6, "t": [0, 1, 2, 3, 4, 5] + [0, 0, 0, 1, 1, 1.0]})
+    df["v"] = df["t"] ** 2
+    with pytest.raises(ValueError, match="curve 2: 3 units need at least 4 distinct x"):
+        relusum.fit_many(df, by="c", x="t", y="v", n_units=3)
+    with pytest.raises(ValueError, match="at least 4 distinct x"):  # as a single fit says
+        relusum.fit((df["t"][6:], df["v"][6:]), n_units=3)

@@ -1,0 +1,110 @@
+"""The shape of relusum.fitting: one solver table, layers importing downward only."""
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import relusum
+from relusum.fitting import solvers
+from relusum.fitting.constraints import Constraints
+from relusum.fitting.problem import Problem, Solution
+from relusum.targets import make_target
+
+FITTING = Path(relusum.__file__).parent / "fitting"
+# Each module may import only modules of a lower rank.
+RANK = {
+    "report": 0,
+    "constraints": 0,
+    "progress": 0,
+    "problem": 1,
+    "hat": 1,
+    "fixed": 2,
+    "minimax": 3,
+    "free_l2": 3,
+    "optimal": 4,
+    "solvers": 8,
+    "tolerance": 9,
+    "api": 10,
+}
+
+
+def _fitting_imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            mod = node.module
+            if mod == "relusum.fitting":
+                out.update(a.name for a in node.names)
+            elif mod.startswith("relusum.fitting."):
+                out.add(mod.split(".")[2])
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("relusum.fitting."):
+                    out.add(a.name.split(".")[2])
+    return out
+
+
+def test_layers_import_downward_only():
+    for path in FITTING.glob("*.py"):
+        name = path.stem
+        if name == "__init__":
+            continue
+        rank = RANK.get(name, 5)  # a new solver module sits between optimal and solvers
+        for dep in _fitting_imports(path):
+            assert RANK.get(dep, 5) < rank or (dep == name), f"{name} imports {dep} (upward)"
+
+
+def test_api_has_no_importerror_fallback():
+    text = (FITTING / "api.py").read_text()
+    assert "ImportError" not in text
+
+
+def test_every_table_entry_has_the_one_signature():
+    x = np.linspace(0, 1, 201)
+    tgt = make_target((x, np.sin(3 * x)))
+    for (kind, loss), entry in solvers.SOLVERS.items():
+        p = Problem(
+            tgt,
+            loss,
+            knots=np.array([0.0, 0.5]) if kind == "fixed" else None,
+            n_units=2 if kind == "free" else None,
+            progress=False,
+        )
+        sol = entry.solve(p)
+        assert isinstance(sol, Solution) and isinstance(sol.facts, dict)
+        assert isinstance(sol.model, relusum.ReluSum) and sol.model.n_units <= 2
+
+
+def test_solve_refuses_unknown_and_unsupported():
+    tgt = make_target("x", (0, 1))
+    with pytest.raises(ValueError, match="not available"):
+        solvers.solve(Problem(tgt, "nonsense", knots=np.array([0.0])))
+    # A solver that does not declare constraint support refuses them.
+    solvers.SOLVERS[("fixed", "_test")] = solvers.Entry(
+        lambda p: Solution(relusum.ReluSum(0.0, [0.0], [1.0], (0, 1)), {}), "test"
+    )
+    try:
+        p = Problem(tgt, "_test", knots=np.array([0.0]), constraints=Constraints(shape="convex"))
+        with pytest.raises(ValueError, match="shape cannot be used"):
+            solvers.solve(p)
+        assert solvers.solve(p.with_(constraints=Constraints())).model.n_units == 1
+    finally:
+        del solvers.SOLVERS[("fixed", "_test")]
+
+
+def test_a_new_loss_in_the_table_reaches_fit():
+    def solve_half(p: Problem) -> Solution:
+        m, _ = solvers.solve(p.with_(loss="l2"))
+        return Solution(m * 0.5, {"method": "half"})
+
+    solvers.SOLVERS[("fixed", "half")] = solvers.Entry(solve_half, "half of l2")
+    try:
+        from relusum.fitting import api
+
+        r = api.fit("x", domain=(0, 1), n_units=2, loss="half")
+        assert r.report.loss == "half" and r.report.extra["method"] == "half"
+        assert r.model(1.0) == pytest.approx(0.5)
+    finally:
+        del solvers.SOLVERS[("fixed", "half")]

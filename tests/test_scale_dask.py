@@ -1,0 +1,157 @@
+"""Dask: fits on a real distributed.LocalCluster (2 worker processes) equal in-memory fits."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import relusum
+from relusum.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore:Sending large graph:UserWarning")
+
+dd = pytest.importorskip("dask.dataframe")  # installed by the test script: never skipped in CI
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+@pytest.fixture(scope="module")
+def million():
+    rng = np.random.default_rng(11)
+    t = rng.uniform(0.0, 6.0, 1_000_000)
+    v = np.sin(t) * t + 0.1 * rng.standard_normal(t.size)
+    return t, v
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def test_dask_dataframe_fixed_knots_equal_in_memory(client, million):
+    t, v = million
+    ddf = dd.from_pandas(pd.DataFrame({"t": t, "v": v}), npartitions=9)
+    ref = relusum.fit((t, v), n_units=20)
+    r = relusum.fit(ddf, n_units=20)
+    assert _rel(r.model.weights, ref.model.weights) < 1e-9
+    assert r.model.bias == pytest.approx(ref.model.bias, rel=1e-9, abs=1e-12)
+    np.testing.assert_array_equal(r.model.knots, ref.model.knots)
+    assert r.report.n_samples == t.size == r.report.n_verify
+    assert r.report.rmse == pytest.approx(ref.report.rmse, rel=1e-9)
+    assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-9)
+    # two Series by name, and a pair of Dask arrays with different chunkings
+    r2 = relusum.fit((ddf["t"], ddf["v"]), n_units=20)
+    r3 = relusum.fit(
+        (da.from_array(t, chunks=130_000), da.from_array(v, chunks=200_000)), n_units=20
+    )
+    for other in (r2, r3):
+        assert _rel(other.model.weights, ref.model.weights) < 1e-9
+
+
+def test_dask_free_knots_close_to_in_memory(client, million):
+    t, v = million[0][:200_000], million[1][:200_000]
+    ddf = dd.from_pandas(pd.DataFrame({"t": t, "v": v}), npartitions=4)
+    ref = relusum.fit((t, v), n_units=6, knots="optimal")
+    r = relusum.fit(ddf, n_units=6, knots="optimal")
+    assert r.report.knots == "optimal"
+    assert (r.report.rmse / ref.report.rmse) ** 2 <= 1 + 1e-4
+
+
+def test_lazy_evaluation_of_a_dask_array(client):
+    model = relusum.ReluSum(0.5, [0.0, 1.0], [2.0, -3.0])
+    x = da.linspace(-1, 3, 10_001, chunks=1_000)
+    y = model(x)
+    assert isinstance(y, da.Array) and y.chunks == x.chunks  # nothing computed yet
+    np.testing.assert_array_equal(y.compute(), model(x.compute()))
+
+
+def test_fit_many_on_dask_equals_pandas(client):
+    rng = np.random.default_rng(5)
+    c = np.repeat(np.arange(60), 300)
+    t = rng.uniform(0, 1, c.size)
+    pdf = pd.DataFrame({"c": c, "t": t, "v": np.cos(5 * t) * (1 + c)}).sample(
+        frac=1, random_state=1
+    )
+    ddf = dd.from_pandas(pdf, npartitions=6)  # curves spread over partitions
+    for kw in ({"n_units": 5}, {"knots": [0.2, 0.4, 0.6]}):
+        a = relusum.fit_many(pdf, by="c", x="t", y="v", **kw)
+        b = relusum.fit_many(ddf, by="c", x="t", y="v", **kw)
+        assert a["c"].tolist() == b["c"].tolist()
+        for m1, m2 in zip(a["model"], b["model"]):
+            assert _rel(m2.weights, m1.weights) < 1e-9
+        np.testing.assert_allclose(b["rmse"], a["rmse"], rtol=1e-9)
+        np.testing.assert_allclose(b["max_abs_error"], a["max_abs_error"], rtol=1e-9)
+
+
+def test_empty_partition_and_bad_partitions(client):
+    t = np.linspace(0, 1, 1000)
+    pdf = pd.DataFrame({"t": t, "v": t**2})
+    parts = [pdf.iloc[:400], pdf.iloc[400:400], pdf.iloc[400:]]
+    ddf = dd.from_delayed([__import__("dask").delayed(p) for p in parts], meta=pdf.iloc[:0])
+    r = relusum.fit(ddf, n_units=4)
+    ref = relusum.fit((t, t**2), n_units=4)
+    assert _rel(r.model.weights, ref.model.weights) < 1e-9
+    bad = pdf.assign(v=np.where(np.arange(1000) == 700, np.nan, pdf["v"]))
+    with pytest.raises(ValueError, match="non-finite"):
+        relusum.fit(dd.from_pandas(bad, npartitions=3), n_units=4)
+    with pytest.raises(ValueError, match="exactly two columns"):
+        relusum.fit(dd.from_pandas(pdf.assign(w=1.0), npartitions=2), n_units=4)
+
+
+def test_cli_dask_on_a_scheduler_address(client, tmp_path, capsys, million):
+    t, v = million
+    for i, part in enumerate(np.array_split(np.arange(300_000), 3)):
+        pd.DataFrame({"t": t[part], "v": v[part]}).to_parquet(tmp_path / f"log{i}.parquet")
+    address = client.scheduler.address
+    rc = main(
+        [
+            "fit",
+            "--data",
+            str(tmp_path / "log*.parquet"),
+            "--x",
+            "t",
+            "--y",
+            "v",
+            "--units",
+            "8",
+            "--dask",
+            address,
+            "--json",
+        ]
+    )
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    ref = relusum.fit((t[:300_000], v[:300_000]), n_units=8)
+    assert payload["n_samples"] == 300_000
+    assert payload["rmse"] == pytest.approx(ref.report.rmse, rel=1e-9)
+    assert _rel(np.array(payload["weights"]), ref.model.weights) < 1e-9
+    rc = main(
+        [
+            "fit",
+            "--data",
+            str(tmp_path / "log*.parquet"),
+            "--x",
+            "t",
+            "--y",
+            "nope",
+            "--dask",
+            address,
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "no column 'nope'" in err and len(err.splitlines()) == 1

@@ -1,0 +1,274 @@
+"""Out-of-core fits: Parquet and CSV streamed in chunks equal the in-memory fit."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import relusum
+from relusum.cli import main
+from relusum.scale.files import fit_file
+
+SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(7)
+    t = rng.uniform(-1.0, 4.0, 60_000)
+    v = np.cos(2 * t) + 0.05 * rng.standard_normal(t.size)
+    return t, v
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def test_parquet_glob_and_csv_equal_in_memory(tmp_path, data):
+    t, v = data
+    for i, part in enumerate(np.array_split(np.arange(t.size), 3)):
+        pq.write_table(pa.table({"t": t[part], "v": v[part]}), tmp_path / f"p{i}.parquet")
+    pd.DataFrame({"t": t, "v": v}).to_csv(tmp_path / "all.csv", index=False)
+    ref = relusum.fit((t, v), n_units=10)
+    for src in (str(tmp_path / "p*.parquet"), str(tmp_path / "all.csv")):
+        r = fit_file(src, "t", "v", n_units=10, chunk_rows=7_000, progress=False)
+        assert _rel(r.model.weights, ref.model.weights) < 1e-9
+        np.testing.assert_array_equal(r.model.knots, ref.model.knots)
+        assert r.report.n_samples == t.size and r.report.n_verify == t.size
+        assert r.report.rmse == pytest.approx(ref.report.rmse, rel=1e-9)
+        assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-9)
+        assert r.report.extra["passes"] == 3
+
+
+def test_given_knots_domain_and_weights(tmp_path, data):
+    t, v = data
+    w = np.linspace(0.5, 2.0, t.size)
+    pq.write_table(pa.table({"t": t, "v": v, "w": w}), tmp_path / "d.parquet")
+    ref = relusum.fit((t, v), domain=(-2, 5), knots=[-1.0, 0.0, 1.0, 2.5], sample_weight=w)
+    r = fit_file(
+        tmp_path / "d.parquet",
+        "t",
+        "v",
+        "w",
+        knots=[-1.0, 0.0, 1.0, 2.5],
+        domain=(-2, 5),
+        chunk_rows=5_000,
+        progress=False,
+    )
+    assert _rel(r.model.weights, ref.model.weights) < 1e-9
+    assert r.model.bias == pytest.approx(ref.model.bias, rel=1e-9)
+    assert r.report.extra["passes"] == 2  # the range came from the domain: no range pass
+
+
+def test_optimal_knots_on_bin_moments_close_to_in_memory(tmp_path, data):
+    t, v = data
+    pq.write_table(pa.table({"t": t, "v": v}), tmp_path / "d.parquet")
+    ref = relusum.fit((t, v), n_units=5, knots="optimal")
+    r = fit_file(tmp_path / "d.parquet", "t", "v", n_units=5, knots="optimal", progress=False)
+    assert r.report.knots == "optimal"
+    # SSR within 1e-4 relative of the in-memory free-knot fit
+    assert (r.report.rmse / ref.report.rmse) ** 2 <= 1 + 1e-4
+
+
+def _bad_file(tmp_path, kind):
+    good = pa.table({"t": np.arange(10.0), "v": np.arange(10.0)})
+    if kind == "nan chunk":
+        pq.write_table(good, tmp_path / "a.parquet")
+        v = np.arange(10.0)
+        v[6] = np.nan
+        pq.write_table(pa.table({"t": np.arange(10.0), "v": v}), tmp_path / "b.parquet")
+    elif kind == "missing column":
+        pq.write_table(good, tmp_path / "a.parquet")
+        pq.write_table(
+            pa.table({"t": np.arange(10.0), "y": np.arange(10.0)}), tmp_path / "b.parquet"
+        )
+    elif kind == "schema change":
+        pq.write_table(good, tmp_path / "a.parquet")
+        pq.write_table(
+            pa.table({"t": np.arange(10.0), "v": list("abcdefghij")}), tmp_path / "b.parquet"
+        )
+    elif kind == "empty file":
+        pq.write_table(good.slice(0, 0), tmp_path / "a.parquet")
+        pq.write_table(good.slice(0, 0), tmp_path / "b.parquet")
+    return str(tmp_path / "*.parquet")
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("nan chunk", "b.parquet|non-finite"),
+        ("missing column", "b.parquet: no column 'v'"),
+        ("schema change", "b.parquet: column 'v' is string here but double"),
+        ("empty file", "no data rows"),
+    ],
+)
+def test_bad_files_one_line_exit_2(tmp_path, capsys, kind, message):
+    pattern = _bad_file(tmp_path, kind)
+    out = tmp_path / "m.json"
+    rc = main(
+        ["fit", "--data", pattern, "--x", "t", "--y", "v", "--units", "2", "--save", str(out)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and err.startswith("relusum: error:")
+    assert any(m in err for m in message.split("|")), err
+    assert not out.exists()  # nothing half-written
+
+
+def test_csv_with_bad_cell_midway(tmp_path, capsys):
+    p = tmp_path / "big.csv"
+    p.write_text("t,v\n" + "".join(f"{i},{i * i}\n" for i in range(5000)) + "5000,oops\n")
+    rc = main(["fit", "--data", str(p), "--x", "t", "--y", "v", "--stream", "--chunk-rows", "500"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "big.csv" in err and "oops" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_streams_parquet_json(tmp_path, capsys, data):
+    t, v = data
+    pq.write_table(pa.table({"t": t, "v": v}), tmp_path / "d.parquet")
+    rc = main(
+        [
+            "fit",
+            "--data",
+            str(tmp_path / "d.parquet"),
+            "--x",
+            "t",
+            "--y",
+            "v",
+            "--units",
+            "6",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    ref = relusum.fit((t, v), n_units=6)
+    assert payload["n_samples"] == t.size and payload["streamed"]
+    assert payload["rmse"] == pytest.approx(ref.report.rmse, rel=1e-9)
+
+
+def test_cli_many_curves_writes_table(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    c = np.repeat(np.arange(30), 80)
+    t = rng.uniform(0, 1, c.size)
+    pd.DataFrame({"sensor": c, "t": t, "v": np.sin(4 * t) + c}).to_parquet(tmp_path / "c.parquet")
+    out = tmp_path / "models.parquet"
+    rc = main(
+        [
+            "fit",
+            "--data",
+            str(tmp_path / "c.parquet"),
+            "--by",
+            "sensor",
+            "--x",
+            "t",
+            "--y",
+            "v",
+            "--units",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0 and "30 curves" in capsys.readouterr().out
+    table = pd.read_parquet(out)
+    assert table["sensor"].tolist() == list(range(30))
+    m = relusum.ReluSum.from_dict(json.loads(table["model"][3]))
+    part = c == 3
+    ref = relusum.fit((t[part], np.sin(4 * t[part]) + 3), n_units=4).model
+    assert _rel(m.weights, ref.weights) < 1e-9
+    rc = main(
+        [
+            "fit",
+            "--data",
+            str(tmp_path / "c.parquet"),
+            "--by",
+            "sensor",
+            "--x",
+            "t",
+            "--y",
+            "v",
+            "--units",
+            "4",
+        ]
+    )
+    assert rc == 2 and "--out" in capsys.readouterr().err
+
+
+PEAK = textwrap.dedent(
+    """
+    import resource, sys
+    import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+    path, rows = sys.argv[1], int(sys.argv[2])
+    if rows:  # write the file in pieces (the writer never holds it all)
+        rng = np.random.default_rng(0)
+        with pq.ParquetWriter(path, pa.schema([("t", pa.float64()), ("v", pa.float64())])) as w:
+            for _ in range(rows // 1_000_000):
+                t = rng.uniform(0, 1, 1_000_000)
+                w.write_table(pa.table({"t": t, "v": np.sin(6 * t)}))
+        sys.exit(0)
+    from relusum.cli import main
+    rc = main(["fit", "--data", path, "--x", "t", "--y", "v", "--units", "16", "--json",
+               "--chunk-rows", "500000"])
+    print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    sys.exit(rc)
+    """
+)
+
+
+def _peak_kb(path, rows):
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-c", PEAK, path, str(rows)], check=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, path, "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    ).stdout
+    payload = json.loads(out.splitlines()[0])
+    return int(out.split("PEAK_KB")[1]), payload
+
+
+@pytest.mark.slow
+def test_streaming_peak_memory_does_not_grow_with_rows(tmp_path):
+    small_kb, small = _peak_kb(str(tmp_path / "small.parquet"), 1_000_000)
+    big_kb, big = _peak_kb(str(tmp_path / "big.parquet"), 10_000_000)
+    assert small["n_samples"] == 1_000_000 and big["n_samples"] == 10_000_000
+    # 10^7 rows of x and y alone are 160 MB; the streaming peak stays near the 10^6 one
+    assert big_kb < small_kb + 80_000, (small_kb, big_kb)
+    assert big_kb < 1_500_000
+
+
+def test_import_stays_cheap_and_missing_extra_is_named():
+    code = textwrap.dedent(
+        """
+        import sys
+        import relusum
+        heavy = [m for m in ("pandas", "pyarrow", "dask", "distributed") if m in sys.modules]
+        assert not heavy, heavy
+        sys.modules["pandas"] = None  # as if the extra were not installed
+        try:
+            relusum.fit_many(object(), by="c", x="t", y="v")
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "pip install 'relusum[dask]'" in out
