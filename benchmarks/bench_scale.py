@@ -245,7 +245,8 @@ def main() -> int:
         f"Written by `benchmarks/bench_scale.py{' --full' if args.full else ''}"
         f"{' --quick' if args.quick else ''}` on {platform.machine()} "
         f"({os.cpu_count()} cores, shared; Python {platform.python_version()}), "
-        f"{time.strftime('%Y-%m-%d')}. Timings on a shared machine are noisy.",
+        f"{time.strftime('%Y-%m-%d')}. Timings on a shared machine are noisy: load average "
+        f"at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
         *one,
         *many,
