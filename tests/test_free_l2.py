@@ -581,3 +581,28 @@ def test_cli_optimal_knots_on_a_million_rows_stay_under_200_bytes_per_point(tmp_
     per_row = (peak_kb(big) - peak_kb(small)) * 1024 / n
     print(f'peak RSS per row: {per_row:.0f} bytes')
     assert per_row <= 200, per_row
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_pieces_knots_agree_with_piecewise_regression_within_its_standard_errors(seed):
+    import piecewise_regression
+
+    import relusum
+
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0, 10, 400))
+    truth = np.array([3.0, 7.0])
+    y = 1 + 2 * x - 3.5 * np.maximum(0, x - 3) + 3 * np.maximum(0, x - 7)
+    y = y + rng.normal(0, 0.5, x.size)
+    # Muggeo's iteration from starts near the truth (from its default starts it may not converge)
+    ref = piecewise_regression.Fit(
+        x, y, start_values=[2.5, 7.5], n_boot=0, verbose=False
+    ).get_results()
+    assert ref["converged"]
+    est = np.array([ref["estimates"][f"breakpoint{i}"]["estimate"] for i in (1, 2)])
+    se = np.array([ref["estimates"][f"breakpoint{i}"]["se"] for i in (1, 2)])
+    r = relusum.fit((x, y), pieces=3, knots="optimal")
+    knots = r.model.knots[1:]
+    assert np.all(np.abs(knots - est) <= se)
+    assert np.all(np.abs(knots - truth) <= 3 * se)
+    assert ssr(r.model, make_target(Data(x, y))) <= ref["rss"] * (1 + 1e-9)
