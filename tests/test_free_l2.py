@@ -627,3 +627,19 @@ def test_pieces_knots_agree_with_piecewise_regression_within_its_standard_errors
     assert np.all(np.abs(knots - est) <= se)
     assert np.all(np.abs(knots - truth) <= 3 * se)
     assert ssr(r.model, make_target(Data(x, y))) <= ref["rss"] * (1 + 1e-9)
+
+
+def test_large_data_with_repeated_x_matches_the_full_resolution_search(monkeypatch):
+    import warnings
+
+    from relusum.fitting.free_l2 import search
+
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 50, 30_000).astype(float)  # bins of one repeated x value
+    y = np.sin(x / 8) + rng.normal(0, 0.1, x.size)
+    t = make_target(Data(x, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = ssr(free_knot_l2(t, 8), t)
+    monkeypatch.setattr(search, "CONDENSE_ABOVE", 10**9)
+    assert fast <= ssr(free_knot_l2(t, 8), t) * 1.0001
