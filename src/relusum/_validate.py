@@ -15,13 +15,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["real", "as_float_vector", "check_domain", "parse_json"]
+__all__ = ["NotANumberError", "real", "as_float_vector", "check_domain", "parse_json"]
+
+
+class NotANumberError(TypeError, ValueError):
+    """A value of the wrong type where a number was expected (bool, str, complex, ...).
+
+    A ``TypeError`` by meaning, and a ``ValueError`` too, so that every error
+    boundary that reports bad input (the command line, the explorer) reports it.
+    """
 
 
 def real(name: str, value: Any) -> float:
     """``value`` as a float: a real number (not bool, str or complex) representable as a float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r:.40}")
+        raise NotANumberError(
+            f"{name} must be a real number, got {type(value).__name__} {value!r:.40}"
+        )
     try:
         return float(value)
     except OverflowError:
@@ -48,11 +58,11 @@ def as_float_vector(
         arr = np.array([real(f"{name}[{i}]", v) for i, v in enumerate(raw.ravel())], dtype=float)
         arr = arr.reshape(raw.shape)
     elif raw.dtype.kind == "c":
-        raise TypeError(f"{name} must be real numbers, got complex values")
+        raise NotANumberError(f"{name} must be real numbers, got complex values")
     elif raw.dtype.kind == "b":
-        raise TypeError(f"{name} must be numbers, got booleans")
+        raise NotANumberError(f"{name} must be numbers, got booleans")
     else:
-        raise TypeError(
+        raise NotANumberError(
             f"{name} must be numbers, got an array of dtype {raw.dtype} ({raw.dtype.kind!r})"
         )
     if arr.ndim == 0 and scalar_ok:

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from relusum._io import atomic_write_text
+from relusum._validate import NotANumberError
 from relusum._validate import as_float_vector as _as_float_vector
 from relusum._validate import check_domain as _check_domain
 from relusum._validate import parse_json as _parse_json
@@ -420,7 +421,7 @@ class ReluSum:
         ReluSum(bias=0, knots=[1], weights=[3])
         """
         if isinstance(atol, (bool, np.bool_)) or not isinstance(atol, numbers.Real):
-            raise TypeError(f"atol must be a number, got {type(atol).__name__}")
+            raise NotANumberError(f"atol must be a number, got {type(atol).__name__}")
         if not (math.isfinite(atol) and atol >= 0):
             raise ValueError(f"atol must be a finite number >= 0, got {atol}")
         h, w = self._knots, self._weights

@@ -49,8 +49,7 @@ def check_capacity(x: np.ndarray, n: int, data: bool) -> None:
         raise ValueError(
             f"{plural(n, 'unit')} need{'s' if n == 1 else ''} at least {n + 1} distinct x "
             f"values, but the {what} have {distinct}; use at most "
-            f"{plural(max(distinct - 1, 0), 'unit')}"
-            + ("" if data else " or more samples")
+            f"{plural(max(distinct - 1, 0), 'unit')}" + ("" if data else " or more samples")
         )
 
 

@@ -106,9 +106,11 @@ def free_knot_l2(
     Minimises the weighted sum of squared residuals on the target's samples
     over the knots (anywhere in ``[A, B)``) and the weights together.  A first
     knot right of ``A`` gives ``n + 1`` pieces with a flat first piece, a first
-    knot at ``A`` gives ``n`` sloped pieces; both are tried.  The result is
-    never worse on the samples than the uniform-knot least-squares fit, nor
-    than the fit from ``init``.
+    knot at ``A`` gives ``n`` sloped pieces; both are tried (``pin_first``:
+    only the second, what ``relusum.fit(..., pieces=n)`` asks for).  The
+    result is never worse on the samples than the uniform-knot least-squares
+    fit, nor than the fit from ``init``.  Above :data:`CONDENSE_ABOVE` samples
+    the search runs on per-bin moments and LM finishes on all samples.
 
     Parameters
     ----------
