@@ -260,8 +260,8 @@ def main() -> int:
         if n is not None:
             lines.append(
                 f"Measured: {n:.0e} rows, uniform knots, {r:,.0f} rows/s on 2 worker processes "
-                f"({r / 2:,.0f} rows/s per worker; three passes over generated partitions: "
-                "range skipped as the domain is given, summary, errors). "
+                f"({r / 2:,.0f} rows/s per worker; two passes over partitions generated anew in "
+                "each: the summary, then the errors; no range pass, the domain is given). "
                 f"*Extrapolation, not measured:* 10^9 rows would take about {1e9 / r / 60:.0f} "
                 f"minutes on the same 2 workers, and about {1e9 / (r / 2) / 16 / 60:.1f} minutes "
                 "on 16 workers if throughput per worker holds (the reduction moves only "
