@@ -193,3 +193,89 @@ def test_ops_of_a_valid_file_still_load(capsys, tmp_path):
     code, out, _ = run(capsys, "decompose", p, "--json")
     assert code == 0 and json.loads(out)["n_pieces"] == 1
     assert len(_ops(nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 1)))) == 3
+
+
+def test_train_refuses_huge_networks_before_allocating():
+    from relusum.torch_bridge import train
+
+    with pytest.raises(ValueError, match="training 1,000,000,000 units on 2,000 samples"):
+        train("sin(x)", (0, 1), n_units=10**9, steps=1)
+
+
+def test_train_json_is_strict_and_outputs_are_all_or_nothing(capsys, tmp_path):
+    keep = tmp_path / "keep.json"
+    keep.write_text("PRECIOUS\n")
+    code, out, err = run(
+        capsys,
+        "train",
+        "sin(x)",
+        "--domain",
+        0,
+        1,
+        "--units",
+        3,
+        "--steps",
+        5,
+        "--samples",
+        50,
+        "--json",
+        "--export",
+        keep,
+        "--plot",
+        "/proc/units.png",
+    )
+    assert code == 2 and out == "" and "'/proc/units.png'" in err
+    assert keep.read_text() == "PRECIOUS\n" and [p.name for p in tmp_path.iterdir()] == [
+        "keep.json"
+    ]
+    code, out, err = run(
+        capsys,
+        "train",
+        "sin(x)",
+        "--domain",
+        0,
+        1,
+        "--units",
+        3,
+        "--steps",
+        5,
+        "--samples",
+        50,
+        "--json",
+        "--export",
+        keep,
+    )
+    assert code == 0 and err == f"relusum: overwrote {keep}\n"
+    doc = json.loads(out, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    assert doc["units"] == 3
+    assert json.loads(keep.read_text())["trained"] is True
+
+
+def test_decompose_outputs_are_all_or_nothing(capsys, tmp_path):
+    net = tmp_path / "net.pt"
+    torch.save(sawtooth(2).state_dict(), net)
+    keep = tmp_path / "keep.json"
+    keep.write_text("PRECIOUS\n")
+    code, _, err = run(
+        capsys,
+        "decompose",
+        net,
+        "--domain",
+        0,
+        1,
+        "--save",
+        keep,
+        "--plot",
+        tmp_path / "missing" / "p.png",
+    )
+    assert code == 2 and "'missing'" in err.replace(str(tmp_path) + "/", "")
+    assert keep.read_text() == "PRECIOUS\n"
+    code, _, err = run(capsys, "decompose", net, "--domain", 0, 1, "--save", keep, "--no-clobber")
+    assert code == 2 and "--no-clobber" in err and keep.read_text() == "PRECIOUS\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.json", "net.pt"]
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_device_as_network_is_refused(capsys, device):
+    code, out, err = run(capsys, "decompose", device, "--domain", 0, 1)
+    assert code == 2 and err == f"relusum: error: cannot read '{device}': not a regular file\n"

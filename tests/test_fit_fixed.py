@@ -244,7 +244,7 @@ def test_callable_that_raises_is_reported():
         (dict(target="x", domain=(1, 1)), "empty"),
         (dict(target="x", domain=None), "needs a domain"),
         (dict(target="x", domain=(0, 1), samples=1), "at least 2"),
-        (dict(target="x", domain=(0, 1), loss="l1"), "loss must be"),
+        (dict(target="x", domain=(0, 1), loss="l3"), "loss must be"),
         (dict(target="x", domain=(0, 1), knots="random"), "knots must be"),
         (dict(target=([0, np.nan], [1, 2])), "x contains nan"),
         (dict(target=([0, 1], [1, np.inf])), "y contains inf"),

@@ -90,10 +90,21 @@ def _plot_help(command: str) -> str:
 MAGIC = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
 
 
-@pytest.mark.parametrize("command", ["fit", "train", "decompose"])
-def test_plot_help_lists_exactly_the_accepted_suffixes(command):
-    listed = re.findall(r"\.[a-z]+\b", _plot_help(command))
-    assert sorted(listed) == sorted(MAGIC)
+def _commands_with_plot() -> list[str]:
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return [
+        name
+        for name, p in sub.choices.items()
+        if any("--plot" in a.option_strings for a in p._actions)
+    ]
+
+
+def test_plot_help_lists_exactly_the_accepted_suffixes():
+    commands = _commands_with_plot()
+    assert {"fit", "train", "decompose"} <= set(commands)
+    for command in commands:  # every command with --plot, present and future
+        listed = re.findall(r"\.[a-z]+\b", _plot_help(command))
+        assert sorted(listed) == sorted(MAGIC), command
 
 
 def test_fit_plot_accepts_every_listed_suffix_and_no_other(capsys, tmp_path, monkeypatch):
@@ -122,3 +133,12 @@ def test_decompose_says_1_term(capsys, tmp_path):
     assert code == 0, err
     assert "; 1 term; 1 linear piece" in out
     assert "0 live (0 facing left), 1 linear, 0 dead" in out  # its knot is the domain's end
+
+
+def test_capacity_and_tolerance_messages_use_singulars():
+    with pytest.raises(ValueError, match=r"^1 unit needs at least 2 distinct x values, .* 0 units"):
+        relusum.fit(([1.0, 1.0], [0.0, 2.0]), domain=(0, 2), n_units=1)
+    with pytest.raises(ValueError, match=r"2 units need at least 3 .* use at most 1 unit$"):
+        relusum.fit(([0.0, 1.0], [0.0, 2.0]), n_units=2)
+    with pytest.raises(ValueError, match=r"was not reached with at most 1 unit \(--max-units\)"):
+        relusum.fit("sin(3*x)", domain=(0, 3), loss="linf", tol=1e-3, max_units=1)

@@ -141,3 +141,11 @@ def test_saved_json_is_strict(tmp_path):
 def test_non_ascii_formulas_are_refused(text):
     with pytest.raises(FormulaError, match="ASCII"):
         parse_formula(text)
+
+
+def test_type_refusals_are_value_errors_too_for_error_boundaries():
+    # The CLI and the explorer report ValueError as bad input; a wrong type is bad input.
+    with pytest.raises(ValueError, match="must be numbers"):
+        Data(["0", "1"], [0.0, 1.0])
+    with pytest.raises(TypeError):
+        ReluSum(True, [], [])

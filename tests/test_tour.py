@@ -11,6 +11,7 @@ from PIL import Image
 
 import relusum
 from relusum.cli import main
+from relusum.fitting.api import measure
 from relusum.tour import (
     CONVERGENCE_UNITS,
     DEFAULT_TARGET,
@@ -30,8 +31,9 @@ STILLS = ("relu", "shift", "neuron", "layer", "two_terms", "three_terms", "units
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory):
     out = tmp_path_factory.mktemp("tour")
-    return make_tour(TARGET, DOMAIN, out=out, max_units=MAX_UNITS, train=False, progress=False,
-                     methods=FAST)
+    return make_tour(
+        TARGET, DOMAIN, out=out, max_units=MAX_UNITS, train=False, progress=False, methods=FAST
+    )
 
 
 def image_ok(path: Path, min_w: int = 400, min_h: int = 250) -> None:
@@ -44,7 +46,7 @@ def image_ok(path: Path, min_w: int = 400, min_h: int = 250) -> None:
     colors = rgb.getcolors(maxcolors=w * h)
     assert len(colors) > 20, f"{path.name} has only {len(colors)} colours"
     # Ink in the middle too, not only at the edges.
-    mid = px[h // 4: 3 * h // 4, w // 4: 3 * w // 4]
+    mid = px[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4]
     assert mid.std() > 5, f"{path.name} is empty in the middle"
 
 
@@ -117,8 +119,9 @@ def test_convergence_data_comes_from_real_fits(tour):
 @pytest.mark.parametrize("loss", ["l2", "linf"])
 def test_optimal_methods_are_used_when_they_exist(tmp_path, loss):
     key = f"optimal_{loss}"
-    r = make_tour("exp(x)", (0, 1), out=tmp_path, max_units=3, train=False, progress=False,
-                  methods=(key,))
+    r = make_tour(
+        "exp(x)", (0, 1), out=tmp_path, max_units=3, train=False, progress=False, methods=(key,)
+    )
     conv = r.convergence
     try:
         ref = relusum.fit("exp(x)", (0, 1), n_units=3, knots="optimal", loss=loss)
@@ -144,8 +147,9 @@ def test_csv_holds_the_plotted_numbers(tour):
 
 
 def test_same_input_gives_the_same_files(tour, tmp_path, capsys):
-    again = make_tour(TARGET, DOMAIN, out=tmp_path, max_units=MAX_UNITS, train=False,
-                      progress=True, methods=FAST)
+    again = make_tour(
+        TARGET, DOMAIN, out=tmp_path, max_units=MAX_UNITS, train=False, progress=True, methods=FAST
+    )
     for p in tour.files:
         assert (again.out / p.name).read_bytes() == p.read_bytes(), p.name
     captured = capsys.readouterr()  # the progress bar goes to stderr only
@@ -153,8 +157,16 @@ def test_same_input_gives_the_same_files(tour, tmp_path, capsys):
 
 
 def test_svg_figures_are_referenced_not_inlined(tmp_path, capsys):
-    r = make_tour("x**3", (-1, 1), out=tmp_path, max_units=3, fmt="svg", train=False,
-                  progress=False, methods=FAST)
+    r = make_tour(
+        "x**3",
+        (-1, 1),
+        out=tmp_path,
+        max_units=3,
+        fmt="svg",
+        train=False,
+        progress=False,
+        methods=FAST,
+    )
     assert capsys.readouterr().err == ""  # progress=False: silent
     for name in STILLS:
         assert r.figures[name].suffix == ".svg"
@@ -226,8 +238,21 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv):
 
 def test_cli_writes_and_says_where(tmp_path, capsys):
     out = tmp_path / "t"
-    code = main(["tour", "--target", "exp(-x**2)", "--domain", "-2", "2", "--out", str(out),
-                 "--max-units", "4", "--no-train"])
+    code = main(
+        [
+            "tour",
+            "--target",
+            "exp(-x**2)",
+            "--domain",
+            "-2",
+            "2",
+            "--out",
+            str(out),
+            "--max-units",
+            "4",
+            "--no-train",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert str(out / "index.html") in printed
@@ -241,8 +266,9 @@ def test_trained_networks_join_when_the_bridge_exists(tmp_path):
     bridge = pytest.importorskip("relusum.torch_bridge")
     if not hasattr(bridge, "train"):
         pytest.skip("relusum.torch_bridge has no train()")
-    r = make_tour(TARGET, DOMAIN, out=tmp_path, max_units=2, train=True, progress=False,
-                  methods=("lstsq",))
+    r = make_tour(
+        TARGET, DOMAIN, out=tmp_path, max_units=2, train=True, progress=False, methods=("lstsq",)
+    )
     conv = r.convergence
     assert conv.methods == ["lstsq", "trained"]
     k = int(np.flatnonzero(conv.units == 2)[0])
@@ -254,8 +280,9 @@ def test_trained_networks_join_when_the_bridge_exists(tmp_path):
         again = bridge.train(TARGET, DOMAIN, 2, steps=TRAIN_STEPS, seed=0, progress=False)
     finally:
         torch.set_num_threads(threads)
-    rmse, mae, _ = relusum.fitting.api.measure(again.relusum.with_domain(DOMAIN),
-                                               relusum.make_target(TARGET, DOMAIN))
+    rmse, mae, _ = relusum.fitting.api.measure(
+        again.relusum.with_domain(DOMAIN), relusum.make_target(TARGET, DOMAIN)
+    )
     assert conv.max_error["trained"][k] == pytest.approx(mae, rel=1e-9)
     assert "trained_units" in r.figures
     image_ok(r.figures["trained_units"])
@@ -271,3 +298,295 @@ def test_default_tour(tmp_path):
     with Image.open(r.figures["animation"]) as im:
         assert im.n_frames == 100
     assert "<pre>relusum tour --no-train</pre>" in r.index.read_text()  # how to make it again
+
+
+# ------------------------------------------------------------------ issue 9, item 7
+def gif_durations(path: Path) -> list[int]:
+    with Image.open(path) as im:
+        out = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            out.append(int(im.info["duration"]))
+    return out
+
+
+def test_animation_adds_one_unit_per_frame_where_the_error_is_largest(tour):
+    """Each frame keeps the knots before it and adds one, in the worst piece; RMS never rises."""
+    frames = tour.frames
+    assert [f.n_units for f in frames] == list(range(1, MAX_UNITS + 1))
+    tgt = relusum.make_target(TARGET, DOMAIN)
+    a, b = DOMAIN
+    x = np.linspace(a, b, 20_001)  # an independent grid
+    assert frames[0].model.knots.tolist() == [a]
+    for prev, cur in zip(frames, frames[1:]):
+        old, new = prev.model.knots, cur.model.knots
+        added = np.setdiff1d(new, old)
+        assert np.all(np.isin(old, new)) and added.size == 1 and new.size == old.size + 1
+        assert cur.new_knot == added[0]
+        # The new knot splits the piece of the previous sum with the largest error (a tie
+        # within 0.1% when the peak sits on a knot, shared by two pieces), in its middle.
+        xs = np.union1d(x, old)
+        err = np.abs(prev.model(xs) - tgt.evaluate(xs))
+        edges = np.concatenate((old, [b]))
+        k = int(np.searchsorted(edges, added[0])) - 1
+        piece = err[(xs >= edges[k]) & (xs <= edges[k + 1])].max()
+        assert piece >= (1 - 1e-3) * err.max()
+        assert added[0] == pytest.approx(0.5 * (edges[k] + edges[k + 1]))
+    # The weights are least squares with those knots: nothing beats them on the samples.
+    rng = np.random.default_rng(0)
+    for f in (frames[4], frames[-1]):
+        s = f.model
+        base = np.sum((s(tgt.x) - tgt.y) ** 2)
+        for _ in range(5):
+            nudged = relusum.ReluSum(
+                s.bias + 1e-3 * rng.normal(), s.knots, s.weights + 1e-3 * rng.normal(size=s.n_units)
+            )
+            assert np.sum((nudged(tgt.x) - tgt.y) ** 2) > base
+        rmse, mae, _ = measure(s, tgt)
+        assert f.rmse == pytest.approx(rmse, rel=1e-12) and f.max_error == mae
+    rmse = np.array([f.rmse for f in frames])
+    assert np.all(np.diff(rmse) <= 0), "the RMS error rose from one frame to the next"
+    assert rmse[-1] < rmse[0] / 20
+
+
+@pytest.mark.parametrize(
+    "target, domain", [("x*sin(x)", (0, 10)), ("sqrt(x)", (0, 1)), ("tanh(20*x)", (-1, 1))]
+)
+def test_units_one_at_a_time_never_raise_the_error(target, domain):
+    from relusum.tour.frames import grow
+    from relusum.tour.progress import Progress
+
+    frames = grow(relusum.make_target(target, domain), 60, Progress(0, False))
+    rmse = np.array([f.rmse for f in frames])
+    assert np.all(np.diff(rmse) <= 0)
+    assert all(np.isin(p.model.knots, f.model.knots).all() for p, f in zip(frames, frames[1:]))
+
+
+def test_animation_loops_within_20_seconds(tour):
+    from relusum.tour.animation import durations
+
+    d = gif_durations(tour.figures["animation"])
+    assert len(d) == MAX_UNITS and sum(d) <= 20_000
+    for n in (1, 5, 20, 100, 250, 500):
+        ms = durations(n)
+        assert len(ms) == n and sum(ms) <= 20_000 and min(ms) >= 20
+        assert all(m % 10 == 0 for m in ms)  # what a GIF can store
+
+
+def test_convergence_text_states_measured_slopes_and_factors(tour):
+    """Optimal knots: the same n^-2 rate and a constant factor, with the measured numbers."""
+    conv = tour.convergence
+    text = re.sub(r"<[^>]+>", "", tour.index.read_text())
+    text = text.replace("&minus;", "-")
+    # The factor, computed here from the plotted numbers.
+    n = conv.units
+    keep = n >= max(3, n.max() / 10)
+    ratio = conv.rmse["lstsq"][keep] / conv.rmse["optimal_l2"][keep]
+    factor = float(np.exp(np.mean(np.log(ratio))))
+    assert 1.1 < factor < 5
+    slopes = [
+        np.polyfit(np.log(n[keep]), np.log(conv.rmse[m][keep]), 1)[0]
+        for m in ("optimal_l2", "lstsq")
+    ]
+    assert abs(slopes[0] - slopes[1]) < 0.25  # the same rate, as the text says
+    assert f"{factor:.2g} times smaller on average" in text
+    assert f"{ratio[0]:.2g} times at n = {n[keep][0]}" in text
+    assert f"{ratio[-1]:.2g} times at n = {n[keep][-1]}" in text
+    assert f"slope {slopes[0]:.2f} and {slopes[1]:.2f} in RMS error" in text
+    assert "the same n-2 rate" in text and "roughly constant factor" in text
+    assert "Knots placed where the curve bends most lower the error further" not in text
+
+
+def test_convergence_factor_is_computed_not_written_in(tmp_path):
+    """A different target gives a different factor in the text."""
+    texts = []
+    for k, (t, d) in enumerate((("exp(x)", (0, 2)), ("sin(2*x) + x", (0, 3)))):
+        r = make_tour(
+            t,
+            d,
+            out=tmp_path / str(k),
+            max_units=12,
+            train=False,
+            progress=False,
+            methods=("lstsq", "optimal_l2"),
+        )
+        c = r.convergence.compare("optimal_l2", "lstsq", "rmse")
+        assert c is not None
+        page = r.index.read_text()
+        assert f"{c.factor:.2g} times smaller on average" in page
+        texts.append(f"{c.factor:.2g}")
+    assert texts[0] != texts[1]
+
+
+def label_boxes_on_lines(fig) -> list[str]:
+    """Texts (and legends) of ``fig`` whose box covers a point of a drawn line of their axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Annotation, Text
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rend = canvas.get_renderer()
+    bad = []
+    for ax in fig.axes:
+        pts = []
+        for line in ax.get_lines():
+            if line.get_linestyle() in ("None", "", " ") or not line.get_visible():
+                continue
+            xy = line.get_transform().transform(line.get_xydata())
+            for p, q in zip(xy[:-1], xy[1:]):
+                t = np.linspace(0, 1, max(2, int(np.hypot(*(q - p)))))[:, None]
+                pts.append(p + t * (q - p))
+        if not pts:
+            continue
+        pts = np.concatenate(pts)
+        boxes = [
+            (t.get_text(), Text.get_window_extent(t, rend))
+            for t in ax.texts
+            if t.get_text() and (not isinstance(t, Annotation) or True)
+        ]
+        leg = ax.get_legend()
+        if leg is not None:
+            boxes.append(("legend", leg.get_window_extent(rend)))
+        for name, bb in boxes:
+            inside = (
+                (pts[:, 0] > bb.x0)
+                & (pts[:, 0] < bb.x1)
+                & (pts[:, 1] > bb.y0)
+                & (pts[:, 1] < bb.y1)
+            )
+            if inside.any():
+                bad.append(name)
+    return bad
+
+
+@pytest.mark.parametrize("name", ["relu", "shift", "terms2", "terms3"])
+def test_no_label_sits_on_a_line(name):
+    from relusum.tour import _figures, story
+
+    make = {
+        "relu": story.fig_relu,
+        "shift": story.fig_shift,
+        "terms2": lambda: story.fig_terms(2),
+        "terms3": lambda: story.fig_terms(3),
+    }[name]
+    with _figures():
+        fig = make()
+        assert label_boxes_on_lines(fig) == []
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_term_figures_start_left_of_the_first_knot(k):
+    from relusum.tour import _figures, story
+
+    _, knots, weights, _ = story.TERM_EXAMPLES[k]
+    with _figures():
+        fig = story.fig_terms(k)
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo < knots[0] - 0.15 * (hi - lo)  # a visible stretch before the first knot
+    # Term 1 is drawn there, at zero, and then rises with its weight.
+    term1 = next(line for line in ax.get_lines() if line.get_label().startswith("term 1"))
+    x, y = (np.asarray(v, float) for v in term1.get_data())
+    assert x[0] == lo and y[0] == 0.0 and x[1] == knots[0] and y[1] == 0.0
+    assert y[-1] == pytest.approx(weights[0] * (hi - knots[0]))
+    assert "slope 0" in [t.get_text() for t in ax.texts]
+
+
+def test_no_panel_cuts_off_its_curve():
+    """The 5-unit sum of x*sin(x) peaks above the target: its panel must still hold it."""
+    from relusum.tour import _figures, results
+
+    tgt = relusum.make_target(DEFAULT_TARGET, (0, 10))
+    fits = [relusum.fit(DEFAULT_TARGET, (0, 10), n_units=n) for n in (2, 3, 5, 10)]
+    assert fits[2].model(fits[2].model.knots).max() > tgt.evaluate(np.linspace(0, 10, 999)).max()
+    with _figures():
+        fig = results.fig_units(tgt, fits)
+    tops = [ax for ax in fig.axes if ax.get_ylabel() == "f(x)" or ax.get_title(loc="left")]
+    assert len(tops) == len(fits)
+    for ax in tops:
+        lo, hi = ax.get_ylim()
+        for line in ax.get_lines():
+            y = np.asarray(line.get_ydata(), float)
+            assert lo < y.min() and y.max() < hi, ax.get_title(loc="left")
+
+
+@pytest.mark.torch
+def test_trained_figure_shows_the_target_and_a_legend_off_the_data():
+    pytest.importorskip("torch")
+    from relusum import torch_bridge
+    from relusum.tour import _figures, results
+
+    t, d = "x*sin(x)", (0.0, 10.0)
+    tgt = relusum.make_target(t, d)
+    net = torch_bridge.train(t, d, 8, steps=150, seed=0, progress=False)
+    optimal = relusum.fit(t, d, n_units=8).model
+    with _figures():
+        fig = results.fig_trained(torch_bridge.plot_units, {8: net}, {8: optimal}, tgt)
+    ax = fig.axes[0]
+    target = [line for line in ax.get_lines() if line.get_label().startswith("target")]
+    assert len(target) == 1
+    x, y = (np.asarray(v, float) for v in target[0].get_data())
+    np.testing.assert_allclose(y, tgt.evaluate(x))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rend = canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(rend)
+    assert not legend.overlaps(ax.get_window_extent(rend))  # beside the plot, not on it
+    assert legend.x1 <= fig.bbox.width + 1  # and inside the picture
+    assert "target" in [text.get_text().split()[0] for text in ax.get_legend().get_texts()]
+
+
+# ------------------------------------------------------------------ issue 9, item 6
+@pytest.fixture()
+def no_torch(monkeypatch):
+    """Make ``import torch`` fail, as on an install without the extra."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.delitem(sys.modules, "relusum.torch_bridge", raising=False)
+
+
+def test_without_torch_the_tour_says_how_to_get_the_trained_curve(tmp_path, no_torch, capsys):
+    from relusum.tour.training import TORCH_HINT
+
+    out = tmp_path / "t"
+    assert (
+        main(
+            [
+                "tour",
+                "--target",
+                "x**2",
+                "--domain",
+                "0",
+                "1",
+                "--max-units",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr()
+    hint = [line for line in printed.out.splitlines() if "relusum[torch]" in line]
+    assert len(hint) == 1 and "pip install 'relusum[torch]'" in hint[0]
+    assert "No module named" not in printed.out + printed.err
+    page = (out / "index.html").read_text()
+    assert "pip install &#x27;relusum[torch]&#x27;" in page or TORCH_HINT in page
+    assert "No module named" not in page
+    assert page.count("relusum[torch]") == 1
+    assert not (out / "08b_trained_units.png").exists()
+
+
+def test_workers_give_the_same_files(tmp_path):
+    """Optimal fits in worker processes or here: byte for byte the same tour."""
+    kw = dict(max_units=12, train=False, progress=False, methods=("lstsq", "optimal_l2"))
+    here = make_tour(TARGET, DOMAIN, out=tmp_path / "here", workers=0, **kw)
+    there = make_tour(TARGET, DOMAIN, out=tmp_path / "there", workers=2, **kw)
+    assert [p.name for p in here.files] == [p.name for p in there.files]
+    for p, q in zip(here.files, there.files):
+        assert p.read_bytes() == q.read_bytes(), p.name
+    with pytest.raises(ValueError, match="workers"):
+        make_tour(TARGET, DOMAIN, out=tmp_path / "never", workers=-1, **kw)

@@ -15,13 +15,30 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["real", "as_float_vector", "check_domain", "parse_json"]
+__all__ = [
+    "NotANumberError",
+    "real",
+    "as_float_vector",
+    "check_domain",
+    "model_fields",
+    "parse_json",
+]
+
+
+class NotANumberError(TypeError, ValueError):
+    """A value of the wrong type where a number was expected (bool, str, complex, ...).
+
+    A ``TypeError`` by meaning, and a ``ValueError`` too, so that every error
+    boundary that reports bad input (the command line, the explorer) reports it.
+    """
 
 
 def real(name: str, value: Any) -> float:
     """``value`` as a float: a real number (not bool, str or complex) representable as a float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r:.40}")
+        raise NotANumberError(
+            f"{name} must be a real number, got {type(value).__name__} {value!r:.40}"
+        )
     try:
         return float(value)
     except OverflowError:
@@ -48,11 +65,11 @@ def as_float_vector(
         arr = np.array([real(f"{name}[{i}]", v) for i, v in enumerate(raw.ravel())], dtype=float)
         arr = arr.reshape(raw.shape)
     elif raw.dtype.kind == "c":
-        raise TypeError(f"{name} must be real numbers, got complex values")
+        raise NotANumberError(f"{name} must be real numbers, got complex values")
     elif raw.dtype.kind == "b":
-        raise TypeError(f"{name} must be numbers, got booleans")
+        raise NotANumberError(f"{name} must be numbers, got booleans")
     else:
-        raise TypeError(
+        raise NotANumberError(
             f"{name} must be numbers, got an array of dtype {raw.dtype} ({raw.dtype.kind!r})"
         )
     if arr.ndim == 0 and scalar_ok:
@@ -99,3 +116,34 @@ def parse_json(raw: bytes, where: str) -> Any:
         raise ValueError(f"{where!r} is nested too deeply to be a relusum model") from None
     except ValueError as exc:  # e.g. an integer beyond the int conversion limit
         raise ValueError(f"{where!r} is not a readable model: {str(exc).splitlines()[0]}") from None
+
+
+def model_fields(data: Any, readable: tuple[str, ...]) -> tuple[Any, Any, Any, Any]:
+    """``bias, knots, weights, domain`` of a model dict, after checking its shape and format."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a relusum model must be a JSON object, got {type(data).__name__}")
+    missing = [k for k in ("bias", "knots", "weights") if k not in data]
+    if missing:
+        raise ValueError(f"not a relusum model: missing field(s) {', '.join(missing)}")
+    fmt = data.get("format", readable[0])
+    if not (isinstance(fmt, str) and fmt.startswith("relusum/")):
+        raise ValueError(f"not a relusum model: format is {fmt!r:.60}")
+    if fmt not in readable:
+        raise ValueError(
+            f"model format {fmt!r:.60} is not readable by this release of relusum, "
+            f"which reads {', '.join(readable)}; upgrade relusum"
+        )
+    sequences = (list, tuple, np.ndarray)
+    for key in ("knots", "weights"):
+        if not isinstance(data[key], sequences):
+            raise ValueError(
+                f"not a relusum model: {key} must be a list of numbers, "
+                f"got {type(data[key]).__name__}"
+            )
+    domain = data.get("domain")
+    if domain is not None and not isinstance(domain, sequences):
+        raise ValueError(
+            f"not a relusum model: domain must be a list [A, B] or null, "
+            f"got {type(domain).__name__}"
+        )
+    return data["bias"], data["knots"], data["weights"], domain

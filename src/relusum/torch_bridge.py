@@ -84,6 +84,10 @@ __all__ = [
     "PT_FORMAT",
 ]
 
+#: Most hidden activations (units x samples) one training step may hold, about
+#: 2 GiB in float64 with the tensors autograd keeps.
+MAX_TRAIN_WORK = 1 << 26
+
 #: The ``format`` tag stored in every ``.pt`` file written by :func:`save_pt`.
 PT_FORMAT = "relusum-pt/1"
 
@@ -672,6 +676,13 @@ def train(
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     n_units, steps = int(n_units), int(steps)
     tgt = make_target(target, domain, samples)
+    if n_units * tgt.x.size > MAX_TRAIN_WORK:
+        raise ValueError(
+            f"training {n_units:,} units on {tgt.x.size:,} samples needs "
+            f"{n_units * tgt.x.size:,} activations per step (about "
+            f"{4 * 8 * n_units * tgt.x.size / 2**30:.0f} GiB with gradients); at most "
+            f"{MAX_TRAIN_WORK:,}: use fewer units or fewer samples"
+        )
     lo, hi = tgt.domain
     c, r = 0.5 * (lo + hi), 0.5 * (hi - lo)
     wts = None if tgt.weight is None else tgt.weight / np.sum(tgt.weight)
@@ -1112,7 +1123,8 @@ def read_pt(path: str | os.PathLike[str]) -> tuple[nn.Sequential, tuple[float, f
     """
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"cannot read {str(p)!r}: no such file")
+        what = "not a regular file" if p.exists() else "no such file"
+        raise ValueError(f"cannot read {str(p)!r}: {what}")
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for bad files

@@ -80,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        print("relusum explorer: stopped", file=sys.stderr)
+        pass
     finally:
+        print("relusum explorer: stopped", file=sys.stderr)
         server.server_close()
         server.api.close()
         if previous is not None:

@@ -23,6 +23,8 @@ EXAMPLES = """examples:
   relusum fit "sin(x)" --domain 0 2*pi --units 16 --plot fit.png
   relusum fit "gelu(x)" --domain -8 8 --knots optimal --loss linf --tol 1e-3 --json
   relusum fit --data points.csv --x time --y value --units 8 --save model.json
+  relusum fit --data dose.csv --monotone increasing --loss huber --units 8
+  relusum fit "tanh(x)" --domain -4 4 --knots optimal --loss linf --right-slope 0
   relusum fit --data 'logs/*.parquet' --x t --y v --units 32 --dask
   relusum fit --data curves.parquet --by sensor --x t --y v --units 8 --out models.parquet
 """
@@ -77,8 +79,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--loss",
-        choices=("l2", "linf"),
-        help="least squares or max error (default l2; linf with --tol)",
+        choices=("l2", "linf", "l1", "huber", "quantile"),
+        help="least squares, max error, least absolute deviations, Huber or pinball "
+        "(default l2; linf with --tol)",
+    )
+    p.add_argument(
+        "--huber-delta",
+        type=positive_float,
+        metavar="D",
+        help="where the Huber loss turns linear (default 1.345 * 1.4826 * MAD of the residuals)",
+    )
+    p.add_argument(
+        "--quantile",
+        type=float,
+        metavar="Q",
+        help="with --loss quantile: the fraction of points below the fit (default 0.5)",
     )
     p.add_argument(
         "--tol",
@@ -96,8 +111,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--interpolate", action="store_true", help="match the target at every knot and at B"
     )
+    g = p.add_argument_group(
+        "shape constraints (combinable, with every loss and knot choice; 'none' or inf for "
+        "no bound)"
+    )
+    g.add_argument("--monotone", choices=("increasing", "decreasing"), help="monotone fit")
+    g.add_argument("--shape", choices=("convex", "concave"), help="convex or concave fit")
+    g.add_argument(
+        "--slope-bounds", nargs=2, metavar=("LO", "HI"), help="bounds on every slope on the domain"
+    )
+    g.add_argument(
+        "--value-bounds", nargs=2, metavar=("LO", "HI"), help="bounds on the values on the domain"
+    )
+    g.add_argument(
+        "--through",
+        action="append",
+        default=[],
+        metavar="X,Y",
+        help="a point the fit passes through exactly (repeatable)",
+    )
+    g.add_argument(
+        "--right-slope",
+        metavar="S",
+        help="the slope beyond the last knot (the left tail is flat); for built-in targets "
+        "the report adds max_error_everywhere, the largest error on all of R",
+    )
     p.add_argument(
-        "--samples", type=positive_int, metavar="N", help="samples of a formula (default 2000)"
+        "--samples",
+        type=positive_int,
+        metavar="N",
+        help="samples of a formula (default 2000, at most 2,000,000)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save", metavar="FILE.json", help="write the model and report as JSON")
@@ -162,6 +205,50 @@ def _knots_arg(text: str):
     return [evaluate_constant(t.strip()) for t in parts]
 
 
+def _number_arg(text: str, what: str, allow_none: bool = False) -> float | None:
+    from relusum.formula import evaluate_constant
+
+    t = text.strip().lower()
+    if allow_none and t in ("none", ""):
+        return None
+    if t in ("inf", "+inf", "infinity"):
+        return float("inf")
+    if t in ("-inf", "-infinity"):
+        return float("-inf")
+    try:
+        return float(evaluate_constant(text))
+    except ValueError as exc:
+        raise ValueError(f"{what} needs numbers, got {text!r} ({exc})") from None
+
+
+def _constraint_args(args: argparse.Namespace) -> dict:
+    out: dict = {"monotone": args.monotone, "shape": args.shape}
+    for name, flag in (("slope_bounds", "--slope-bounds"), ("value_bounds", "--value-bounds")):
+        pair = getattr(args, name)
+        if pair is not None:
+            out[name] = tuple(_number_arg(v, flag, allow_none=True) for v in pair)
+    pts = []
+    for text in args.through:
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise ValueError(f"--through needs X,Y such as 0,0; got {text!r}")
+        pts.append(tuple(_number_arg(v, "--through") for v in parts))
+    if pts:
+        out["through"] = pts
+    if args.right_slope is not None:
+        out["right_slope"] = _number_arg(args.right_slope, "--right-slope")
+    return out
+
+
+def _refuse_shape_for_scale(args: argparse.Namespace, shape_kw: dict) -> None:
+    used = [k for k, v in shape_kw.items() if v is not None]
+    if args.loss not in (None, "l2", "linf"):
+        used.append(f"--loss {args.loss}")
+    if used:
+        flags = ", ".join("--" + u.replace("_", "-") if not u.startswith("--") else u for u in used)
+        raise ValueError(f"{flags} cannot be used with --by or --dask yet")
+
+
 def run(args: argparse.Namespace) -> int:
     from relusum.export import export, export_suffixes
     from relusum.plot import FIGURE_SUFFIXES
@@ -170,7 +257,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give either a formula or --data, not both")
     if args.target is None and args.data is None:
         raise ValueError('give a formula such as "sin(x)" or --data FILE.csv')
+    shaped = _constraint_args(args)
     if args.data is not None and args.by is not None:  # many curves -> --out (issue 11)
+        _refuse_shape_for_scale(args, shaped)
         return scale_cli.fit_data(args, domain_from(args), _knots_arg(args.knots))
     # Check every destination (and reserve its temporary file) before any work;
     # the files are moved into place together only when all have been written.
@@ -254,7 +343,9 @@ def _fit(args: argparse.Namespace):
 
     domain = domain_from(args)
     knots = _knots_arg(args.knots)
+    shape_kw = _constraint_args(args)
     if args.data is not None and scale_cli.wants_scale(args):  # large data (issue 11)
+        _refuse_shape_for_scale(args, shape_kw)
         return scale_cli.fit_data(args, domain, knots)
     if args.data is not None:
         target = relusum.read_csv(args.data, x=args.x, y=args.y)
@@ -273,6 +364,9 @@ def _fit(args: argparse.Namespace):
         samples=args.samples,
         tol=args.tol,
         max_units=args.max_units,
+        huber_delta=args.huber_delta,
+        quantile=args.quantile,
+        **shape_kw,
         pieces=args.pieces,
         **({"selection": args.selection} if args.units == "auto" else {}),
     )
@@ -338,6 +432,11 @@ def _print_summary(result, args: argparse.Namespace) -> None:
             f"  tolerance {rep.extra['tol']:g} on the {what} (loss {rep.extra['tol_loss']})",
             file=out,
         )
+    if "constraints" in rep.extra:
+        cons = ", ".join(f"{k} {v}" for k, v in rep.extra["constraints"].items())
+        print(f"  constraints: {cons}", file=out)
+    if "max_error_everywhere" in rep.extra:
+        print(f"  max |error| on all of R: {rep.extra['max_error_everywhere']:.4g}", file=out)
     print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)
     for label, path in (("model", args.save), ("plot", args.plot)):
         if path:

@@ -55,13 +55,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-train",
         action="store_true",
-        help="leave out trained networks (which need the PyTorch extra)",
+        help="leave out trained networks (they need the PyTorch extra: "
+        "pip install 'relusum[torch]')",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from relusum.tour import make_tour
+    from relusum.tour.page import comparison_sentence, comparisons
 
     domain = domain_from(args)
     target = args.target
@@ -87,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
         p = conv.slope(m)
         rate = f"error ~ n^{p:.2f}" if p == p else "too few points for a slope"
         print(f"  {conv.labels[m]}: {rate}")
-    for m, why in conv.unavailable.items():
-        print(f"  not shown: {m} ({why})")
+    for c in comparisons(conv):
+        print(f"  {comparison_sentence(conv, c, html_out=False)}")
+    for note in result.notes:
+        print(f"  not shown: {note}")
     print(f"open {result.index}")
     return 0

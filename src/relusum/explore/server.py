@@ -147,7 +147,7 @@ class ExploreServer:
             access_log=False,
             server_header=False,
             backlog=BACKLOG,
-            limit_concurrency=self.max_connections + 1,  # a backstop: the protocol caps first
+            limit_concurrency=2 * self.max_connections,  # a backstop: the protocol caps first
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=3,
             h11_max_incomplete_event_size=MAX_HEAD_BYTES,

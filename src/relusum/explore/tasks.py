@@ -239,9 +239,21 @@ def task_onnx(model: dict[str, Any]) -> bytes:
         return path.read_bytes()
 
 
-def task_sleep(seconds: float) -> dict[str, Any]:
-    """Sleep (bounded to 60 s); used by the tests of the worker pool's timeout."""
-    time.sleep(min(float(seconds), 60.0))
+def task_sleep(seconds: float, bar: bool = False) -> dict[str, Any]:
+    """Sleep (bounded to 60 s); used by the tests of the worker pool's timeout.
+
+    With ``bar=True`` a tqdm progress bar is shown meanwhile, as training does.
+    """
+    if not bar:
+        time.sleep(min(float(seconds), 60.0))
+        return {"slept": seconds}
+    from tqdm import tqdm
+
+    steps = max(int(min(float(seconds), 60.0) / 0.05), 1)
+    with tqdm(total=steps) as progress:
+        for _ in range(steps):
+            time.sleep(0.05)
+            progress.update(1)
     return {"slept": seconds}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from relusum.fitting.asymptotes import max_error_everywhere
 from relusum.fitting.constraints import Constraints
 from relusum.fitting.fixed import check_capacity, check_knots, check_n_units, uniform_knots
 from relusum.fitting.problem import Problem
@@ -67,6 +68,8 @@ def _resolve_knots(
                     raise ValueError("interpolation needs at least two distinct x values")
                 return xs[:-1], "data"
             n_units = DEFAULT_UNITS
+        # Refuse before allocating n_units knots (10**9 would be 8 GB).
+        check_capacity(target.x, n_units, data=target.fn is None)
         return uniform_knots(target.domain, n_units), "uniform"
     h = check_knots(knots, target.domain)
     if n_units is not None and n_units != h.size:
@@ -87,6 +90,14 @@ def fit(
     tol: float | None = None,
     max_units: int = 1000,
     progress: bool | None = None,
+    monotone: str | None = None,
+    shape: str | None = None,
+    slope_bounds: tuple[float | None, float | None] | None = None,
+    value_bounds: tuple[float | None, float | None] | None = None,
+    through: Sequence[tuple[float, float]] | None = None,
+    right_slope: float | None = None,
+    huber_delta: float | None = None,
+    quantile: float | None = None,
     pieces: int | None = None,
     selection: str = "cv",
     folds: int = 5,
@@ -114,9 +125,11 @@ def fit(
     knots : "uniform", "optimal" or array_like
         Uniform knots ``A + i (B - A) / n``, optimal ones, or the knots to use
         (distinct, in ``[A, B)``).
-    loss : {"l2", "linf"}, optional
-        Least squares (weighted by ``sample_weight``) or the largest absolute
-        error.  Default: ``"l2"``, but ``"linf"`` with ``tol``.
+    loss : {"l2", "linf", "l1", "huber", "quantile"}, optional
+        Least squares (weighted by ``sample_weight``), the largest absolute
+        error, least absolute deviations, Huber's loss (``huber_delta``) or
+        the pinball loss of quantile ``quantile``.  Default: ``"l2"``, but
+        ``"linf"`` with ``tol``.
     interpolate : bool
         Make the sum equal the target at every knot and at ``B`` instead.
     samples : int, optional
@@ -132,6 +145,26 @@ def fit(
         Upper limit of units for ``tol``.
     progress : bool, optional
         Show a progress bar for long fits (default: when stderr is a terminal).
+    monotone : {"increasing", "decreasing"}, optional
+    shape : {"convex", "concave"}, optional
+    slope_bounds, value_bounds : (lo, hi), optional
+        Bounds on every slope on the domain, and on the values on the domain
+        (either side may be None).
+    through : sequence of (x, y), optional
+        Points the fit passes through exactly.
+    right_slope : float, optional
+        The slope beyond the last knot (the left tail is flat).  For built-in
+        targets with known asymptotes the report's
+        ``extra["max_error_everywhere"]`` is then the largest error on R.
+        See :mod:`relusum.fitting.constraints`; all constraints combine, with
+        every loss and with uniform, given or optimal knots (optimal knots
+        under constraints are a heuristic, their weights exact).
+    huber_delta : float, optional
+        Where Huber's loss turns linear (default ``1.345 * 1.4826 * MAD`` of
+        the residuals).
+    quantile : float, optional
+        The quantile ``q`` in (0, 1) of ``loss="quantile"`` (default 0.5): a
+        fraction ``q`` of the points lies below the fit.
     pieces : int, optional
         Instead of ``n_units``: exactly ``pieces`` sloped linear pieces, the
         first knot at ``A`` (``pieces`` units) -- the family of ``k``-segment
@@ -160,10 +193,21 @@ def fit(
     >>> r = relusum.fit("x**2", domain=(0, 1), n_units=4, knots="optimal", loss="linf")
     >>> round(r.report.max_abs_error * 2 * 9**2, 2)  # the optimum is 1 / (2 (2n+1)^2)
     1.0
+    >>> r = relusum.fit("sin(x)", domain=(0, 3), n_units=8, monotone="increasing")
+    >>> bool(r.model.slopes.min() >= -1e-12)  # to rounding
+    True
     >>> r = relusum.fit("abs(x - 0.3)", domain=(0, 1), pieces=2, knots="optimal")
     >>> r.report.n_pieces, r.model.knots.round(9).tolist()
     (2, [0.0, 0.3])
     """
+    constraints = Constraints(monotone, shape, slope_bounds, value_bounds, through, right_slope)
+    if constraints.active and (
+        _is_dask(target) or (isinstance(n_units, str) and n_units == "auto")
+    ):
+        raise ValueError(
+            f"{', '.join(constraints.names())} cannot be used with Dask data or "
+            "n_units='auto' yet; give n_units"
+        )
     if pieces is not None:
         if n_units is not None:
             raise ValueError(
@@ -204,8 +248,15 @@ def fit(
     if n_units is not None:
         n_units = check_n_units(n_units)
     _check_combination(kind, loss, n_units, interpolate, sample_weight, tol)
+    options = _loss_options(loss, huber_delta, quantile)
+    if interpolate and constraints.active:
+        raise ValueError(
+            "interpolate=True fixes every value at the knots, so "
+            f"{', '.join(constraints.names())} cannot be added; drop one of them"
+        )
     start = time.perf_counter()
     tgt = make_target(target, domain, samples, sample_weight)
+    constraints.check(tgt.domain)
     if tol is not None:
         return fit_tolerance(
             tgt,
@@ -216,19 +267,47 @@ def fit(
             progress=progress,
             start=start,
             interpolate=interpolate,
+            constraints=constraints,
+            options=options,
         )
     if kind == "optimal":
         n = DEFAULT_UNITS if n_units is None else n_units
         check_capacity(tgt.x, n, data=tgt.fn is None)
-        opts = {"pin_first": True} if pieces is not None else {}
-        problem = Problem(tgt, loss, n_units=n, progress=progress, options=opts)
+        if pieces is not None:
+            options["pin_first"] = True
+        problem = Problem(tgt, loss, n_units=n, progress=progress)
         how = "optimal"
     else:
         h, how = _resolve_knots(tgt, n_units, knots, interpolate)
         problem = Problem(tgt, "interpolate" if interpolate else loss, knots=h, progress=progress)
+    problem = problem.with_(constraints=constraints, options=options)
     model, facts = solve(problem)
     seconds = time.perf_counter() - start
-    return finish(model, tgt, seconds, loss=loss, knots=how, interpolate=interpolate, extra=facts)
+    if constraints.active:
+        facts["constraints"] = constraints.to_dict()
+    result = finish(model, tgt, seconds, loss=loss, knots=how, interpolate=interpolate, extra=facts)
+    if constraints.right_slope is not None:
+        everywhere = max_error_everywhere(model, tgt, result.report.max_abs_error)
+        if everywhere is not None:
+            result.report.extra["max_error_everywhere"] = everywhere
+    return result
+
+
+def _loss_options(loss: str, huber_delta: Any, quantile: Any) -> dict[str, Any]:
+    from relusum.fitting.robust import check_huber_delta, check_quantile
+
+    options: dict[str, Any] = {}
+    if huber_delta is not None:
+        if loss != "huber":
+            raise ValueError(f"huber_delta applies to loss='huber', not loss={loss!r}")
+        options["huber_delta"] = check_huber_delta(huber_delta)
+    if quantile is not None:
+        if loss != "quantile":
+            raise ValueError(f"quantile= applies to loss='quantile', not loss={loss!r}")
+        options["quantile"] = check_quantile(quantile)
+    elif loss == "quantile":
+        options["quantile"] = 0.5
+    return options
 
 
 def _check_combination(
@@ -241,6 +320,11 @@ def _check_combination(
 ) -> None:
     """Refuse option combinations that mean nothing, before any work."""
     if tol is not None:
+        if loss not in ("l2", "linf"):
+            raise ValueError(
+                f"tol= bounds the max error (loss='linf') or the RMSE (loss='l2'); "
+                f"with loss={loss!r} give n_units instead"
+            )
         if n_units is not None:
             raise ValueError("give either n_units or tol (the fewest units for an error), not both")
         if kind == "given":
@@ -258,6 +342,8 @@ def _check_combination(
             )
         if sample_weight is not None and tol is None:
             raise ValueError("sample_weight has no effect with interpolate=True; drop one")
+    if interpolate and loss not in ("l2", "linf"):
+        raise ValueError(f"interpolate=True leaves loss={loss!r} nothing to choose; drop one")
     if sample_weight is not None and loss == "linf":
         raise ValueError(
             "sample_weight applies to least squares (loss='l2'); the max error ignores weights"

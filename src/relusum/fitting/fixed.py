@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from relusum._text import plural
 from relusum.fitting.hat import hat_lstsq, values_to_relusum
 from relusum.model import ReluSum
 from relusum.targets import Target
@@ -46,9 +47,9 @@ def check_capacity(x: np.ndarray, n: int, data: bool) -> None:
     if n > distinct - 1:
         what = "data points" if data else "samples"
         raise ValueError(
-            f"{n} units need at least {n + 1} distinct x values, but the {what} have "
-            f"{distinct}; use at most {max(distinct - 1, 0)} units"
-            + ("" if data else " or more samples")
+            f"{plural(n, 'unit')} need{'s' if n == 1 else ''} at least {n + 1} distinct x "
+            f"values, but the {what} have {distinct}; use at most "
+            f"{plural(max(distinct - 1, 0), 'unit')}" + ("" if data else " or more samples")
         )
 
 

@@ -160,9 +160,9 @@ def tol_unreachable(
     reached = f"the best was {best:.4g} with {plural(best_n, 'unit')}"
     if target.fn is None:
         why = (
-            f"at most {max_units} units (--max-units)"
+            f"at most {plural(max_units, 'unit')} (--max-units)"
             if cap == max_units
-            else f"at most {cap} units (the {distinct:,} distinct x values of the data)"
+            else f"at most {plural(cap, 'unit')} (the {distinct:,} distinct x values of the data)"
         )
         return f"{article} {what} of {tol:g} was not reached with {why}: {reached}"
     if loss == "linf":
@@ -201,8 +201,8 @@ def tol_unreachable(
         if need is not None and need > max_units:
             remedy += f", and --max-units (max_units=) to {need:,}"
         head = (
-            f"{article} {what} of {tol:g} was not reached with at most {cap:,} units (a fit of "
-            f"{samples:,} samples has at most {samples - 1:,})"
+            f"{article} {what} of {tol:g} was not reached with at most {plural(cap, 'unit')} "
+            f"(a fit of {samples:,} samples has at most {samples - 1:,})"
         )
     else:
         more_samples = ""
@@ -214,7 +214,7 @@ def tol_unreachable(
             + more_samples
         )
         head = (
-            f"{article} {what} of {tol:g} was not reached with at most {max_units:,} units "
+            f"{article} {what} of {tol:g} was not reached with at most {plural(max_units, 'unit')} "
             "(--max-units)"
         )
     if need is not None and need > MANY:

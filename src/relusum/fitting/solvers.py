@@ -51,8 +51,17 @@ def _fixed_l2(p: Problem) -> Solution:
     if p.summary is not None:  # data seen in chunks: a relusum.fitting.summary.Summary
         if not np.array_equal(p.summary.knots, p.knots):
             raise ValueError("the summary was made for other knots than the problem's")
+        if p.constraints.active:
+            raise ValueError(
+                f"{', '.join(p.constraints.names())} cannot be used with data seen in chunks yet"
+            )
         return Solution(p.summary.solve(), {"method": "banded least squares on a summary"})
-    return Solution(lstsq_knots(p.target, p.knots), {})
+    if not p.constraints.active:
+        return Solution(lstsq_knots(p.target, p.knots), {})
+    from relusum.fitting.qp import qp_knots
+
+    model = qp_knots(p.target, p.knots, p.constraints)
+    return Solution(model, {"method": "constrained least squares (QP, HiGHS)"})
 
 
 def _fixed_interpolate(p: Problem) -> Solution:
@@ -61,41 +70,79 @@ def _fixed_interpolate(p: Problem) -> Solution:
 
 def _fixed_linf(p: Problem) -> Solution:
     check_capacity(p.target.x, p.knots.size, data=p.target.fn is None)
-    return Solution(linf_fixed_target(p.target, p.knots), {"method": "linear program"})
+    if not p.constraints.active:
+        return Solution(linf_fixed_target(p.target, p.knots), {"method": "linear program"})
+    from relusum.fitting.robust import lp_knots
+
+    model = lp_knots(p.target, p.knots, "linf", p.constraints)
+    return Solution(model, {"method": "constrained linear program (HiGHS)"})
 
 
-def _free_l2(p: Problem) -> Solution:
-    model, facts = fit_optimal(
-        p.target,
-        p.n_units,
-        "l2",
-        progress=p.progress,
-        init=p.init,
-        pin_first=bool(p.options.get("pin_first", False)),
-    )
+def _fixed_l1(p: Problem) -> Solution:
+    from relusum.fitting.robust import lp_knots
+
+    model = lp_knots(p.target, p.knots, "l1", p.constraints)
+    return Solution(model, {"method": "least absolute deviations (LP, HiGHS)"})
+
+
+def _fixed_quantile(p: Problem) -> Solution:
+    from relusum.fitting.robust import lp_knots
+
+    q = p.options.get("quantile", 0.5)
+    model = lp_knots(p.target, p.knots, "quantile", p.constraints, quantile=q)
+    return Solution(model, {"method": "quantile regression (LP, HiGHS)", "quantile": q})
+
+
+def _fixed_huber(p: Problem) -> Solution:
+    from relusum.fitting.robust import huber_knots
+
+    model, facts = huber_knots(p.target, p.knots, p.constraints, delta=p.options.get("huber_delta"))
+    facts["method"] = "huber (IRLS, exact pattern steps)"
     return Solution(model, facts)
 
 
-def _free_linf(p: Problem) -> Solution:
-    model, facts = fit_optimal(
-        p.target,
-        p.n_units,
-        "linf",
-        progress=p.progress,
-        init=p.init,
-        pin_first=bool(p.options.get("pin_first", False)),
-    )
-    return Solution(model, facts)
+def _free(loss: str) -> Callable[[Problem], Solution]:
+    fixed = SOLVERS[("fixed", loss)].solve
+
+    def solve_free_knots(p: Problem) -> Solution:
+        if loss in ("l2", "linf") and not p.constraints.active:
+            model, facts = fit_optimal(
+                p.target,
+                p.n_units,
+                loss,
+                progress=p.progress,
+                init=p.init,
+                pin_first=bool(p.options.get("pin_first", False)),
+            )
+            return Solution(model, facts)
+        from relusum.fitting.free_constrained import solve_free
+
+        return solve_free(p, fixed)
+
+    solve_free_knots.__name__ = f"free_{loss}"
+    return solve_free_knots
 
 
 #: (knots, loss) -> solver.  ``knots`` is "fixed" or "free".
 SOLVERS: dict[tuple[str, str], Entry] = {
-    ("fixed", "l2"): Entry(_fixed_l2, "banded least squares", summary=True),
+    ("fixed", "l2"): Entry(
+        _fixed_l2, "banded least squares; QP with constraints", constraints=True, summary=True
+    ),
     ("fixed", "interpolate"): Entry(_fixed_interpolate, "interpolation"),
-    ("fixed", "linf"): Entry(_fixed_linf, "linear program (HiGHS)"),
-    ("free", "l2"): Entry(_free_l2, "free-knot least squares"),
-    ("free", "linf"): Entry(_free_linf, "exact minimax"),
+    ("fixed", "linf"): Entry(_fixed_linf, "linear program (HiGHS)", True),
+    ("fixed", "l1"): Entry(_fixed_l1, "least absolute deviations, LP (HiGHS)", True),
+    ("fixed", "huber"): Entry(_fixed_huber, "Huber, IRLS + exact pattern steps", True),
+    ("fixed", "quantile"): Entry(_fixed_quantile, "pinball loss, LP (HiGHS)", True),
 }
+SOLVERS.update(
+    {
+        ("free", "l2"): Entry(_free("l2"), "free-knot least squares", True),
+        ("free", "linf"): Entry(_free("linf"), "exact minimax", True),
+        ("free", "l1"): Entry(_free("l1"), "heuristic knots, exact LP weights", True),
+        ("free", "huber"): Entry(_free("huber"), "heuristic knots, exact Huber weights", True),
+        ("free", "quantile"): Entry(_free("quantile"), "heuristic knots, exact LP weights", True),
+    }
+)
 
 
 def losses() -> tuple[str, ...]:

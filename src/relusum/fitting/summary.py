@@ -39,6 +39,8 @@ from relusum.model import ReluSum
 
 __all__ = ["Summary", "hat_moments", "merged_system"]
 
+_BLOCK = 1 << 18  # rows per block in Summary.add
+
 
 def hat_moments(
     slot: np.ndarray,
@@ -172,8 +174,16 @@ class Summary:
         check_chunk(xa, ya, w, self.domain)
         if xa.size == 0:
             return self
-        j, lam = _locate(xa, self.breakpoints)
-        d, o, r = hat_moments(j, lam, ya, w, self.breakpoints.size)
+        size = self.breakpoints.size
+        d, o, r = np.zeros(size), np.zeros(size), np.zeros(size)
+        for i in range(0, xa.size, _BLOCK):  # blocks: temporaries stay in cache
+            sl = slice(i, i + _BLOCK)
+            j, lam = _locate(xa[sl], self.breakpoints)
+            w_sl = None if w is None else w[sl]
+            db, ob, rb = hat_moments(j, lam, ya[sl], w_sl, size)
+            d += db
+            o += ob
+            r += rb
         yy = float(np.dot(ya * ya, w)) if w is not None else float(np.dot(ya, ya))
         sw = float(w.sum()) if w is not None else float(xa.size)
         part = Summary(

@@ -159,7 +159,7 @@ def fit_tolerance(
         return tried[n][0]
 
     with progress_bar(progress, f"fewest units for {what} {tol:g}", "fit") as tick:
-        if knots == "optimal" and loss == "linf":
+        if knots == "optimal" and loss == "linf" and not constraints.active:
             n_ok = _search_minimax(target, tol, cap, fit_n)
         else:
             n_ok = _search(tol, cap, fit_n)

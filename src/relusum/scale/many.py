@@ -29,6 +29,9 @@ from relusum.scale._deps import is_dask, need
 
 __all__ = ["fit_many", "REPORT_COLUMNS"]
 
+#: Largest number of per-curve breakpoints (curves x (units + 2)) held at once.
+MAX_CELLS = 50_000_000
+
 #: Report columns of the table :func:`fit_many` returns (after the id and ``model``).
 REPORT_COLUMNS = (
     "n_units",
@@ -200,18 +203,39 @@ def _part_arrays(part, by, x, y, weight, ids):
     return codes, xs, ys, w
 
 
+#: Rows per block of the vectorised passes: temporaries stay in cache (and are not
+#: freshly mapped pages), which matters most on a loaded machine.
+BLOCK = 1 << 18
+
+
+def _blocks(n: int) -> range:
+    return range(0, max(n, 1), BLOCK)
+
+
 def _summary(codes, xs, ys, w, plan):
-    g = _guess(plan, codes, xs)
-    return BatchSummary.from_arrays(codes, xs, ys, w, plan["T"], plan["sizes"], plan["ff"], g)
+    T, sizes, ff = plan["T"], plan["sizes"], plan["ff"]
+    total = None
+    for i in _blocks(xs.size):
+        sl = slice(i, i + BLOCK)
+        c, x = codes[sl], xs[sl]
+        part = BatchSummary.from_arrays(
+            c, x, ys[sl], None if w is None else w[sl], T, sizes, ff, _guess(plan, c, x)
+        )
+        total = part if total is None else total + part
+    return total
 
 
 def _errors(codes, xs, ys, plan, values):
     g = plan["T"].shape[0]
-    guess = _guess(plan, codes, xs)
-    r = batch_evaluate(codes, xs, plan["T"], plan["sizes"], values, guess) - ys
-    sse = np.bincount(codes, r * r, minlength=g)
+    sse = np.zeros(g)
     mx = np.zeros(g)
-    np.maximum.at(mx, codes, np.abs(r))
+    for i in _blocks(xs.size):
+        sl = slice(i, i + BLOCK)
+        c, x = codes[sl], xs[sl]
+        fx = batch_evaluate(c, x, plan["T"], plan["sizes"], values, _guess(plan, c, x))
+        r = fx - ys[sl]
+        sse += np.bincount(c, r * r, minlength=g)
+        np.maximum.at(mx, c, np.abs(r))
     return sse, mx
 
 
@@ -329,6 +353,14 @@ def _plan(ids, lo, hi, n_units, knots, domain) -> dict[str, Any]:
             )
         a, b = lo, hi
     plan: dict[str, Any] = {"a": a, "b": b, "h": None}
+    n_req = DEFAULT_UNITS if n_units is None else n_units
+    if not isinstance(knots, str):
+        n_req = np.asarray(knots).size
+    if g * (n_req + 2) > MAX_CELLS:  # refuse before allocating the per-curve arrays
+        raise ValueError(
+            f"{g:,} curves with {n_req:,} units need {g * (n_req + 2):,} breakpoints; "
+            f"at most {MAX_CELLS:,} at once: fewer units, or split the curves"
+        )
     if isinstance(knots, str):
         if knots != "uniform":
             raise ValueError(f"knots must be 'uniform', 'optimal' or an array, got {knots!r}")

@@ -93,41 +93,38 @@ def envelope_knots(
         qc[j, 0] = np.where(s0 > 0, qf_[0, j], inf)
     levels = n - 1 if pinned else n
     parents: list[tuple[np.ndarray, np.ndarray]] = []
-    coef = [m[:, :, None] for m in (qa_, qb_, qc_, qd_, qe_, qf_)]  # [i, j, slot]
-    idx = np.arange(g + 1)
     for level in range(levels):
-        last = level == levels - 1
-        js = np.array([g]) if last else idx
-        a_, b_, c_, d_, e_, f_ = (m[:, js] for m in coef)
-        pa, pb, pc = qa[:, None, :], qb[:, None, :], qc[:, None, :]
-        alpha = pa + a_
-        valid = (idx[:, None] >= level + 1) & (idx[:, None] < js[None, :])
-        good = valid[:, :, None] & np.isfinite(pc) & (alpha > 0)
-        alpha = np.where(good, alpha, 1.0)
-        bi = pb - 2.0 * d_
-        ca = c_ - b_ * b_ / alpha
-        cb = -2.0 * e_ - b_ * bi / alpha
-        cc = np.where(good, f_ + pc - bi * bi / (4.0 * alpha), inf)
-        # to [j, candidate = (i, slot)]
-        ca, cb, cc = (np.moveaxis(m, 1, 0).reshape(js.size, -1) for m in (ca, cb, cc))
-        with np.errstate(invalid="ignore"):
-            cost = ca[:, :, None] * vv + cb[:, :, None] * vals + cc[:, :, None]
-        cost[~np.isfinite(cc)] = inf
-        win = np.argmin(cost, axis=1)  # [j, value]
-        lowest = np.zeros(cc.shape, dtype=bool)
-        np.put_along_axis(lowest, win, True, axis=1)
-        score = np.where(lowest & np.isfinite(cc), np.min(cost, axis=2), inf)
-        top = np.argsort(score, axis=1, kind="stable")[:, :keep]
         na = np.zeros((g + 1, keep))
         nb = np.zeros((g + 1, keep))
         nc = np.full((g + 1, keep), inf)
-        fin = np.isfinite(np.take_along_axis(score, top, axis=1))
-        na[js] = np.take_along_axis(ca, top, axis=1)
-        nb[js] = np.take_along_axis(cb, top, axis=1)
-        nc[js] = np.where(fin, np.take_along_axis(cc, top, axis=1), inf)
         pi = np.zeros((g + 1, keep), dtype=int)
         pk = np.zeros((g + 1, keep), dtype=int)
-        pi[js], pk[js] = top // keep, top % keep
+        last = level == levels - 1
+        for jj in [g] if last else range(level + 2, g + 1):
+            i = np.arange(level + 1, jj)
+            alive = np.isfinite(qc[i, 0])
+            if not np.any(alive):
+                continue
+            i = i[alive]
+            a_, b_, c_, d_, e_, f_ = (m[i, jj][:, None] for m in (qa_, qb_, qc_, qd_, qe_, qf_))
+            alpha = qa[i] + a_
+            good = np.isfinite(qc[i]) & (alpha > 0)
+            alpha = np.where(good, alpha, 1.0)
+            bi = qb[i] - 2.0 * d_
+            ca = (c_ - b_ * b_ / alpha).ravel()
+            cb = (-2.0 * e_ - b_ * bi / alpha).ravel()
+            cc = np.where(good, f_ + qc[i] - bi * bi / (4.0 * alpha), inf).ravel()
+            fin = np.flatnonzero(np.isfinite(cc))
+            if fin.size == 0:
+                continue
+            cost = ca[fin, None] * vv + cb[fin, None] * vals + cc[fin, None]
+            win = fin[np.unique(np.argmin(cost, axis=0))]
+            best = np.min(ca[win, None] * vv + cb[win, None] * vals + cc[win, None], axis=1)
+            win = win[np.argsort(best, kind="stable")][:keep]
+            s = win.size
+            na[jj, :s], nb[jj, :s], nc[jj, :s] = ca[win], cb[win], cc[win]
+            pi[jj, :s] = i[win // keep]
+            pk[jj, :s] = win % keep
         qa, qb, qc = na, nb, nc
         parents.append((pi, pk))
     fa, fb, fc = qa[g], qb[g], qc[g]

@@ -106,9 +106,11 @@ def free_knot_l2(
     Minimises the weighted sum of squared residuals on the target's samples
     over the knots (anywhere in ``[A, B)``) and the weights together.  A first
     knot right of ``A`` gives ``n + 1`` pieces with a flat first piece, a first
-    knot at ``A`` gives ``n`` sloped pieces; both are tried.  The result is
-    never worse on the samples than the uniform-knot least-squares fit, nor
-    than the fit from ``init``.
+    knot at ``A`` gives ``n`` sloped pieces; both are tried (``pin_first``:
+    only the second, what ``relusum.fit(..., pieces=n)`` asks for).  The
+    result is never worse on the samples than the uniform-knot least-squares
+    fit, nor than the fit from ``init``.  Above :data:`CONDENSE_ABOVE` samples
+    the search runs on per-bin moments and LM finishes on all samples.
 
     Parameters
     ----------
@@ -199,9 +201,9 @@ def _search(
 ) -> _State:
     """Starts, a short LM from each, then the best of each shape polished.
 
-    ``thorough`` adds the sample-scale moves (single-knot moves, basin hops,
-    and evolution on small data); they stop at the first round that does not
-    improve.
+    ``thorough`` adds the continuous DP start and the sample-scale moves
+    (a short end piece, single-knot moves, basin hops, and evolution on tiny
+    data); hops stop after two that do not improve.
     """
     a, b = prob.domain
     # The uniform-knot fit: the result is never worse than this.
@@ -239,9 +241,10 @@ def _search(
             continue
         seen.add(hs.tobytes())
         results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
-    # Small data without a DP start: add a global population search.
+    # Small data without a DP start (tiny data: with one too): a global population search.
     if thorough and not prob.is_function and prob.x.size * n <= 2000:
-        for pinned in (p for p in modes if p not in global_start):
+        tiny = prob.x.size * n <= 500
+        for pinned in (p for p in modes if tiny or p not in global_start):
             h = _evolve(prob, n, pinned, rng, 3000)
             hs = None if h is None else _sanitize(h, a, b, pinned, not pinned)
             if hs is not None:
@@ -265,6 +268,7 @@ def _search(
             if st.h.size <= 32:
                 st = _polish(prob, st, pinned, rounds=1)
             st = _hop(prob, st, pinned, rng, 8)
+        st = _lm(prob, st.h, pinned)  # converge the winner of the moves
         if st.ssr < best.ssr:
             best = st
     bar.update(1)
@@ -294,9 +298,9 @@ def _search_condensed(
     pinned = bool(modes == (True,) or cst.h[0] == a)
     best = full.state(uniform_knots(prob.domain, n))
     if h_init is not None:
-        hi, _ = _init_start(prob, h_init, n, modes == (True,))
+        hi, ipinned = _init_start(prob, h_init, n, modes == (True,))
         if hi is not None:
-            st = _grow(full, hi, n, pinned) if hi.size < n else full.state(hi)
+            st = _grow(full, hi, n, ipinned) if hi.size < n else full.state(hi)
             if st.h.size == n and st.ssr < best.ssr:
                 best = st
     hs = _sanitize(cst.h, a, b, pinned, not pinned)

@@ -1,0 +1,84 @@
+"""Memory proportional to the problem (issue 16.4): refuse before allocating, bounded samples."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import relusum
+from relusum.targets import MAX_SAMPLES
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+LIMITED = textwrap.dedent(
+    """
+    import json, resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # 1 GiB of address space
+    import relusum
+    try:
+        relusum.fit("sin(x)", (0, 1), **json.loads(sys.argv[1]))
+    except ValueError as exc:
+        print(exc)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        '{"n_units": 100000000}',
+        '{"n_units": 1000000000}',
+        '{"n_units": 100000000, "knots": "optimal"}',
+        '{"n_units": 100000000, "loss": "linf"}',
+    ],
+)
+def test_unit_counts_are_refused_before_allocating(kwargs):
+    r = subprocess.run(
+        [sys.executable, "-c", LIMITED, kwargs],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "use at most 1999 units or more samples" in r.stdout
+
+
+def test_units_against_data_are_refused_in_one_line(tmp_path):
+    from relusum.cli import main
+
+    p = tmp_path / "d.csv"
+    p.write_text("x,y\n0,1\n1,2\n2,5\n3,3\n")
+    with pytest.raises(ValueError, match="the data points have 4; use at most 3 units"):
+        relusum.fit(relusum.read_csv(p), n_units=10**9)
+    assert main(["fit", "--data", str(p), "--units", "1000000000"]) == 2
+
+
+def test_samples_are_capped_at_what_fits_in_two_gigabytes():
+    assert MAX_SAMPLES == 2_000_000
+    with pytest.raises(ValueError, match="samples must be at most 2,000,000"):
+        relusum.fit("sin(x)", (0, 1), samples=MAX_SAMPLES + 1)
+    # Peak memory grows linearly with the samples (fit + 20x verification grid):
+    # measure it at 1/10 of the cap and extrapolate.
+    code = textwrap.dedent(
+        """
+        import resource, relusum
+        relusum.fit("sin(x)", (0, 1), n_units=16, samples=2000)
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        relusum.fit("sin(x)", (0, 1), n_units=16, samples=200_000)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+        """
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+        timeout=300,
+    )
+    per_sample = int(r.stdout) / 198_000
+    assert per_sample * MAX_SAMPLES < 2 * 2**30, f"{per_sample:.0f} bytes per sample"
