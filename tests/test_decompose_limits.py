@@ -273,3 +273,9 @@ def test_decompose_outputs_are_all_or_nothing(capsys, tmp_path):
     code, _, err = run(capsys, "decompose", net, "--domain", 0, 1, "--save", keep, "--no-clobber")
     assert code == 2 and "--no-clobber" in err and keep.read_text() == "PRECIOUS\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.json", "net.pt"]
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_device_as_network_is_refused(capsys, device):
+    code, out, err = run(capsys, "decompose", device, "--domain", 0, 1)
+    assert code == 2 and err == f"relusum: error: cannot read '{device}': not a regular file\n"
