@@ -155,3 +155,28 @@ def test_cli_dask_on_a_scheduler_address(client, tmp_path, capsys, million):
     )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "no column 'nope'" in err and len(err.splitlines()) == 1
+
+
+def test_a_worker_that_dies_mid_run_is_retried(client, tmp_path):
+    marker = tmp_path / "died-once"
+
+    def part(i):  # a closure: shipped to the workers by value
+        import os
+
+        import numpy as np
+        import pandas as pd
+
+        if i == 2 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # the worker process dies while computing this partition
+        t = np.linspace(0, 1, 1001)[i * 250 : (i + 1) * 250 + (i == 3)]
+        return pd.DataFrame({"t": t, "v": np.abs(t - 0.3)})
+
+    meta = pd.DataFrame({"t": np.empty(0), "v": np.empty(0)})
+    ddf = dd.from_map(part, range(4), meta=meta)
+    r = relusum.fit(ddf, n_units=5, domain=(0, 1))
+    assert marker.exists()  # the worker did die, and Dask ran the partition again
+    t = np.linspace(0, 1, 1001)
+    ref = relusum.fit((t, np.abs(t - 0.3)), n_units=5)
+    assert r.report.n_samples == 1001
+    assert _rel(r.model.weights, ref.model.weights) < 1e-9

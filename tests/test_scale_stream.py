@@ -272,3 +272,9 @@ def test_import_stays_cheap_and_missing_extra_is_named():
         check=True,
     ).stdout
     assert "pip install 'relusum[dask]'" in out
+
+
+def test_too_many_units_refused_before_allocating(tmp_path):
+    pq.write_table(pa.table({"t": np.arange(50.0), "v": np.arange(50.0)}), tmp_path / "s.parquet")
+    with pytest.raises(ValueError, match="too many for these data: at most 49"):
+        fit_file(tmp_path / "s.parquet", "t", "v", n_units=10**9, progress=False)

@@ -42,6 +42,8 @@ SAMPLE_POINTS = 20_000
 #: Bins of the moment grid per unit for optimal knots on streamed data (at least MIN_BINS).
 BINS_PER_UNIT = 512
 MIN_BINS = 16_384  # 2 pseudo-points a bin: above free_l2.CONDENSE_ABOVE, its fast path
+#: Most units a chunked fit accepts (checked before anything is allocated).
+MAX_UNITS = 10_000_000
 
 Chunk = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 RunPass = Callable[[Callable[..., Any], Callable[[Iterable[Any]], Any], str], Any]
@@ -174,6 +176,10 @@ def fit_passes(
             f"data x range [{lo:.6g}, {hi:.6g}] is not inside "
             f"the domain [{dom[0]:.6g}, {dom[1]:.6g}]"
         )
+    n_req = np.asarray(knots).size if not isinstance(knots, str) else (n_units or 16)
+    if n_req > MAX_UNITS or (rows is not None and n_req > rows - 1):
+        limit = MAX_UNITS if rows is None else min(MAX_UNITS, max(rows - 1, 0))
+        raise ValueError(f"{n_req:,} units are too many for these data: at most {limit:,}")
     facts: dict[str, Any] = {}
     if optimal:
         n = 16 if n_units is None else n_units

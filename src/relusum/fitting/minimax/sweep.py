@@ -277,7 +277,7 @@ def _grow(
         # walk from the last extremes costs O(1) amortised.  Rounding can leave
         # (nearly) repeated vertices that stop a walk early, so small polygons
         # are scanned whole.
-        if size <= 12:
+        if size <= 5:
             i = imax
             vmax = -inf
             vmin = inf
