@@ -183,7 +183,7 @@ class ReluSum:
         piece: exact up to rounding, with no ``N x n`` intermediate.  A Dask
         array gives a lazy Dask array (block by block, ``map_blocks``).
         """
-        if type(x).__module__.startswith("dask."):  # lazy: evaluated block by block
+        if hasattr(x, "map_blocks") and type(x).__module__.startswith("dask."):  # lazy
             return x.map_blocks(self.__call__, dtype=float)
         xa = np.asarray(x, dtype=float)
         out = self._evaluate(xa.ravel()).reshape(xa.shape)
@@ -542,7 +542,6 @@ class ReluSum:
         return cls.from_dict(_parse_json(raw, str(p)))
 
     # ------------------------------------------------------------- display
-    # ------------------------------------------------------------- display
     def __repr__(self) -> str:
         def fmt(values: Iterable[float]) -> str:
             vals = [f"{v:.6g}" for v in values]
@@ -564,6 +563,18 @@ class ReluSum:
         from relusum._svg import sketch
 
         return sketch(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: an SVG of the sum and its units plus a (truncated) table of knots."""
+        from relusum._display import relusum_html
+
+        return relusum_html(self)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: one line of Markdown (units, pieces, domain, bias)."""
+        from relusum._display import relusum_markdown
+
+        return relusum_markdown(self)
 
 
 def _many_relusums(
