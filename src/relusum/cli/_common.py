@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -93,11 +94,30 @@ def commit_outputs(plan: OutputPlan) -> None:
 
 
 def dump_json(payload: Any) -> str:
-    """Strict JSON (no NaN or Infinity): a non-finite number is a bug or an overflow."""
+    """Strict JSON (no NaN or Infinity): a non-finite number is refused, naming its field."""
     try:
         return json.dumps(payload, allow_nan=False)
     except ValueError:
+        where, value = _first_non_finite(payload, "")
         raise ValueError(
-            "a result is not a finite number (the values overflow double precision); "
-            "nothing printed"
+            f"the result's {where or 'value'} is {value}, which JSON cannot hold (the values "
+            "overflow double precision); nothing printed"
         ) from None
+
+
+def _first_non_finite(obj: Any, path: str) -> tuple[str, Any]:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path, obj
+    items = (
+        obj.items()
+        if isinstance(obj, dict)
+        else enumerate(obj)
+        if isinstance(obj, (list, tuple))
+        else ()
+    )
+    for key, value in items:
+        sub = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]"
+        found = _first_non_finite(value, sub.lstrip("."))
+        if found[0]:
+            return found
+    return "", None
