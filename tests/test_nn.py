@@ -221,3 +221,41 @@ def test_bad_inputs():
         approximate_activations(nn.Sequential(nn.ReLU()), calibration=torch.randn(3))
     with pytest.raises(ValueError, match="tol must be"):
         certified_sum(np.tanh, -1, 1, -1.0, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cell_table_lookup_equals_bucketize_at_and_next_to_every_knot(dtype):
+    """The uniform-cell lookup (frozen forward) picks the same piece as a binary search."""
+    rng = np.random.default_rng(5)
+    # uneven gaps, including a tight pair, so that cells and knots do not line up
+    knots = np.sort(np.concatenate([rng.uniform(-7, 9, 40), [0.5, 0.5 + 1e-3]]))
+    s = ReluSum(0.3, knots, rng.normal(size=knots.size))
+    act = ReluSumActivation(s)
+    assert act._cells > 0  # the table path is the one under test
+    h = torch.tensor(knots, dtype=dtype)
+    big = torch.tensor([1e30 if dtype == torch.float32 else 1e300], dtype=dtype)
+    x = torch.cat(
+        [
+            h,
+            torch.nextafter(h, big),
+            torch.nextafter(h, -big),
+            torch.empty(200_000, dtype=dtype).uniform_(-12, 12),
+            torch.tensor([-1e6, 1e6, 0.0], dtype=dtype),
+        ]
+    )
+    k_ref = torch.bucketize(x, act._h.to(dtype), right=True)
+    got = act(x)
+    ref = torch.addcmul(act._c.to(dtype)[k_ref], act._s.to(dtype)[k_ref], x)
+    assert torch.equal(got, ref)
+    np.testing.assert_allclose(
+        got.double().numpy(),
+        s(x.double().numpy()),
+        rtol=1e-5 if dtype == torch.float32 else 1e-12,
+        atol=1e-4 if dtype == torch.float32 else 1e-9,
+    )
+    # NaN stays NaN, and a sum with knots too close for a table falls back to bucketize
+    assert torch.isnan(act(torch.tensor([float("nan")], dtype=dtype))).all()
+    close = ReluSumActivation(ReluSum(0.0, [0.0, 1e-9, 5.0], [1.0, -1.0, 2.0]))
+    assert close._cells == 0
+    xs = torch.linspace(-1, 6, 1001, dtype=torch.float64)
+    np.testing.assert_allclose(close(xs).numpy(), close.to_relusum()(xs.numpy()), atol=1e-12)

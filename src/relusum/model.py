@@ -183,7 +183,7 @@ class ReluSum:
         piece: exact up to rounding, with no ``N x n`` intermediate.  A Dask
         array gives a lazy Dask array (block by block, ``map_blocks``).
         """
-        if type(x).__module__.startswith("dask."):  # lazy: evaluated block by block
+        if hasattr(x, "map_blocks") and type(x).__module__.startswith("dask."):  # lazy
             return x.map_blocks(self.__call__, dtype=float)
         xa = np.asarray(x, dtype=float)
         out = self._evaluate(xa.ravel()).reshape(xa.shape)
