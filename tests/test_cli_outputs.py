@@ -298,3 +298,6 @@ def test_a_non_finite_result_is_refused_naming_its_field():
         dump_json({"ok": 1.0, "report": {"rmse": float("inf")}})
     with pytest.raises(ValueError, match=r"the result's knots\[1\] is nan"):
         dump_json({"knots": [0.0, float("nan")]})
+    # A field that may honestly be unbounded (the error on the whole real line) is null.
+    doc = strict_json(dump_json({"rmse": 0.5, "max_error_everywhere": float("inf")}))
+    assert doc == {"rmse": 0.5, "max_error_everywhere": None}
