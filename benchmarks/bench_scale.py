@@ -270,8 +270,9 @@ def main() -> int:
             )
     lines += [
         "",
-        "Not measured here: L-infinity fits of streamed or Dask data (not available: "
-        "`loss='linf'` needs the data in memory).",
+        "Not measured here: L-infinity fits of streamed or Dask data (available for uniform "
+        "or given knots, exact through per-piece convex hulls; optimal knots with "
+        "`loss='linf'` need the data in memory).",
         "",
         f"Total benchmark time {time.perf_counter() - start:.0f} s.",
         "",

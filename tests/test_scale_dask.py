@@ -72,6 +72,17 @@ def test_dask_free_knots_close_to_in_memory(client, million):
     assert (r.report.rmse / ref.report.rmse) ** 2 <= 1 + 1e-4
 
 
+def test_dask_max_error_fixed_knots_has_the_in_memory_optimum(client):
+    rng = np.random.default_rng(4)
+    t = rng.uniform(0, 1, 6_000)
+    v = np.exp(t) + rng.uniform(-0.05, 0.05, t.size)
+    ddf = dd.from_pandas(pd.DataFrame({"t": t, "v": v}), npartitions=5)
+    ref = relusum.fit((t, v), n_units=6, loss="linf")
+    r = relusum.fit(ddf, n_units=6, loss="linf")
+    assert r.report.extra["exact"] and r.report.loss == "linf"
+    assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-9)
+
+
 def test_lazy_evaluation_of_a_dask_array(client):
     model = relusum.ReluSum(0.5, [0.0, 1.0], [2.0, -3.0])
     x = da.linspace(-1, 3, 10_001, chunks=1_000)

@@ -229,10 +229,15 @@ def _search(
             if seg is not None:
                 starts.append((seg, pinned))
         if thorough and not prob.is_function and ENVELOPE_BINS > 0 and pieces <= 64:
-            env = envelope_knots(prob, n, pinned, int(np.clip(8 * (n + 1), 40, ENVELOPE_BINS)))
-            if env is not None:
-                starts.append((env, pinned))
-                global_start.add(pinned)
+            bins = int(np.clip(8 * (n + 1), 40, ENVELOPE_BINS))
+            for keep, grid in (
+                (8, 32),
+                (16, 64),
+            ):  # two prunings: each finds basins the other loses
+                env = envelope_knots(prob, n, pinned, bins, keep, grid)
+                if env is not None:
+                    starts.append((env, pinned))
+                    global_start.add(pinned)
     seen: set[bytes] = set()
     results: list[tuple[_State, bool]] = []
     for h0, pinned in starts:
