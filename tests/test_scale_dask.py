@@ -72,6 +72,17 @@ def test_dask_free_knots_close_to_in_memory(client, million):
     assert (r.report.rmse / ref.report.rmse) ** 2 <= 1 + 1e-4
 
 
+def test_dask_max_error_fixed_knots_has_the_in_memory_optimum(client):
+    rng = np.random.default_rng(4)
+    t = rng.uniform(0, 1, 6_000)
+    v = np.exp(t) + rng.uniform(-0.05, 0.05, t.size)
+    ddf = dd.from_pandas(pd.DataFrame({"t": t, "v": v}), npartitions=5)
+    ref = relusum.fit((t, v), n_units=6, loss="linf")
+    r = relusum.fit(ddf, n_units=6, loss="linf")
+    assert r.report.extra["exact"] and r.report.loss == "linf"
+    assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-9)
+
+
 def test_lazy_evaluation_of_a_dask_array(client):
     model = relusum.ReluSum(0.5, [0.0, 1.0], [2.0, -3.0])
     x = da.linspace(-1, 3, 10_001, chunks=1_000)
@@ -155,3 +166,28 @@ def test_cli_dask_on_a_scheduler_address(client, tmp_path, capsys, million):
     )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "no column 'nope'" in err and len(err.splitlines()) == 1
+
+
+def test_a_worker_that_dies_mid_run_is_retried(client, tmp_path):
+    marker = tmp_path / "died-once"
+
+    def part(i):  # a closure: shipped to the workers by value
+        import os
+
+        import numpy as np
+        import pandas as pd
+
+        if i == 2 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # the worker process dies while computing this partition
+        t = np.linspace(0, 1, 1001)[i * 250 : (i + 1) * 250 + (i == 3)]
+        return pd.DataFrame({"t": t, "v": np.abs(t - 0.3)})
+
+    meta = pd.DataFrame({"t": np.empty(0), "v": np.empty(0)})
+    ddf = dd.from_map(part, range(4), meta=meta)
+    r = relusum.fit(ddf, n_units=5, domain=(0, 1))
+    assert marker.exists()  # the worker did die, and Dask ran the partition again
+    t = np.linspace(0, 1, 1001)
+    ref = relusum.fit((t, np.abs(t - 0.3)), n_units=5)
+    assert r.report.n_samples == 1001
+    assert _rel(r.model.weights, ref.model.weights) < 1e-9

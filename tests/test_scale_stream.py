@@ -272,3 +272,25 @@ def test_import_stays_cheap_and_missing_extra_is_named():
         check=True,
     ).stdout
     assert "pip install 'relusum[dask]'" in out
+
+
+def test_too_many_units_refused_before_allocating(tmp_path):
+    pq.write_table(pa.table({"t": np.arange(50.0), "v": np.arange(50.0)}), tmp_path / "s.parquet")
+    with pytest.raises(ValueError, match="too many for these data: at most 49"):
+        fit_file(tmp_path / "s.parquet", "t", "v", n_units=10**9, progress=False)
+
+
+@pytest.mark.parametrize("kw", [{"n_units": 7}, {"knots": [0.0, 1.0, 1.5, 3.0], "domain": (-1, 4)}])
+def test_max_error_fit_streamed_has_the_in_memory_optimum(tmp_path, kw):
+    rng = np.random.default_rng(2)
+    t = rng.uniform(-1.0, 4.0, 8_000)
+    v = np.cos(2 * t) + 0.2 * rng.uniform(-1, 1, t.size)
+    pq.write_table(pa.table({"t": t, "v": v}), tmp_path / "d.parquet")
+    ref = relusum.fit((t, v), loss="linf", **kw)
+    r = fit_file(
+        tmp_path / "d.parquet", "t", "v", loss="linf", chunk_rows=1_500, progress=False, **kw
+    )
+    assert r.report.loss == "linf"
+    assert r.report.extra["binding_candidates"] < t.size / 10  # a small summary
+    assert r.report.extra["exact"]
+    assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-9)

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["NotANumberError", "real", "as_float_vector", "check_domain", "parse_json"]
+__all__ = [
+    "NotANumberError",
+    "real",
+    "as_float_vector",
+    "check_domain",
+    "model_fields",
+    "parse_json",
+]
 
 
 class NotANumberError(TypeError, ValueError):
@@ -109,3 +116,34 @@ def parse_json(raw: bytes, where: str) -> Any:
         raise ValueError(f"{where!r} is nested too deeply to be a relusum model") from None
     except ValueError as exc:  # e.g. an integer beyond the int conversion limit
         raise ValueError(f"{where!r} is not a readable model: {str(exc).splitlines()[0]}") from None
+
+
+def model_fields(data: Any, readable: tuple[str, ...]) -> tuple[Any, Any, Any, Any]:
+    """``bias, knots, weights, domain`` of a model dict, after checking its shape and format."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a relusum model must be a JSON object, got {type(data).__name__}")
+    missing = [k for k in ("bias", "knots", "weights") if k not in data]
+    if missing:
+        raise ValueError(f"not a relusum model: missing field(s) {', '.join(missing)}")
+    fmt = data.get("format", readable[0])
+    if not (isinstance(fmt, str) and fmt.startswith("relusum/")):
+        raise ValueError(f"not a relusum model: format is {fmt!r:.60}")
+    if fmt not in readable:
+        raise ValueError(
+            f"model format {fmt!r:.60} is not readable by this release of relusum, "
+            f"which reads {', '.join(readable)}; upgrade relusum"
+        )
+    sequences = (list, tuple, np.ndarray)
+    for key in ("knots", "weights"):
+        if not isinstance(data[key], sequences):
+            raise ValueError(
+                f"not a relusum model: {key} must be a list of numbers, "
+                f"got {type(data[key]).__name__}"
+            )
+    domain = data.get("domain")
+    if domain is not None and not isinstance(domain, sequences):
+        raise ValueError(
+            f"not a relusum model: domain must be a list [A, B] or null, "
+            f"got {type(domain).__name__}"
+        )
+    return data["bias"], data["knots"], data["weights"], domain

@@ -62,7 +62,6 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-import scipy.special as sc
 from numpy.typing import ArrayLike
 
 __all__ = [
@@ -127,9 +126,26 @@ class FormulaError(ValueError):
 # ---------------------------------------------------------------------------
 
 
+def _sc() -> Any:
+    """``scipy.special``, imported on first use so ``import relusum`` stays cheap."""
+    import scipy.special
+
+    return scipy.special
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """Error function (scipy.special.erf)."""
+    return _sc().erf(x)
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    """Complementary error function (scipy.special.erfc)."""
+    return _sc().erfc(x)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic sigmoid ``1/(1+exp(-x))``, computed stably."""
-    return sc.expit(x)
+    return _sc().expit(x)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -154,12 +170,12 @@ def _elu(x: np.ndarray) -> np.ndarray:
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     """Exact GELU ``x*Phi(x) = 0.5*x*(1 + erf(x/sqrt(2)))`` (not the tanh approximation)."""
-    return x * sc.ndtr(x)
+    return x * _sc().ndtr(x)
 
 
 def _silu(x: np.ndarray) -> np.ndarray:
     """SiLU / swish ``x*sigmoid(x)``; equals 0 at ``x = -inf``."""
-    out = np.asarray(x * sc.expit(x))
+    out = np.asarray(x * _sc().expit(x))
     return np.where(np.isneginf(x), 0.0, out)
 
 
@@ -221,8 +237,8 @@ FUNCTIONS: Mapping[str, tuple[Callable[..., Any], int]] = MappingProxyType(
         "max": (np.maximum, 2),
         "mod": (np.mod, 2),
         # special functions
-        "erf": (sc.erf, 1),
-        "erfc": (sc.erfc, 1),
+        "erf": (_erf, 1),
+        "erfc": (_erfc, 1),
         "gauss": (_gauss, 1),
         # activation functions
         "sigmoid": (_sigmoid, 1),

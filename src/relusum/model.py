@@ -34,6 +34,7 @@ from relusum._io import atomic_write_text
 from relusum._validate import NotANumberError
 from relusum._validate import as_float_vector as _as_float_vector
 from relusum._validate import check_domain as _check_domain
+from relusum._validate import model_fields as _model_fields
 from relusum._validate import parse_json as _parse_json
 from relusum._validate import real as _real
 
@@ -182,7 +183,7 @@ class ReluSum:
         piece: exact up to rounding, with no ``N x n`` intermediate.  A Dask
         array gives a lazy Dask array (block by block, ``map_blocks``).
         """
-        if type(x).__module__.startswith("dask."):  # lazy: evaluated block by block
+        if hasattr(x, "map_blocks") and type(x).__module__.startswith("dask."):  # lazy
             return x.map_blocks(self.__call__, dtype=float)
         xa = np.asarray(x, dtype=float)
         out = self._evaluate(xa.ravel()).reshape(xa.shape)
@@ -498,33 +499,9 @@ class ReluSum:
         Numbers must be JSON numbers (not strings or booleans) representable as
         floats, and ``format`` one of :data:`READABLE_FORMATS` when present.
         """
-        if not isinstance(data, dict):
-            raise ValueError(f"a relusum model must be a JSON object, got {type(data).__name__}")
-        missing = [k for k in ("bias", "knots", "weights") if k not in data]
-        if missing:
-            raise ValueError(f"not a relusum model: missing field(s) {', '.join(missing)}")
-        fmt = data.get("format", FORMAT)
-        if not (isinstance(fmt, str) and fmt.startswith("relusum/")):
-            raise ValueError(f"not a relusum model: format is {fmt!r:.60}")
-        if fmt not in READABLE_FORMATS:
-            raise ValueError(
-                f"model format {fmt!r:.60} is not readable by this release of relusum, "
-                f"which reads {', '.join(READABLE_FORMATS)}; upgrade relusum"
-            )
-        for key in ("knots", "weights"):
-            if not isinstance(data[key], list):
-                raise ValueError(
-                    f"not a relusum model: {key} must be a list of numbers, "
-                    f"got {type(data[key]).__name__}"
-                )
-        domain = data.get("domain")
-        if domain is not None and not isinstance(domain, list):
-            raise ValueError(
-                f"not a relusum model: domain must be a list [A, B] or null, "
-                f"got {type(domain).__name__}"
-            )
+        bias, knots, weights, domain = _model_fields(data, READABLE_FORMATS)
         try:
-            return cls(data["bias"], data["knots"], data["weights"], domain)
+            return cls(bias, knots, weights, domain)
         except TypeError as exc:
             raise ValueError(f"not a relusum model: {exc}") from None
 
@@ -565,7 +542,6 @@ class ReluSum:
         return cls.from_dict(_parse_json(raw, str(p)))
 
     # ------------------------------------------------------------- display
-    # ------------------------------------------------------------- display
     def __repr__(self) -> str:
         def fmt(values: Iterable[float]) -> str:
             vals = [f"{v:.6g}" for v in values]
@@ -587,6 +563,18 @@ class ReluSum:
         from relusum._svg import sketch
 
         return sketch(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: an SVG of the sum and its units plus a (truncated) table of knots."""
+        from relusum._display import relusum_html
+
+        return relusum_html(self)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: one line of Markdown (units, pieces, domain, bias)."""
+        from relusum._display import relusum_markdown
+
+        return relusum_markdown(self)
 
 
 def _many_relusums(

@@ -1123,7 +1123,8 @@ def read_pt(path: str | os.PathLike[str]) -> tuple[nn.Sequential, tuple[float, f
     """
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"cannot read {str(p)!r}: no such file")
+        what = "not a regular file" if p.exists() else "no such file"
+        raise ValueError(f"cannot read {str(p)!r}: {what}")
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for bad files

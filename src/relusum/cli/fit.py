@@ -14,6 +14,7 @@ from relusum.cli._common import (
     commit_outputs,
     domain_from,
     dump_json,
+    finite_payload,
     positive_float,
     positive_int,
 )
@@ -156,9 +157,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="export by extension: .json .csv .h .onnx .pt (repeatable)",
     )
+    p.add_argument(
+        "--fixed-point",
+        type=_fixed_point_arg,
+        metavar="TOTAL,FRAC",
+        help="with --tol and --export FILE.h: an integer table in Q(TOTAL,FRAC) whose error is "
+        "checked on every representable input (refitting with more units if rounding breaks tol)",
+    )
     add_no_clobber(p)
     scale_cli.add_arguments(p)  # --by --out --weight --stream --chunk-rows --dask (issue 11)
     p.set_defaults(func=run)
+
+
+def _fixed_point_arg(text: str) -> tuple[int, int]:
+    from relusum.fixedpoint import parse_fixed_point
+
+    try:
+        return parse_fixed_point(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _units_arg(text: str):
@@ -251,16 +268,31 @@ def run(args: argparse.Namespace) -> int:
         tmp_save = plan.add(args.save, (".json",), "--save") if args.save else None
         tmp_plot = plan.add(args.plot, FIGURE_SUFFIXES, "--plot") if args.plot else None
         tmp_exports = [plan.add(path, export_suffixes(), "--export") for path in args.export]
+        fixed = None
+        if args.fixed_point is not None:
+            _check_fixed_point_args(args)
         result = _fit(args)
+        if args.fixed_point is not None:
+            result, fixed = _fixed_point(args, result)
         payload = result.to_dict()
+        if fixed is not None:
+            payload["fixed_point"] = {
+                "format": f"Q{fixed.total}.{fixed.frac}",
+                "max_abs_error": fixed.max_error,
+                "inputs_checked": fixed.n_checked,
+            }
         if args.band is not None:
             payload["uncertainty"] = result.inference().to_dict(args.band)
+        payload = finite_payload(payload)  # strict JSON for --json and --save alike
         text = dump_json(payload) if args.json else None
         if tmp_save is not None:
             model_keys = result.model.to_dict()
             result.model.save(tmp_save, **{k: v for k, v in payload.items() if k not in model_keys})
-        for tmp in tmp_exports:
-            export(result.model, tmp)
+        for path, tmp in zip(args.export, tmp_exports):
+            if fixed is not None and str(path).lower().endswith(".h"):
+                fixed.write_header(tmp)  # integer knots, slopes and intercepts
+            else:
+                export(result.model, tmp)
         if tmp_plot is not None:
             _plot(result, tmp_plot, args.band)
         commit_outputs(plan)
@@ -269,6 +301,43 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(result, args)
     return 0
+
+
+def _check_fixed_point_args(args: argparse.Namespace) -> None:
+    if args.data is not None or args.tol is None:
+        raise ValueError("--fixed-point needs a formula and --tol (the error the table must keep)")
+    if not any(str(p).lower().endswith(".h") for p in args.export):
+        raise ValueError("--fixed-point writes a C header: add --export FILE.h")
+    total, frac = args.fixed_point
+    if args.tol <= 2.0 ** -(frac + 1):
+        raise ValueError(
+            f"Q{total}.{frac} rounds outputs to {2.0**-frac:g}, so no table reaches a max error of "
+            f"{args.tol:g}; use more fraction bits or a --tol above {2.0 ** -(frac + 1):g}"
+        )
+
+
+def _fixed_point(args: argparse.Namespace, result):
+    """Refit until the ``Q(total, frac)`` table is within --tol on every representable input."""
+    import time
+
+    from relusum.fitting.report import finish
+    from relusum.fixedpoint import fixed_point_fit
+
+    total, frac = args.fixed_point
+    start = time.perf_counter()
+    tgt = result.target
+    model, table = fixed_point_fit(tgt.fn, tgt.domain, args.tol, total, frac, args.max_units)
+    if model is not result.model:
+        rep = result.report
+        result = finish(
+            model,
+            tgt,
+            rep.seconds + time.perf_counter() - start,
+            loss=rep.loss,
+            knots=rep.knots,
+            extra=rep.extra,
+        )
+    return result, table
 
 
 def _fit(args: argparse.Namespace):

@@ -106,9 +106,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"figure of the units or the sum ({or_list(FIGURE_SUFFIXES)})",
     )
     p.add_argument("--save", metavar="FILE.json", help="write the exact sum as a model JSON")
-    p.add_argument("--max-pieces", type=positive_int, default=MAX_PIECES, metavar="N",
-                   help=f"refuse networks with more linear pieces on the domain than N "
-                   f"(default {MAX_PIECES:,}; a deep network can have 2^depth)")
+    p.add_argument(
+        "--max-pieces",
+        type=positive_int,
+        default=MAX_PIECES,
+        metavar="N",
+        help=f"refuse networks with more linear pieces on the domain than N "
+        f"(default {MAX_PIECES:,}; a deep network can have 2^depth)",
+    )
     add_no_clobber(p)
     p.set_defaults(func=run_decompose)
 

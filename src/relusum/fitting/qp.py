@@ -13,10 +13,12 @@ solution with the smallest ReLU weights.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.linalg import spsolve
 
 from relusum.fitting.constraints import Constraints
 from relusum.fitting.fixed import check_capacity
@@ -125,19 +127,21 @@ def polish(hessian: sparse.spmatrix, cost: np.ndarray, rows: Rows, c: np.ndarray
     target_rows = np.where(np.abs(mc - rows.row_lo) <= tol, rows.row_lo, rows.row_hi)
     act_lo = np.abs(c - rows.col_lo) <= tol
     act_hi = np.abs(c - rows.col_hi) <= tol
-    eye = np.eye(n)
-    a_act = np.vstack(
-        (mat[act_rows].toarray() if rows.n_rows else np.zeros((0, n)), eye[act_lo], eye[act_hi])
-    )
+    eye = sparse.identity(n, format="csr")
+    a_act = sparse.vstack((mat[act_rows], eye[act_lo], eye[act_hi])).tocsr()
     b_act = np.concatenate((target_rows[act_rows], rows.col_lo[act_lo], rows.col_hi[act_hi]))
-    k = a_act.shape[0]
-    hd = hessian.toarray()
-    kkt = np.block([[hd, a_act.T], [a_act, np.zeros((k, k))]])
+    # A sparse LU (the KKT matrix is banded plus a few rows): no dense BLAS.
+    if a_act.shape[0]:
+        kkt = sparse.bmat([[sparse.csr_matrix(hessian), a_act.T], [a_act, None]], format="csc")
+    else:
+        kkt = sparse.csc_matrix(hessian)
     rhs = np.concatenate((-cost, b_act))
-    try:
-        sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:n]
-    except np.linalg.LinAlgError:
-        return c
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            sol = np.asarray(spsolve(kkt, rhs), dtype=float)[:n]
+        except (RuntimeError, ValueError):
+            return c
     if not np.all(np.isfinite(sol)):
         return c
     slack = 1e-12 * (1.0 + float(np.max(np.abs(sol))))
@@ -198,12 +202,15 @@ def qp_knots(target: Target, knots: np.ndarray, constraints: Constraints) -> Rel
     check_knots_allow(knots, target.domain, constraints)
     scale = Scaled.make(target.domain, target.y)
     t_user, t, flat_first = scaled_breakpoints(knots, target.domain, scale)
-    u = np.asarray(scale.u(target.x), dtype=float)
-    v = np.asarray(scale.v(target.y), dtype=float)
     w = target.weight
     if w is not None:
         w = w / max(float(np.max(w)), 1e-300)
-    diag, off, rhs, _ = hat_normal_equations(u, v, t, w)
+    # The hats' local coordinates do not change under the affine map to scaled
+    # units, so the Gram matrix is built from the raw x, and the scaled
+    # right-hand side follows from the raw one (the hats sum to one).
+    diag, off, rhs_y, _ = hat_normal_equations(target.x, target.y, t_user, w)
+    row_sums = diag + np.concatenate((off, [0.0])) + np.concatenate(([0.0], off))
+    rhs = (rhs_y - scale.mid * row_sums) / scale.half
     rows = constraint_rows(t, flat_first, constraints, scale)
     norm = max(float(np.max(diag)), 1e-300)
     c = highs_qp(_gram(diag, off, t) * (2.0 / norm), -2.0 * rhs / norm, rows)

@@ -95,6 +95,12 @@ class FitResult:
         """Evaluate the fitted model (same as ``result.model(x)``)."""
         return self.model(x)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the fit against its target, the error curve and the report as tables."""
+        from relusum._display import fit_result_html
+
+        return fit_result_html(self)
+
     def inference(self, robust: bool = False):
         """Standard errors of a least-squares fit: see :mod:`relusum.fitting.stats`.
 

@@ -13,6 +13,9 @@ Passes
        optimal knots (``loss="l2"``), per-bin moments on a fine grid
        (:mod:`relusum.fitting.free_l2.condense`), searched for knots on their
        pseudo-points, then a Summary for those knots (the polish on all rows);
+       For ``loss="linf"`` with fixed knots, the convex-hull vertices of the
+       points of each piece (:mod:`relusum.fitting.hulls`), whose LP has the
+       same optimum as the LP on all rows;
     3. the errors of the model over all rows (RMSE, max |error|), with a
        systematic subsample of at most :data:`SAMPLE_POINTS` points kept for plots.
 
@@ -42,6 +45,8 @@ SAMPLE_POINTS = 20_000
 #: Bins of the moment grid per unit for optimal knots on streamed data (at least MIN_BINS).
 BINS_PER_UNIT = 512
 MIN_BINS = 16_384  # 2 pseudo-points a bin: above free_l2.CONDENSE_ABOVE, its fast path
+#: Most units a chunked fit accepts (checked before anything is allocated).
+MAX_UNITS = 10_000_000
 
 Chunk = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 RunPass = Callable[[Callable[..., Any], Callable[[Iterable[Any]], Any], str], Any]
@@ -68,6 +73,14 @@ def agg_range(parts: Iterable[tuple[float, float, int]]) -> tuple[float, float, 
 def chunk_summary(chunk: Chunk, knots: np.ndarray, domain: tuple[float, float]) -> Summary:
     x, y, w = chunk
     return Summary.from_arrays(x, y, knots, domain, w)
+
+
+def chunk_hulls(chunk: Chunk, knots: np.ndarray, domain: tuple[float, float]) -> Any:
+    from relusum.fitting.hulls import HullSummary
+
+    x, y, w = chunk
+    check_chunk(x, y, w, domain)
+    return HullSummary.from_arrays(x, y, knots, domain)
 
 
 def agg_sum(parts: Iterable[Any]) -> Any:
@@ -132,7 +145,9 @@ def fit_passes(
     run_pass : callable
         ``run_pass(per, agg, what)`` returns ``agg(per(chunk) for chunk in data)``.
     n_units, knots, domain, loss
-        As in :func:`relusum.fit`; ``loss`` must be ``"l2"`` (the default).
+        As in :func:`relusum.fit`; ``loss`` is ``"l2"`` (the default) or, with
+        uniform or given knots, ``"linf"`` (exact: the LP runs on the convex-hull
+        vertices of each piece, :mod:`relusum.fitting.hulls`).
     label : str
         The data's name in the report (a file name).
     known_range : (min x, max x, rows), optional
@@ -145,10 +160,15 @@ def fit_passes(
 
     start = time.perf_counter()
     loss = "l2" if loss is None else loss
-    if loss != "l2":
+    if loss not in ("l2", "linf"):
         raise ValueError(
             f"loss={loss!r} is not available for data read in chunks (out of core or Dask); "
-            "use loss='l2', or load the data into memory"
+            "use loss='l2' or 'linf', or load the data into memory"
+        )
+    if loss == "linf" and isinstance(knots, str) and knots == "optimal":
+        raise ValueError(
+            "knots='optimal' with loss='linf' is not available for data read in chunks; "
+            "use uniform or given knots (exact), or load the data into memory"
         )
     if n_units is not None:
         n_units = check_n_units(n_units)
@@ -174,6 +194,10 @@ def fit_passes(
             f"data x range [{lo:.6g}, {hi:.6g}] is not inside "
             f"the domain [{dom[0]:.6g}, {dom[1]:.6g}]"
         )
+    n_req = np.asarray(knots).size if not isinstance(knots, str) else (n_units or 16)
+    if n_req > MAX_UNITS or (rows is not None and n_req > rows - 1):
+        limit = MAX_UNITS if rows is None else min(MAX_UNITS, max(rows - 1, 0))
+        raise ValueError(f"{n_req:,} units are too many for these data: at most {limit:,}")
     facts: dict[str, Any] = {}
     if optimal:
         n = 16 if n_units is None else n_units
@@ -187,7 +211,10 @@ def fit_passes(
         h, how = check_knots(knots, dom), "given"
         if n_units is not None and n_units != h.size:
             raise ValueError(f"n_units={n_units} does not match the {h.size} knots given")
-    summ = run_pass(lambda c: chunk_summary(c, h, dom), agg_sum, "fit")
+    if loss == "linf":
+        summ = run_pass(lambda c: chunk_hulls(c, h, dom), agg_sum, "fit")
+    else:
+        summ = run_pass(lambda c: chunk_summary(c, h, dom), agg_sum, "fit")
     passes += 1
     rows = summ.count
     if rows == 0:
@@ -197,8 +224,13 @@ def fit_passes(
             f"{h.size} units need at least {h.size + 1} distinct x values, but the data have "
             f"{rows} rows"
         )
-    empty_target = Target("data", label, dom, np.empty(0), np.empty(0))
-    model, more = solve(Problem(empty_target, "l2", knots=h, summary=summ))
+    if loss == "linf":  # the LP on the hull vertices of each piece: the same optimum
+        hx, hy = summ.points()
+        model, more = solve(Problem(Target("data", label, dom, hx, hy), "linf", knots=h))
+        more = {**more, "binding_candidates": int(hx.size), "exact": not summ.thinned}
+    else:
+        empty_target = Target("data", label, dom, np.empty(0), np.empty(0))
+        model, more = solve(Problem(empty_target, "l2", knots=h, summary=summ))
     facts.update(more)
     seconds = time.perf_counter() - start
     every = max(1, -(-int(rows) // SAMPLE_POINTS))
@@ -221,7 +253,7 @@ def fit_passes(
         max_abs_error=float(mx),
         error_on="data",
         seconds=seconds,
-        loss="l2",
+        loss=loss,
         knots=how,
         interpolate=False,
         n_samples=int(rows),

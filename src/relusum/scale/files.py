@@ -193,8 +193,9 @@ def fit_file(
     x, y, weight : str or int
         Columns by name or 0-based index.
     n_units, knots, domain, loss
-        As in :func:`relusum.fit` (least squares only; optimal knots are
-        searched on per-bin moments of all rows, then refitted on all rows).
+        As in :func:`relusum.fit`: least squares (optimal knots are searched
+        on per-bin moments of all rows, then refitted on all rows), or
+        ``loss="linf"`` with uniform or given knots (exact optimum).
     chunk_rows : int
         Rows per chunk; peak memory grows with it, not with the file.
     progress : bool, optional

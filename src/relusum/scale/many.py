@@ -29,6 +29,9 @@ from relusum.scale._deps import is_dask, need
 
 __all__ = ["fit_many", "REPORT_COLUMNS"]
 
+#: Largest number of per-curve breakpoints (curves x (units + 2)) held at once.
+MAX_CELLS = 50_000_000
+
 #: Report columns of the table :func:`fit_many` returns (after the id and ``model``).
 REPORT_COLUMNS = (
     "n_units",
@@ -350,6 +353,14 @@ def _plan(ids, lo, hi, n_units, knots, domain) -> dict[str, Any]:
             )
         a, b = lo, hi
     plan: dict[str, Any] = {"a": a, "b": b, "h": None}
+    n_req = DEFAULT_UNITS if n_units is None else n_units
+    if not isinstance(knots, str):
+        n_req = np.asarray(knots).size
+    if g * (n_req + 2) > MAX_CELLS:  # refuse before allocating the per-curve arrays
+        raise ValueError(
+            f"{g:,} curves with {n_req:,} units need {g * (n_req + 2):,} breakpoints; "
+            f"at most {MAX_CELLS:,} at once: fewer units, or split the curves"
+        )
     if isinstance(knots, str):
         if knots != "uniform":
             raise ValueError(f"knots must be 'uniform', 'optimal' or an array, got {knots!r}")

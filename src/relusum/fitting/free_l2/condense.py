@@ -256,6 +256,10 @@ def pseudo_points(m: BinMoments) -> tuple[np.ndarray, np.ndarray, np.ndarray, fl
         x1 = np.where(under, lo, x1)
         x2 = np.where(under, mu + var / np.where(under, mu - lo, 1.0), x2)
         p2 = np.where(spread, (mu - x1) / np.where(spread, x2 - x1, 1.0), 0.0)
+    bad = ~(np.isfinite(x1) & np.isfinite(x2) & np.isfinite(p2) & np.isfinite(beta))
+    if np.any(bad):  # rounding at a degenerate bin: its mean only
+        x1, x2 = np.where(bad, mu, x1), np.where(bad, mu, x2)
+        p2, beta = np.where(bad, 0.0, p2), np.where(bad, 0.0, beta)
     p2 = np.clip(p2, 0.0, 1.0)
     p1 = 1.0 - p2
     within = np.maximum(m.syy[keep] - s0 * (ybar * ybar + beta * beta * var), 0.0)

@@ -280,14 +280,17 @@ def _end_pieces(prob: _Problem, st: _State, pinned: bool) -> _State:
     if not np.any(np.isfinite(cost)):
         return st
     base = np.delete(st.h, int(np.argmin(cost)))
+    cands = []
     for i in (1, 2, x.size - 2, x.size - 1):
         if not x[i - 1] < x[i]:
             continue
         cand = np.sort(np.append(base, 0.5 * (x[i - 1] + x[i])))
         cand = _sanitize(cand, prob.a, prob.b, pinned, not pinned and cand[0] > prob.a)
-        if cand is None or cand.size != st.h.size:
-            continue
-        new = _lm(prob, cand, pinned)
-        if new.ssr < st.ssr * (1.0 - 1e-12):
-            st = new
-    return st
+        if cand is not None and cand.size == st.h.size:
+            cands.append(cand)
+    if not cands:
+        return st
+    # LM only from the most promising one (one evaluation each to rank them)
+    first = min((prob.state(c) for c in cands), key=lambda s: s.ssr)
+    new = _lm(prob, first.h, pinned)
+    return new if new.ssr < st.ssr * (1.0 - 1e-12) else st

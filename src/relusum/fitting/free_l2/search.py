@@ -201,9 +201,9 @@ def _search(
 ) -> _State:
     """Starts, a short LM from each, then the best of each shape polished.
 
-    ``thorough`` adds the sample-scale moves (single-knot moves, basin hops,
-    and evolution on small data); they stop at the first round that does not
-    improve.
+    ``thorough`` adds the continuous DP start and the sample-scale moves
+    (a short end piece, single-knot moves, basin hops, and evolution on tiny
+    data); hops stop after two that do not improve.
     """
     a, b = prob.domain
     # The uniform-knot fit: the result is never worse than this.
@@ -229,10 +229,15 @@ def _search(
             if seg is not None:
                 starts.append((seg, pinned))
         if thorough and not prob.is_function and ENVELOPE_BINS > 0 and pieces <= 64:
-            env = envelope_knots(prob, n, pinned, int(np.clip(8 * (n + 1), 40, ENVELOPE_BINS)))
-            if env is not None:
-                starts.append((env, pinned))
-                global_start.add(pinned)
+            bins = int(np.clip(8 * (n + 1), 40, ENVELOPE_BINS))
+            for keep, grid in (
+                (8, 32),
+                (16, 64),
+            ):  # two prunings: each finds basins the other loses
+                env = envelope_knots(prob, n, pinned, bins, keep, grid)
+                if env is not None:
+                    starts.append((env, pinned))
+                    global_start.add(pinned)
     seen: set[bytes] = set()
     results: list[tuple[_State, bool]] = []
     for h0, pinned in starts:
@@ -268,7 +273,7 @@ def _search(
             if st.h.size <= 32:
                 st = _polish(prob, st, pinned, rounds=1)
             st = _hop(prob, st, pinned, rng, 8)
-        st = _lm(prob, st.h, pinned)  # the moves ran short LMs: converge the winner
+        st = _lm(prob, st.h, pinned)  # converge the winner of the moves
         if st.ssr < best.ssr:
             best = st
     bar.update(1)
@@ -298,9 +303,9 @@ def _search_condensed(
     pinned = bool(modes == (True,) or cst.h[0] == a)
     best = full.state(uniform_knots(prob.domain, n))
     if h_init is not None:
-        hi, _ = _init_start(prob, h_init, n, modes == (True,))
+        hi, ipinned = _init_start(prob, h_init, n, modes == (True,))
         if hi is not None:
-            st = _grow(full, hi, n, pinned) if hi.size < n else full.state(hi)
+            st = _grow(full, hi, n, ipinned) if hi.size < n else full.state(hi)
             if st.h.size == n and st.ssr < best.ssr:
                 best = st
     hs = _sanitize(cst.h, a, b, pinned, not pinned)

@@ -101,9 +101,13 @@ def _lines(g: Gates, pieces: list[Piece]) -> tuple[list[Abs], list[float]]:
             if len(pc.poly) > 1
             else [p for p, v in zip(pc.poly, vals) if sgn * (v - bound) <= 0.0]
         )
+        u_stop = u_end
         if ok and pc.q is not None:
-            qb = _at(cur, u_end)
-            qv = [c + a * (u_end - pc.u0) for a, c in ok]
+            # Tube: a line of the polygon is surely inside the band only up to
+            # the piece's last gate, so the joint goes there or before.
+            u_stop = float(u[pc.last])
+            qb = _at(cur, u_stop)
+            qv = [c + a * (u_stop - pc.u0) for a, c in ok]
             if len(ok) > 1:
                 ok = _cut(ok, qv, qb, keep_below=pc.side < 0)
             else:
@@ -112,7 +116,7 @@ def _lines(g: Gates, pieces: list[Piece]) -> tuple[list[Abs], list[float]]:
             chosen = _abs(_moderate_centre(ok, smax), pc.u0)
             if pc.flat:
                 chosen = (0.0, chosen[1])
-            joints.append(_cross(chosen, cur, u_c, u_end))
+            joints.append(_cross(chosen, cur, u_c, u_stop))
             lines.append(chosen)
             cur = chosen
             i -= 1

@@ -45,10 +45,10 @@ class MinimaxInfo:
 
     @property
     def gap(self) -> float:
-        """``eps / lower_bound - 1`` (0 when both are 0, inf when only the bound is)."""
+        """``eps / lower_bound - 1``; 0 for an exact fit (bound 0, error at rounding level)."""
         if self.lower_bound > 0:
             return max(self.eps / self.lower_bound - 1.0, 0.0)
-        return 0.0 if self.eps <= 0 else math.inf
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,13 @@ def bisect(
     hi: float | None = None,
     progress: Callable[[], None] | None = None,
     tube: bool = False,
+    guess: float | None = None,
 ) -> Solved:
     """Smallest normalised eps (within ``rtol``) for which the sweep fits in ``max_pieces``.
 
-    ``lo`` must be a proven lower bound (or None), ``hi`` is only a guess.
+    ``lo`` must be a proven lower bound (or None), ``hi`` is only a guess;
+    ``guess`` (below ``hi``) is tested first: infeasible, it becomes the
+    proven lower end, which saves the bracketing steps.
     """
     its = 0
     floor = g.floor
@@ -98,6 +101,19 @@ def bisect(
         hi_e = hi_e * 2.0 + 1e-12
         best = greedy_pieces(g, hi_e, max_pieces, flat_first, continuous, tube)
         its += 1
+    if guess is not None and lo_e < guess < hi_e:
+        # Step down from hi in growing relative steps until infeasible.
+        step = 1.0 - guess / hi_e
+        trial = guess
+        while lo is None and step < 0.5:
+            res = greedy_pieces(g, trial, max_pieces, flat_first, continuous, tube)
+            its += 1
+            if res is None:
+                lo_e, lo = trial, trial
+                break
+            hi_e, best = trial, res
+            step *= 4.0
+            trial = hi_e * (1.0 - step)
     if lo is None:
         # Bracket from above in big steps: the optimum is rarely far below.
         while hi_e > 64.0 * max(lo_e, 1e-14):
@@ -152,6 +168,7 @@ def solve_gates(
     hi: float | None = None,
     progress: Callable[[], None] | None = None,
     tube: bool = False,
+    guess: float | None = None,
 ) -> tuple[Solved, ReluSum]:
     """The optimal sum with ``n_units`` units on the gates, and the bisection behind it.
 
@@ -170,6 +187,7 @@ def solve_gates(
         hi=hi,
         progress=progress,
         tube=tube,
+        guess=guess,
     )
     return res, model_from_pieces(g, res.pieces, flat_first)
 

@@ -38,8 +38,10 @@ __all__ = ["minimax_target", "find_jumps"]
 
 #: Stop refining when the dense error is within this fraction of the sample error.
 _AGREE = 5e-4
+#: Accuracy of the tube optimum once the grid agrees.
+_FINE = 1e-4
 #: Where inside a sample interval with an error peak new samples go.
-_FILL = np.arange(1, 32) / 32.0
+_FILL = np.arange(1, 8) / 8.0
 
 
 def _error_of(model: ReluSum, target: Target) -> Callable[[np.ndarray], np.ndarray]:
@@ -110,7 +112,7 @@ def minimax_target(
     *,
     flat_first: bool = True,
     rtol: float | None = None,
-    rounds: int = 12,
+    rounds: int = 6,
     progress: Callable[[], None] | None = None,
 ) -> tuple[ReluSum, MinimaxInfo]:
     """Free-knot minimax fit of a :class:`~relusum.targets.Target` with ``n_units`` units.
@@ -155,7 +157,9 @@ def minimax_target(
         model = model_from_pieces(g, exact, flat_first)
         if float(np.max(np.abs(model(dense) - fd))) <= 1e-9 * scale:
             return model, MinimaxInfo(_sample_error(model, x, y), int(g.u.size), 1, 0, 0.0)
-    rt = max(rtol, 1e-7)
+    # Refinement rounds run at a coarse accuracy; once the grid agrees, the
+    # tube optimum is sharpened and checked once more.
+    rt = max(rtol, 1e-4)
     res, model = _tube_solve(g, n_units, flat_first, rt, None, progress)
     its = res.iterations
     xs, ys = x, y
@@ -167,7 +171,12 @@ def minimax_target(
         e = model(dense) - fd
         emax = float(np.max(np.abs(e)))
         if emax <= on_pts * (1.0 + _AGREE) + 1e-12 * scale:
-            break
+            if rt <= _FINE:
+                break
+            rt = _FINE
+            res, model = _tube_solve(g, n_units, flat_first, rt, on_pts, progress, 2e-4)
+            its += res.iterations
+            continue
         idx = peaks(e, on_pts * (1.0 + _AGREE * 0.5), 4 * n_units + 64)
         if idx.size == 0:
             break
@@ -188,7 +197,10 @@ def minimax_target(
             hi_b = dense[np.minimum(ii + 1, dense.size - 1)]
             xm = local_max(_error_of(model, target), lo_b, hi_b)
             # The peak, and points filling its sample interval.
+            # (and its two neighbours: the touch points of the next optimum
+            # move by a sample or so).
             kk = np.clip(np.searchsorted(xs, xm), 1, xs.size - 1)
+            kk = np.unique(np.clip(np.concatenate((kk - 1, kk, kk + 1)), 1, xs.size - 1))
             fill = xs[kk - 1][:, None] + (xs[kk] - xs[kk - 1])[:, None] * _FILL[None, :]
             xm = np.concatenate((xm, fill.ravel()))
             new_x.append(xm)
@@ -206,7 +218,9 @@ def minimax_target(
         dup = np.concatenate(([False], (dx <= 1e-13 * (b_ - a_)) & (dx > 0)))
         xs, ys = xs[~dup], ys[~dup]
         g = make_gates(xs, ys, target.domain)
-        res, model = _tube_solve(g, n_units, flat_first, rt, _sample_error(model, xs, ys), progress)
+        res, model = _tube_solve(
+            g, n_units, flat_first, rt, _sample_error(model, xs, ys), progress, 4e-3
+        )
         its += res.iterations
         done += 1
     # The certificate: the exact optimum on the final samples (points only)
@@ -217,9 +231,10 @@ def minimax_target(
         pieces_for(n_units, flat_first),
         flat_first,
         True,
-        rtol,
+        max(rtol, 1e-4),
         hi=err / g.half * (1.0 + 1e-12),
         progress=progress,
+        guess=err / g.half * (1.0 - 4e-3),
     )
     its += pts.iterations
     return model, MinimaxInfo(err, int(g.u.size), its, done, pts.lower * g.half, n_jumps)
@@ -232,16 +247,23 @@ def _tube_solve(
     rtol: float,
     hi: float | None,
     progress: Callable[[], None] | None,
+    below: float | None = None,
 ) -> tuple[Solved, ReluSum]:
-    """The optimum against the interpolant; a jump-dominated optimum gets the second pass."""
+    """The optimum against the interpolant; a jump-dominated optimum gets the second pass.
+
+    ``hi`` is an error (original units) some fit reaches; ``below`` a relative
+    step under it where the optimum probably lies (tried first).
+    """
+    hi_n = None if hi is None else hi / g.half * (1.0 + 1e-9)
     res, model = solve_gates(
         g,
         n_units,
         flat_first,
         rtol,
-        hi=None if hi is None else hi / g.half * (1.0 + 1e-9),
+        hi=hi_n,
         progress=progress,
         tube=True,
+        guess=None if (hi_n is None or below is None) else hi_n * (1.0 - below),
     )
     if res.eps <= g.floor and g.floor > 0:
         better = _second_pass(g, n_units, flat_first, rtol, res.eps, True)

@@ -1,0 +1,197 @@
+"""Exact free-knot minimax (issue 10) and the jump guard (issue 9.9).
+
+Brute force on random small sets, theory for x**2, the certificate checked by
+perturbation, errors that hold between samples, jumps, tol= and fixed knots.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import relusum
+from minimax_reference import brute_force_below
+from relusum.fitting.minimax import (
+    linf_fixed_knots,
+    linf_fixed_target,
+    make_gates,
+    minimax_points,
+    solve_gates,
+)
+from relusum.targets import make_target
+
+
+def _random_set(rng: np.random.Generator, case: int):
+    n_pts = int(rng.integers(2, 13))
+    x = np.sort(rng.uniform(0.0, 1.0, n_pts))
+    if rng.random() < 0.25:  # repeated x
+        x = np.sort(rng.integers(0, max(2, n_pts - 2), n_pts).astype(float)) / n_pts
+    kind = case % 3
+    if kind == 0:  # convex
+        y = np.exp(2.0 * x)
+    elif kind == 1:  # non-convex
+        y = rng.normal(size=n_pts)
+    else:  # a jump
+        y = np.where(x > np.median(x), 2.0, 0.0) + 0.3 * rng.normal(size=n_pts)
+    return x, y
+
+
+N_SETS = 80
+
+
+def test_brute_force_random_small_sets():
+    """N <= 12, n <= 3, a third each convex, non-convex and jumping, some repeated x:
+    the fit reaches what it reports, nothing beats it by 1e-9, and the bound is tight."""
+    rng = np.random.default_rng(2026)
+    mismatches, checked = [], 0
+    for case in range(N_SETS):
+        x, y = _random_set(rng, case)
+        n = int(rng.integers(1, 4))
+        flat = bool(rng.integers(0, 2))
+        if np.unique(x).size - 1 < n:
+            continue
+        g = make_gates(x, y)
+        res, model = solve_gates(g, n, flat, 1e-10)
+        err = float(np.max(np.abs(model(x) - y)))
+        scale = 1e-12 * (1.0 + float(np.ptp(y)))
+        assert err <= res.eps * g.half * (1 + 1e-9) + scale
+        assert res.lower * g.half <= err + scale
+        assert err <= res.lower * g.half * (1 + 1e-6) + scale  # the certificate's gap
+        below = brute_force_below(x, y, n + 1 if flat else n, err * (1 - 1e-9) - scale, flat)
+        checked += 1
+        if below is not None:
+            mismatches.append((x.tolist(), y.tolist(), n, flat, err, below[0]))
+    assert checked > 60
+    assert mismatches == []
+
+
+def test_old_greedy_counterexample_runge_two_units():
+    """Runge with 2 units on 21 points: the old greedy sweep gave 0.307, the optimum is lower."""
+    x = np.linspace(-1, 1, 21)
+    y = 1 / (1 + 25 * x**2)
+    _, e = minimax_points(x, y, 2)
+    assert e < 0.25
+    assert brute_force_below(x, y, 3, e * (1 - 1e-9), True) is None
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 21, 34, 64])
+def test_x2_theory_on_points_free_and_pinned(n):
+    """Point sets that contain the extremal points: the optimum is the theory to 1e-6."""
+    m = 2 * (2 * n + 1) * 3
+    x = np.arange(m + 1) / m
+    _, e_free = minimax_points(x, x**2, n)
+    assert e_free == pytest.approx(1 / (2 * (2 * n + 1) ** 2), rel=1e-6)
+    x = np.arange(8 * n + 1) / (8 * n)
+    _, e_pin = minimax_points(x, x**2, n, flat_first=False)
+    assert e_pin == pytest.approx(1 / (8 * n * n), rel=1e-6)
+
+
+@pytest.mark.parametrize("n", [1, 4, 16])
+def test_x2_function_holds_on_the_grid(n):
+    """x**2 as a function: the error on the verification grid is the continuous optimum to
+    0.1%, and the error on the fit samples agrees with it."""
+    r = relusum.fit("x**2", domain=(0, 1), n_units=n, knots="optimal", loss="linf")
+    theory = 1 / (2 * (2 * n + 1) ** 2)
+    assert theory * (1 - 1e-9) <= r.report.max_abs_error <= theory * 1.001
+    assert r.report.max_abs_error <= r.report.extra["sample_max_error"] * 1.001
+    assert r.report.extra["lower_bound"] <= theory * (1 + 1e-9)
+
+
+def test_x2_pinned_function_on_the_grid():
+    from relusum.fitting.minimax import minimax_target
+
+    for n in (2, 7):
+        s, info = minimax_target(make_target("x**2", (0, 1)), n, flat_first=False)
+        d = np.linspace(0, 1, 300_001)
+        assert float(np.max(np.abs(s(d) - d**2))) == pytest.approx(1 / (8 * n * n), rel=1e-3)
+        assert info.lower_bound <= 1 / (8 * n * n) * (1 + 1e-9)
+
+
+def test_certificate_survives_perturbation():
+    """10,000 random perturbations of the returned sum never beat its lower bound."""
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.uniform(-2, 2, 40))
+    y = np.sin(3 * x) + 0.2 * rng.normal(size=x.size)
+    r = relusum.fit((x, y), n_units=4, knots="optimal", loss="linf")
+    lower = r.report.extra["lower_bound"]
+    assert r.report.extra["gap"] <= 1e-6
+    assert r.report.max_abs_error <= lower * (1 + 1e-6)
+    m = r.model
+    k = 10_000
+    scale = rng.choice([1e-1, 1e-2, 1e-3, 1e-4], size=(k, 1))
+    h = m.knots[None, :] + scale * rng.normal(size=(k, m.knots.size))
+    w = m.weights[None, :] * (1 + scale * rng.normal(size=(k, m.weights.size)))
+    c = m.bias + scale[:, 0] * rng.normal(size=k)
+    vals = c[:, None] + np.einsum("kj,kij->ki", w, np.maximum(0, x[None, :, None] - h[:, None, :]))
+    errs = np.max(np.abs(vals - y[None, :]), axis=1)
+    assert float(np.min(errs)) >= lower * (1 - 1e-9)
+    # Perturbed knots with their best weights (the fixed-knot LP) do not beat it either.
+    for _ in range(60):
+        hh = np.sort(np.clip(m.knots + 0.05 * rng.normal(size=m.knots.size), -2, 2))
+        s = linf_fixed_knots(x, y, hh, (float(x.min()), float(x.max())))
+        assert float(np.max(np.abs(s(x) - y))) >= lower * (1 - 1e-7)
+
+
+def test_sign_jump_is_half_the_jump_and_exact_elsewhere():
+    """Issue 9.9: sign(x), 8 units: error 1.0 (+1e-6) on the grid, never worse than the
+    constant 0 nor the uniform-knot fit, exact outside the samples around the jump."""
+    r = relusum.fit("sign(x)", domain=(-1, 1), n_units=8, knots="optimal", loss="linf")
+    assert r.report.max_abs_error <= 1.0 + 1e-6
+    uni = relusum.fit("sign(x)", domain=(-1, 1), n_units=8, knots="uniform", loss="linf")
+    assert r.report.max_abs_error <= uni.report.max_abs_error + 1e-9
+    t = make_target("sign(x)", (-1, 1))
+    below, above = t.x[t.x < 0].max(), t.x[t.x > 0].min()
+    d = np.linspace(-1, 1, 400_001)
+    out = (d <= below) | (d >= above)
+    assert float(np.max(np.abs(r.model(d[out]) - np.sign(d[out])))) <= 1e-6
+    assert float(np.max(np.abs(r.model.weights))) <= 4.0 / (above - below)
+    assert r.report.extra["lower_bound"] == pytest.approx(1.0, rel=1e-9)
+
+
+def test_unreachable_tol_message_agrees_with_the_fit():
+    with pytest.raises(ValueError) as info:
+        relusum.fit("sign(x)", domain=(-1, 1), knots="optimal", loss="linf", tol=0.5, max_units=6)
+    msg = str(info.value)
+    found = re.search(r"(?:the best was|max error) ([0-9.e+-]+) with (\d+) units", msg)
+    best, units = found.groups()
+    r = relusum.fit("sign(x)", domain=(-1, 1), n_units=int(units), knots="optimal", loss="linf")
+    assert float(best) == pytest.approx(r.report.max_abs_error, rel=1e-3)
+    assert "half the jump" in msg
+    assert float(best) <= 1.0 + 1e-6
+
+
+def test_optimal_never_worse_than_uniform_on_random_data():
+    rng = np.random.default_rng(11)
+    for _ in range(6):
+        x = rng.uniform(0, 1, 60)
+        y = np.cumsum(rng.normal(size=60))
+        for n in (2, 5):
+            opt = relusum.fit((x, y), n_units=n, knots="optimal", loss="linf")
+            uni = relusum.fit((x, y), n_units=n, knots="uniform", loss="linf")
+            assert opt.report.max_abs_error <= uni.report.max_abs_error * (1 + 1e-9)
+
+
+def test_tol_gives_the_fewest_units_with_a_certified_optimum():
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(0, 4, 120))
+    y = np.sin(2 * x) + 0.05 * rng.normal(size=x.size)
+    for tol in (0.3, 0.12):
+        r = relusum.fit((x, y), knots="optimal", loss="linf", tol=tol)
+        n = r.report.n_units
+        assert r.report.max_abs_error <= tol
+        if n > 1:
+            _, e_less = minimax_points(x, y, n - 1)
+            assert e_less > tol
+
+
+def test_fixed_knots_hold_between_samples():
+    t = make_target("sqrt(x)", (0, 1), samples=200)
+    h = np.linspace(0, 1, 9)[:-1]
+    s = linf_fixed_target(t, h)
+    d = np.linspace(0, 1, 200_001)
+    grid = float(np.max(np.abs(s(d) - np.sqrt(d))))
+    dense = linf_fixed_knots(d, np.sqrt(d), h, (0.0, 1.0))  # the continuous optimum, nearly
+    best = float(np.max(np.abs(dense(d) - np.sqrt(d))))
+    assert grid <= best * 1.001
