@@ -87,6 +87,16 @@ def run_methods(n: int, seed: int = 0, slow_peers: bool = True) -> list[dict]:
         if est_ is not None:
             b = [est_["breakpoint1"]["estimate"], est_["breakpoint2"]["estimate"]]
             add("piecewise-regression (no bootstrap)", lambda v, f=f: f.predict(v), s, b)
+        else:  # its iteration from a random start did not converge: say so
+            rows.append(
+                {
+                    "N": n,
+                    "method": "piecewise-regression (no bootstrap): did not converge",
+                    "rmse_truth": float("nan"),
+                    "break_err": None,
+                    "s": s,
+                }
+            )
 
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import RidgeCV

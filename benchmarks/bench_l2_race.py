@@ -58,9 +58,10 @@ PWLF_DATA = ROOT.parent / "shared" / "data" / "pwlf_example.csv"
 def truth(n: int, k: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(0.0, 10.0, n))
-    bp = np.sort(rng.uniform(0.8, 9.2, k - 1))
-    while k > 1 and np.min(np.diff(np.concatenate(([0.0], bp, [10.0])))) < 0.3:
-        bp = np.sort(rng.uniform(0.8, 9.2, k - 1))
+    # breakpoints spread over [0.8, 9.2], each jittered within a third of the spacing
+    base = np.linspace(0.8, 9.2, k + 1)[1:-1] if k > 1 else np.empty(0)
+    step = 8.4 / k
+    bp = np.sort(base + rng.uniform(-step / 3, step / 3, base.size))
     slopes = rng.normal(0.0, 2.0, k)
     knots = np.concatenate(([0.0], bp))
     w = np.diff(np.concatenate(([0.0], slopes)))

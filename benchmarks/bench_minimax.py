@@ -136,6 +136,7 @@ def _old_module():
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("minimax_010", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["minimax_010"] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 

@@ -288,3 +288,16 @@ def test_huge_unit_counts_are_refused_before_allocating():
         )
         assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
         assert "use at most 1,999 units" in r.stderr
+
+
+def test_a_non_finite_result_is_refused_naming_its_field():
+    from relusum.cli._common import dump_json
+
+    assert strict_json(dump_json({"a": [1.0, {"b": 2.0}]})) == {"a": [1.0, {"b": 2.0}]}
+    with pytest.raises(ValueError, match=r"the result's report\.rmse is inf"):
+        dump_json({"ok": 1.0, "report": {"rmse": float("inf")}})
+    with pytest.raises(ValueError, match=r"the result's knots\[1\] is nan"):
+        dump_json({"knots": [0.0, float("nan")]})
+    # A field that may honestly be unbounded (the error on the whole real line) is null.
+    doc = strict_json(dump_json({"rmse": 0.5, "max_error_everywhere": float("inf")}))
+    assert doc == {"rmse": 0.5, "max_error_everywhere": None}

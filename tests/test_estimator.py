@@ -209,3 +209,18 @@ def test_plot_partial_draws_each_column_with_band():
         assert len(ax.collections) == 1  # the band
         lo_hi = ax.collections[0].get_paths()[0].vertices[:, 1]
         assert np.ptp(lo_hi) > 0
+
+
+def test_constraints_and_robust_losses_pass_through():
+    rng = np.random.default_rng(8)
+    X = rng.uniform(0, 1, (400, 1))
+    y = np.sqrt(X[:, 0]) + rng.normal(0, 0.1, 400)
+    est = ReluSumRegressor(n_units=8, monotone="increasing", shape="concave").fit(X, y)
+    r = relusum.fit((X[:, 0], y), n_units=8, monotone="increasing", shape="concave")
+    assert est.model_.allclose(r.model)
+    slopes = est.model_.slopes[1:]  # the pieces on the domain
+    assert np.all(slopes >= -1e-9) and np.all(np.diff(slopes) <= 1e-9)
+    q = ReluSumRegressor(n_units=6, loss="quantile", quantile=0.9).fit(X, y)
+    assert abs(np.mean(y <= q.predict(X)) - 0.9) <= 0.02
+    with pytest.raises(ValueError, match="one column"):
+        ReluSumRegressor(monotone="increasing").fit(np.hstack([X, X**2]), y)

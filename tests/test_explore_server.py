@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import relusum
 from relusum.explore import Limits, make_server
 from relusum.explore.api import TORCH_NEEDED
 
@@ -423,6 +424,9 @@ def test_the_training_task_names_the_extra_not_the_import_error(monkeypatch):
     from relusum.explore.tasks import task_train
 
     monkeypatch.setitem(sys.modules, "relusum.torch_bridge", None)
+    # An earlier test may have imported it: `from relusum import torch_bridge` would then
+    # find the package attribute and never consult sys.modules.
+    monkeypatch.delattr(relusum, "torch_bridge", raising=False)
     with pytest.raises(ValueError) as info:
         task_train(
             {"formula": "x", "domain": [0, 1], "samples": 10}, 2, 1, 0, progress=lambda f, w: None

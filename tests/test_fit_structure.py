@@ -34,9 +34,9 @@ RANK = {
     "api": 10,
     "hints": 0,
     "summary": 3,  # sufficient statistics of data seen in chunks
-    "stats": 3,  # standard errors and bands (refits through api lazily)
+    "stats": 4,  # standard errors and bands (bootstrap refits with fixed / free_l2)
     "batch": 4,
-    "select": 9,  # the choice of n (refits through api lazily)
+    "select": 9,  # the choice of n (relusum.fit is passed in, not imported)
     "additive": 11,  # additive models of several inputs, built on fit
 }
 
@@ -57,10 +57,9 @@ def _fitting_imports(path: Path) -> set[str]:
     return out
 
 
-# Drivers that refit through the public entry point, imported inside a function:
-# FitResult.inference() (report -> stats), the bootstrap and the choice of n
-# (stats, select -> api).  Nothing else may import upward, even lazily.
-LAZY_UPWARD = {("report", "stats"), ("stats", "api"), ("select", "api")}
+# FitResult.inference() and .band() are methods of the result object, so report
+# imports stats inside them.  Nothing else may import upward, even lazily.
+LAZY_UPWARD = {("report", "stats")}
 
 
 def test_layers_import_downward_only():

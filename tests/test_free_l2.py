@@ -468,6 +468,7 @@ def envelope_dp(x, y, pieces, bins, keep=8, grid=60):
     return edges[np.array(sorted(cuts))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 3])
 def test_seasonal_series_is_a_global_optimum_against_refits_and_an_exhaustive_dp(seed):
     x, y = seasonal(seed)
@@ -564,6 +565,7 @@ def test_large_data_search_is_as_good_as_the_full_resolution_search(monkeypatch)
     assert fast <= full * 1.0001
 
 
+@pytest.mark.slow
 def test_cli_optimal_knots_on_a_million_rows_stay_under_200_bytes_per_point(tmp_path):
     # issue 16: `relusum fit --data` with 10^6 rows and --knots optimal, peak RSS per row
     import subprocess

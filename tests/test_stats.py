@@ -110,8 +110,9 @@ def test_free_knot_errors_agree_with_piecewise_regression():
     rng = np.random.default_rng(0)
     xx = np.linspace(0, 20, 200)
     yy = 100 - 4 * xx + 2 * np.maximum(xx - 7, 0) + rng.normal(size=xx.size)
-    res = pr.Fit(xx, yy, n_breakpoints=1).get_results()["estimates"]["breakpoint1"]
     r = relusum.fit((xx, yy), knots="optimal", n_units=2)
+    start = [float(r.model.knots[1])]
+    res = pr.Fit(xx, yy, start_values=start, n_boot=0).get_results()["estimates"]["breakpoint1"]
     # Two units: one pinned at A (a sloped first piece) and one free breakpoint.
     assert r.model.knots[0] == pytest.approx(0.0)
     inf = r.inference()
@@ -189,8 +190,11 @@ def test_free_knot_errors_agree_with_piecewise_regression_on_simulated_truth():
     rng = np.random.default_rng(11)
     x = rng.uniform(0, 1, 1000)
     y = truth(x) + rng.normal(0, 0.2, x.size)
-    est = pr.Fit(x, y, n_breakpoints=2, n_boot=0).get_results()["estimates"]
     r = relusum.fit((x, y), domain=(0, 1), pieces=3, knots="optimal")
+    # Muggeo's iteration started from relusum's breakpoints (its default start is random):
+    # both are at the same least-squares optimum, so estimates and errors must agree.
+    start = [float(v) for v in r.model.knots[1:]]
+    est = pr.Fit(x, y, start_values=start, n_boot=0).get_results()["estimates"]
     inf = r.inference()
     for k, name in enumerate(("breakpoint1", "breakpoint2")):
         assert r.model.knots[1 + k] == pytest.approx(est[name]["estimate"], rel=0.01)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -148,9 +149,16 @@ class OutputPlan:
                 )
             if os.path.lexists(target):
                 overwritten.append(target)
-        for target, tmp in self._items:
-            os.replace(tmp, target)
-        self._items = []
+        # Signals wait until every file is in place: a command is never half-committed.
+        mask = getattr(signal, "pthread_sigmask", None)  # POSIX only
+        blocked = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if mask else None
+        try:
+            for target, tmp in self._items:
+                os.replace(tmp, target)
+            self._items = []
+        finally:
+            if mask is not None and blocked is not None:
+                mask(signal.SIG_SETMASK, blocked)
         return overwritten
 
     def abort(self) -> None:

@@ -53,8 +53,8 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
     knots : {"uniform", "quantile", "optimal"}
         Knot placement (per column).  ``"optimal"`` is free-knot least squares
         for one column and backfitting for several.
-    loss : {None, "l2", "linf"}
-        ``None`` means least squares (``"linf"``: one column only).
+    loss : {None, "l2", "linf", "l1", "huber", "quantile"}
+        ``None`` means least squares; the others need one column.
     tol : float, optional
         One column only: the fewest units whose error is within ``tol``.
     max_units : int
@@ -65,6 +65,10 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
         Folds of ``selection="cv"``.
     random_state : int
         Seed of the cross-validation folds.
+    monotone, shape, slope_bounds, value_bounds, through, right_slope : optional
+        Shape constraints, as in :func:`relusum.fit` (one column).
+    huber_delta, quantile : float, optional
+        Parameters of ``loss="huber"`` and ``loss="quantile"``.
 
     Attributes
     ----------
@@ -93,6 +97,14 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
         selection: str = "cv",
         folds: int = 5,
         random_state: int = 0,
+        monotone: str | None = None,
+        shape: str | None = None,
+        slope_bounds: tuple | None = None,
+        value_bounds: tuple | None = None,
+        through: Any = None,
+        right_slope: float | None = None,
+        huber_delta: float | None = None,
+        quantile: float | None = None,
     ) -> None:
         self.n_units = n_units
         self.knots = knots
@@ -102,6 +114,14 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
         self.selection = selection
         self.folds = folds
         self.random_state = random_state
+        self.monotone = monotone
+        self.shape = shape
+        self.slope_bounds = slope_bounds
+        self.value_bounds = value_bounds
+        self.through = through
+        self.right_slope = right_slope
+        self.huber_delta = huber_delta
+        self.quantile = quantile
 
     # -- scikit-learn plumbing ----------------------------------------------
     def __sklearn_tags__(self):
@@ -114,8 +134,10 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"knots must be one of {', '.join(KNOT_PLACEMENTS)}; got {self.knots!r}"
             )
-        if self.loss not in (None, "l2", "linf"):
-            raise ValueError(f"loss must be None, 'l2' or 'linf'; got {self.loss!r}")
+        if self.loss not in (None, "l2", "linf", "l1", "huber", "quantile"):
+            raise ValueError(
+                f"loss must be None, 'l2', 'linf', 'l1', 'huber' or 'quantile'; got {self.loss!r}"
+            )
         if self.selection not in SELECTIONS:
             raise ValueError(
                 f"selection must be one of {', '.join(SELECTIONS)}; got {self.selection!r}"
@@ -139,8 +161,11 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("sample_weight is zero everywhere")
         d = X.shape[1]
         pos = w > 0
-        if d > 1 and (self.loss == "linf" or self.tol is not None):
-            raise ValueError(f"loss='linf' and tol= apply to one column; X has {d} columns")
+        if d > 1 and (self.loss not in (None, "l2") or self.tol is not None or self._shape()):
+            raise ValueError(
+                "loss other than 'l2', tol= and shape constraints apply to one column; "
+                f"X has {d} columns"
+            )
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
         self.selection_curve_ = None
         if d == 1:
@@ -167,7 +192,7 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
                 "ReluSumRegressor needs at least two distinct x values (with weight > 0)"
             )
         weights = None if np.all(ws == 1.0) else ws
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(self._shape())
         if self.loss is not None:
             kwargs["loss"] = self.loss
         if self.tol is not None:
@@ -203,6 +228,20 @@ class ReluSumRegressor(RegressorMixin, BaseEstimator):
         self.models_ = [result.model]
         self.n_units_ = [result.model.n_units]
         self.report_ = result.report
+
+    def _shape(self) -> dict[str, Any]:
+        """The constraint and robust-loss options that are set, as ``fit`` keywords."""
+        names = (
+            "monotone",
+            "shape",
+            "slope_bounds",
+            "value_bounds",
+            "through",
+            "right_slope",
+            "huber_delta",
+            "quantile",
+        )
+        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
     def _knots_1d(self) -> str:
         return "optimal" if self.knots == "optimal" else "uniform"

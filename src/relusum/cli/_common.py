@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ __all__ = [
     "check_output",
     "commit_outputs",
     "dump_json",
+    "finite_payload",
     "positive_int",
     "positive_float",
 ]
@@ -92,12 +94,38 @@ def commit_outputs(plan: OutputPlan) -> None:
         print(f"relusum: overwrote {path}", file=sys.stderr)
 
 
+#: Fields whose value must be a finite number: the model and its measured errors.  Any other
+#: non-finite field (such as an unbounded error on the whole real line) is written as null.
+FINITE_FIELDS = frozenset(
+    {"bias", "knots", "weights", "domain", "rmse", "max_abs_error", "x", "y", "seconds"}
+)
+
+
 def dump_json(payload: Any) -> str:
-    """Strict JSON (no NaN or Infinity): a non-finite number is a bug or an overflow."""
-    try:
-        return json.dumps(payload, allow_nan=False)
-    except ValueError:
-        raise ValueError(
-            "a result is not a finite number (the values overflow double precision); "
-            "nothing printed"
-        ) from None
+    """Strict JSON (no NaN or Infinity).
+
+    A non-finite model parameter or measured error is refused, naming its field
+    (it means the values overflowed); any other non-finite field is written as
+    ``null``, which strict parsers accept.
+    """
+    return json.dumps(finite_payload(payload), allow_nan=False)
+
+
+def finite_payload(payload: Any) -> Any:
+    """``payload`` with non-finite optional fields as None; see :func:`dump_json`."""
+    return _finite(payload, "", None)
+
+
+def _finite(obj: Any, path: str, key: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        if key in FINITE_FIELDS:
+            raise ValueError(
+                f"the result's {path} is {obj}, which JSON cannot hold (the values overflow "
+                "double precision); nothing printed"
+            )
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v, f"{path}.{k}".lstrip("."), k) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v, f"{path}[{i}]", key) for i, v in enumerate(obj)]
+    return obj

@@ -14,6 +14,7 @@ from relusum.cli._common import (
     commit_outputs,
     domain_from,
     dump_json,
+    finite_payload,
     positive_float,
     positive_int,
 )
@@ -282,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
             }
         if args.band is not None:
             payload["uncertainty"] = result.inference().to_dict(args.band)
+        payload = finite_payload(payload)  # strict JSON for --json and --save alike
         text = dump_json(payload) if args.json else None
         if tmp_save is not None:
             model_keys = result.model.to_dict()

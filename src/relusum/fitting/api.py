@@ -244,6 +244,7 @@ def fit(
             folds,
             max_units,
             progress,
+            fit=fit,
         )
     if n_units is not None:
         n_units = check_n_units(n_units)

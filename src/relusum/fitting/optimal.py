@@ -93,7 +93,7 @@ def fit_optimal(
         best = measure(model, target)[1]
         tiny = 1e-10 * (1.0 + float(np.max(np.abs(target.y))))
         candidates = []
-        if target.fn is not None:
+        if target.fn is not None and best > tiny:
             candidates.append(
                 (
                     "uniform knots (linear program)",

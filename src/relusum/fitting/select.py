@@ -121,11 +121,14 @@ def select_units(
     selection: str = "cv",
     folds: int = 5,
     seed: int = 0,
+    *,
+    fit: Callable[..., Any],
     **fit_kwargs: Any,
 ) -> tuple[int, list[tuple[int, float]]]:
-    """Best ``n_units`` for a data target by ``selection``; see the module docstring."""
-    from relusum.fitting.api import fit
+    """Best ``n_units`` for a data target by ``selection``; see the module docstring.
 
+    ``fit`` is :func:`relusum.fit` (passed in, so this module does not import upward).
+    """
     if target.fn is not None:
         raise ValueError(
             "n_units='auto' chooses units for noisy data; for a function give tol= "
@@ -170,19 +173,22 @@ def fit_auto(
     folds: int,
     max_units: int,
     progress: Any,
+    fit: Callable[..., Any],
 ):
-    """``fit(..., n_units="auto")``: select n, fit it on all the data, keep the curve."""
+    """``fit(..., n_units="auto")``: select n, fit it on all the data, keep the curve.
+
+    ``fit`` is :func:`relusum.fit`, passed in by it.
+    """
     import dataclasses
     import time
 
-    from relusum.fitting.api import fit
     from relusum.targets import make_target
 
     if loss != "l2":
         raise ValueError(f"n_units='auto' selects least-squares fits (loss='l2'), not {loss!r}")
     start = time.perf_counter()
     tgt = make_target(target, domain, samples, sample_weight)
-    n, curve = select_units(tgt, knots, max_units, selection, folds, progress=progress)
+    n, curve = select_units(tgt, knots, max_units, selection, folds, fit=fit, progress=progress)
     r = fit(
         (tgt.x, tgt.y),
         domain=tgt.domain,

@@ -384,11 +384,15 @@ def bootstrap_band(
     n_boot: int = 200,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile band from ``n_boot`` pairs-bootstrap refits (seeded, same fit options).
+    """Percentile band from ``n_boot`` pairs-bootstrap refits (seeded, same knot choice).
 
+    Fixed knots are refitted by banded least squares; optimal knots by the
+    free-knot search again (a first knot pinned at ``A`` stays pinned).
     ``kind="prediction"`` adds resampled residuals to each refitted curve.
     """
-    from relusum.fitting.api import fit
+    from relusum.fitting.fixed import lstsq_knots
+    from relusum.fitting.free_l2 import free_knot_l2
+    from relusum.targets import make_target
 
     level = _check_level(level)
     if kind not in BAND_KINDS:
@@ -404,22 +408,19 @@ def bootstrap_band(
     resid = tgt.y - result.model(tgt.x)
     curves = np.empty((int(n_boot), xa.size))
     free = rep.knots == "optimal"
-    pinned = free and result.model.n_units > 0 and result.model.knots[0] == tgt.domain[0]
-    size = {"pieces": rep.n_units} if pinned else {"n_units": rep.n_units}
-    knots = "optimal" if free else result.model.knots
+    model = result.model
+    pinned = free and model.n_units > 0 and model.knots[0] == tgt.domain[0]
     for b in range(int(n_boot)):
         idx = rng.integers(0, n, n)
         w = None if tgt.weight is None else tgt.weight[idx]
         try:
-            m = fit(
-                (tgt.x[idx], tgt.y[idx]),
-                domain=tgt.domain,
-                knots=knots,
-                sample_weight=w,
-                **size,
-            ).model
+            t = make_target((tgt.x[idx], tgt.y[idx]), tgt.domain, sample_weight=w)
+            if free:
+                m = free_knot_l2(t, model.n_units, progress=False, pin_first=pinned)
+            else:
+                m = lstsq_knots(t, model.knots)
         except ValueError:  # a resample without enough distinct x for n units
-            m = result.model
+            m = model
         f = np.asarray(m(xa.ravel()), dtype=float)
         if kind == "prediction":
             f = f + rng.choice(resid, f.size)

@@ -40,7 +40,7 @@ def _pair_quadratics(prob: _Problem, bounds: np.ndarray, tau: np.ndarray):
 
 
 def envelope_knots(
-    prob: _Problem, n: int, pinned: bool, bins: int, keep: int = 8, grid: int = 32
+    prob: _Problem, n: int, pinned: bool, bins: int, keep: int = 16, grid: int = 64
 ) -> np.ndarray | None:
     """Knots of the best continuous fit with knots on the edges of ``bins`` equal-count bins.
 

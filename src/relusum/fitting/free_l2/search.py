@@ -31,6 +31,7 @@ from relusum.fitting.free_l2.moves import (
     _evolve,
     _grow,
     _hop,
+    _pair_moves,
     _polish,
     _swap,
 )
@@ -229,10 +230,15 @@ def _search(
             if seg is not None:
                 starts.append((seg, pinned))
         if thorough and not prob.is_function and ENVELOPE_BINS > 0 and pieces <= 64:
-            env = envelope_knots(prob, n, pinned, int(np.clip(8 * (n + 1), 40, ENVELOPE_BINS)))
-            if env is not None:
-                starts.append((env, pinned))
-                global_start.add(pinned)
+            bins = int(np.clip(8 * (n + 1), 40, ENVELOPE_BINS))
+            for keep, grid in (
+                (8, 32),
+                (16, 64),
+            ):  # two prunings: each finds basins the other loses
+                env = envelope_knots(prob, n, pinned, bins, keep, grid)
+                if env is not None:
+                    starts.append((env, pinned))
+                    global_start.add(pinned)
     seen: set[bytes] = set()
     results: list[tuple[_State, bool]] = []
     for h0, pinned in starts:
@@ -268,6 +274,8 @@ def _search(
             if st.h.size <= 32:
                 st = _polish(prob, st, pinned, rounds=1)
             st = _hop(prob, st, pinned, rng, 8)
+            if st.h.size <= 32:
+                st = _pair_moves(prob, st, pinned)
         st = _lm(prob, st.h, pinned)  # converge the winner of the moves
         if st.ssr < best.ssr:
             best = st

@@ -288,6 +288,40 @@ def _grow(
                 if v < vmin:
                     vmin, imin = v, i
                 i = nxt[i]
+        elif hk == inf:  # one-sided (lower) gate: only the lowest vertex matters
+            vmax = inf
+            i = imin
+            vmin = A[i] * d + C[i]
+            while True:
+                t = nxt[i]
+                v = A[t] * d + C[t]
+                if v < vmin:
+                    i, vmin = t, v
+                    continue
+                t = prv[i]
+                v = A[t] * d + C[t]
+                if v < vmin:
+                    i, vmin = t, v
+                    continue
+                break
+            imin = i
+        elif lk == -inf:  # one-sided (upper) gate
+            vmin = -inf
+            i = imax
+            vmax = A[i] * d + C[i]
+            while True:
+                t = nxt[i]
+                v = A[t] * d + C[t]
+                if v > vmax:
+                    i, vmax = t, v
+                    continue
+                t = prv[i]
+                v = A[t] * d + C[t]
+                if v > vmax:
+                    i, vmax = t, v
+                    continue
+                break
+            imax = i
         else:
             i = imax
             vmax = A[i] * d + C[i]

@@ -231,7 +231,7 @@ def minimax_target(
         pieces_for(n_units, flat_first),
         flat_first,
         True,
-        max(rtol, 1e-5),
+        max(rtol, 1e-4),
         hi=err / g.half * (1.0 + 1e-12),
         progress=progress,
         guess=err / g.half * (1.0 - 4e-3),
