@@ -27,12 +27,17 @@ extensions = [
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
-    "sphinxarg.ext",
     "relusum_docs",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "README.md", "bench/*.md", "*/GALLERY_HEADER.rst", "sg_execution_times.rst"]
+exclude_patterns = [
+    "_build",
+    "README.md",
+    "bench/*.md",
+    "*/GALLERY_HEADER.rst",
+    "sg_execution_times.rst",
+]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]  # docs/benchmarks.md starts its sections at level 2

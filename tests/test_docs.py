@@ -8,6 +8,7 @@ On the 2-core CI machine the build takes about 2-3 minutes (the gallery is most 
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -62,6 +63,22 @@ def test_cli_reference_is_generated_from_the_parser(site):
             for opt in action.option_strings:
                 if opt.startswith("--"):
                     assert opt in text, (name, opt)
+
+
+def test_cli_reference_is_exactly_the_help_text(site, monkeypatch):
+    sys.path.insert(0, str(ROOT / "src"))
+    from relusum.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "100")  # the width the docs render at
+    page = (site / "reference" / "cli.html").read_text()
+    blocks = [
+        html.unescape(re.sub(r"<[^>]+>", "", b))
+        for b in re.findall(r"<pre>(.*?)</pre>", page, re.S)
+    ]
+    parser = build_parser()
+    expected = [parser.format_help()]
+    expected += [s.format_help() for s in parser._subparsers._group_actions[0].choices.values()]
+    assert [b.strip() for b in blocks] == [e.strip() for e in expected]
 
 
 def test_api_reference_covers_every_public_name(site):

@@ -23,6 +23,47 @@ class JsonExample(SphinxDirective):
         return [block]
 
 
+class CliHelp(SphinxDirective):
+    """``relusum --help`` and ``relusum COMMAND --help``, from the argparse parser itself.
+
+    The text is exactly what the command prints (at 100 columns), one section per command,
+    so the reference cannot drift from the code and no help text is re-read as markup.
+    """
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        import os
+
+        from relusum.cli import build_parser
+
+        old = os.environ.get("COLUMNS")
+        os.environ["COLUMNS"] = "100"
+        try:
+            parser = build_parser()
+            out: list[nodes.Node] = [_literal(parser.format_help())]
+            choices = parser._subparsers._group_actions[0].choices  # the subcommands
+            for name, sub in choices.items():
+                section = nodes.section(ids=[f"cli-{name}"], names=[f"relusum {name}"])
+                section += nodes.title(text=f"relusum {name}")
+                section += _literal(sub.format_help())
+                self.state.document.note_implicit_target(section)
+                out.append(section)
+        finally:
+            if old is None:
+                del os.environ["COLUMNS"]
+            else:
+                os.environ["COLUMNS"] = old
+        return out
+
+
+def _literal(text: str) -> nodes.literal_block:
+    block = nodes.literal_block(text, text)
+    block["language"] = "text"
+    return block
+
+
 def setup(app):  # noqa: ANN001, ANN201
     app.add_directive("relusum-json-example", JsonExample)
+    app.add_directive("relusum-cli-help", CliHelp)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "relusum.cli.explore",
     "relusum.cli.tour",
     "relusum.cli.net",
+    "relusum.cli.activations",
 )
 
 #: Short options that exist; any other token that starts with a single '-' is

@@ -130,15 +130,19 @@ class ReluSumActivation(nn.Module):
             return self.relu_form(x)
         if h.numel() == 0:
             return torch.zeros_like(x) + c[0]
+        # index_select on flat tensors: several times faster than advanced indexing
+        xf = x.reshape(-1)
         if not self.trainable and self._cells:
-            u = (x - self._lo).mul_(self._inv).clamp_(0, self._cells).nan_to_num_(0.0)
-            k = self._tab[u.to(torch.int32)]
-            hp = self._hp.to(x.dtype)
+            u = (xf - self._lo).mul_(self._inv).clamp_(0, self._cells).nan_to_num_(0.0)
+            k = torch.index_select(self._tab, 0, u.to(torch.int32))
             # The cell's table entry is the piece, or one off after rounding of u.
-            k = k + (x >= hp[k + 1]).to(torch.int32) - (x < hp[k]).to(torch.int32)
+            hp = self._hp.to(x.dtype)
+            k += (xf >= torch.index_select(hp[1:], 0, k)).to(torch.int32)
+            k -= (xf < torch.index_select(hp[:-1], 0, k)).to(torch.int32)
         else:
-            k = torch.bucketize(x, h, right=True)
-        return torch.addcmul(c[k], s[k], x)
+            k = torch.bucketize(xf, h, right=True)
+        y = torch.addcmul(torch.index_select(c, 0, k), torch.index_select(s, 0, k), xf)
+        return y.view_as(x)
 
     def to_relusum(self) -> ReluSum:
         """The exact :class:`ReluSum` of the current parameters."""

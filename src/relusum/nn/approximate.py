@@ -185,11 +185,10 @@ def _function_key(module: nn.Module) -> str:
     return repr(module)
 
 
-def _modularize(model: nn.Module) -> nn.Module:
-    """Turn functional activation calls into modules with ``torch.fx`` (when traceable)."""
+def _functional_table() -> dict[Callable, type]:
     import torch.nn.functional as F
 
-    table = {
+    return {
         F.gelu: nn.GELU,
         F.silu: nn.SiLU,
         F.softplus: nn.Softplus,
@@ -201,10 +200,55 @@ def _modularize(model: nn.Module) -> nn.Module:
         F.tanh: nn.Tanh,
         F.sigmoid: nn.Sigmoid,
     }
-    try:
-        gm = torch.fx.symbolic_trace(model)
-    except Exception:  # noqa: BLE001 - untraceable models keep their functional calls
-        return model
+
+
+def _modularize_attributes(model: nn.Module) -> None:
+    """Activation functions stored as attributes (``layer.activation = F.gelu``) become modules.
+
+    ``torch.nn.TransformerEncoderLayer`` and ``TransformerDecoderLayer`` keep
+    ``activation="gelu"`` this way and call it in their forward; their fused fast
+    path (flag ``activation_relu_or_gelu``) is switched off so that the swapped
+    module is the one that runs.
+    """
+    table = _functional_table()
+    for mod in list(model.modules()):
+        for attr, value in list(vars(mod).items()):
+            if attr.startswith("_") or not callable(value) or isinstance(value, nn.Module):
+                continue
+            try:
+                cls = table.get(value)
+            except TypeError:  # unhashable callables are not activations
+                continue
+            if cls is None:
+                continue
+            delattr(mod, attr)
+            mod.add_module(attr, cls())
+            if hasattr(mod, "activation_relu_or_gelu"):
+                mod.activation_relu_or_gelu = 0
+
+
+def _modularize(model: nn.Module) -> nn.Module:
+    """Turn functional activation calls into modules with ``torch.fx`` (when traceable)."""
+    table = _functional_table()
+    aten = torch.ops.aten
+    # graphs of torch.export programs (``ep.module()``) call the ATen operators
+    table.update(
+        {
+            aten.gelu.default: nn.GELU,
+            aten.silu.default: nn.SiLU,
+            aten.tanh.default: nn.Tanh,
+            aten.sigmoid.default: nn.Sigmoid,
+            aten.mish.default: nn.Mish,
+            aten.hardswish.default: nn.Hardswish,
+        }
+    )
+    if isinstance(model, torch.fx.GraphModule):
+        gm = model  # already a graph (and possibly not traceable again)
+    else:
+        try:
+            gm = torch.fx.symbolic_trace(model)
+        except Exception:  # noqa: BLE001 - untraceable models keep their functional calls
+            return model
     changed = False
     for i, node in enumerate(list(gm.graph.nodes)):
         if node.op == "call_function" and node.target in table and len(node.args) == 1:
@@ -274,6 +318,7 @@ def approximate_activations(
     if not (isinstance(margin, (int, float)) and margin >= 0 and math.isfinite(margin)):
         raise ValueError(f"margin must be a non-negative number, got {margin!r}")
     work = model if inplace else copy.deepcopy(model)
+    _modularize_attributes(work)
     work = _modularize(work)
     work.eval()
     targets = [

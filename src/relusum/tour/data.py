@@ -16,6 +16,7 @@ __all__ = [
     "TRAIN_UNITS",
     "TRAIN_STEPS",
     "MAX_TOUR_UNITS",
+    "LINF_MAX_UNITS",
     "METHODS",
     "TRAINED",
     "Comparison",
@@ -46,6 +47,10 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "optimal_l2": ("optimal knots, least squares", {"knots": "optimal", "loss": "l2"}),
     "optimal_linf": ("optimal knots, smallest max error", {"knots": "optimal", "loss": "linf"}),
 }
+#: Most units of the smallest-max-error fits in the convergence figure: they are exact minimax
+#: fits with a certificate, and cost seconds each beyond this (the tour would spend most of its
+#: time on them); their slope and factor are measured on the counts up to here.
+LINF_MAX_UNITS = 30
 #: Key and label of the trained networks' line.
 TRAINED = ("trained", "trained network (gradient descent)")
 #: Two slopes closer than this are "the same rate" in the tour's text: slopes fitted over one
@@ -122,12 +127,15 @@ class Convergence:
 
     def _asymptotic(self, errors: np.ndarray) -> np.ndarray:
         n = self.units.astype(float)
-        return np.isfinite(errors) & (errors > 0) & (n >= max(3.0, n.max() / 10.0))
+        ok = np.isfinite(errors) & (errors > 0)
+        top = n[ok].max() if np.any(ok) else n.max()  # the method's own largest count
+        return ok & (n >= max(3.0, top / 10.0))
 
     def slope(self, method: str, which: str = "max_error") -> float:
         """The least-squares slope of log(error) against log(units) on the larger unit counts.
 
-        Uses the points with ``n >= max(3, n_max / 10)`` (the asymptotic range);
+        Uses the points with ``n >= max(3, n_max / 10)`` (the asymptotic range; ``n_max``
+        the largest count the method was measured at);
         NaN with fewer than three such points.  About ``-2`` for a smooth target.
 
         Examples
@@ -149,7 +157,9 @@ class Convergence:
     def compare(self, method: str, reference: str, which: str = "max_error") -> Comparison | None:
         """How much smaller ``method``'s error is than ``reference``'s, on the larger unit counts.
 
-        ``None`` when either slope cannot be fitted (too few points).
+        Both slopes and the ratios use the same counts: those where both were
+        measured, from a tenth of the largest of them on.  ``None`` with fewer
+        than three such counts.
 
         Examples
         --------
@@ -164,13 +174,15 @@ class Convergence:
         """
         if method not in self.methods or reference not in self.methods:
             return None
-        p, q = self.slope(method, which), self.slope(reference, which)
-        if not (np.isfinite(p) and np.isfinite(q)):
-            return None
         mine, ref = getattr(self, which)[method], getattr(self, which)[reference]
-        both = self._asymptotic(mine) & self._asymptotic(ref)
-        if not np.any(both):
+        n = self.units.astype(float)
+        common = np.isfinite(mine) & (mine > 0) & np.isfinite(ref) & (ref > 0)
+        if not np.any(common):
             return None
+        both = common & (n >= max(3.0, n[common].max() / 10.0))  # one range for both slopes
+        if np.count_nonzero(both) < 3:
+            return None
+        p, q = (float(np.polyfit(np.log(n[both]), np.log(e[both]), 1)[0]) for e in (mine, ref))
         ratio = ref[both] / mine[both]
         return Comparison(
             method,

@@ -9,7 +9,7 @@ import numpy as np
 
 from relusum.fitting.api import FitResult, fit
 from relusum.model import ReluSum
-from relusum.tour.data import METHODS, Convergence
+from relusum.tour.data import LINF_MAX_UNITS, METHODS, Convergence
 from relusum.tour.progress import Progress
 
 __all__ = ["try_fit", "uniform_fits", "convergence"]
@@ -61,6 +61,9 @@ def convergence(
         e_rms = np.full(n_arr.size, np.nan)
         first_reason = None
         for k, n in enumerate(units):
+            if key == "optimal_linf" and n > LINF_MAX_UNITS:
+                bar.step(f"{label}: only up to {LINF_MAX_UNITS} units")
+                continue
             if key == "lstsq":
                 res: FitResult | None = lstsq[n]
             else:

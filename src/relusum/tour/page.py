@@ -342,7 +342,14 @@ def convergence_text(conv: Convergence, train: bool) -> str:
             if np.isfinite(p)
             else "too few points for a slope"
         )
-        lines.append(f"<li><b>{e(conv.labels[m])}</b>: {rate}</li>")
+        measured = conv.units[np.isfinite(conv.max_error[m])]
+        upto = ""
+        if m == "optimal_linf" and measured.size and measured.max() < conv.units.max():
+            upto = (
+                f" (fitted up to {int(measured.max())} units: these are exact minimax fits "
+                "with a certificate, and cost seconds each beyond that)"
+            )
+        lines.append(f"<li><b>{e(conv.labels[m])}</b>: {rate}{upto}</li>")
     comps = comparisons(conv)
     if not comps:
         knots_text = (

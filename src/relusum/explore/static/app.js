@@ -328,7 +328,7 @@
       if (r && !r.approx && r.max_abs_error < 0.05 && n <= 6) {
         el.innerHTML = "";
         const b = document.createElement("span"); b.className = "ok";
-        b.textContent = `Done: max error ${fmt(r.max_abs_error)} with ${n} units.`;
+        b.textContent = `Done: max error ${fmt(r.max_abs_error)} with ${n} unit${n === 1 ? "" : "s"}.`;
         el.appendChild(b);
       } else {
         el.textContent = `Goal: max error below 0.05 with 6 units (now ${r ? fmt(r.max_abs_error) : "–"}). ` +
