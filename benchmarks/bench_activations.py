@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import platform
 import tempfile
 import time
@@ -298,6 +299,7 @@ def main() -> int:
     tols = [1e-1, 1e-2, 1e-3] + ([] if args.quick else [1e-4])
     repeat = 9 if args.full else 5
     t0 = time.perf_counter()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     speed, ratios = speed_rows(sizes, repeat)
     units = units_rows(tols if args.full else tols[:3])
     models, kept, Xte = model_rows(tols)
@@ -308,7 +310,9 @@ def main() -> int:
         "",
         f"`python benchmarks/bench_activations.py{' --quick' if args.quick else ''}` on "
         f"{platform.machine()}, torch {torch.__version__}, one thread; "
-        f"{time.perf_counter() - t0:.0f} s in all.",
+        f"{time.perf_counter() - t0:.0f} s in all; load average {load:.1f} on "
+        f"{os.cpu_count()} CPUs at the start (timings on a loaded machine are noisy: where "
+        "the data fit in cache, at 10^5 and 10^6, `F.gelu` gains most and the ratios swing).",
         "",
         "## Forward time, 64 units, float32",
         "",

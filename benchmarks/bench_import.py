@@ -50,6 +50,35 @@ def import_time(mod: str) -> tuple[float, str]:
     return float(out[0]), (out[1] if len(out) > 1 else "")
 
 
+def heavy_importers() -> list[str]:
+    """``relusum`` modules that import a heavy package at import time (from ``-X importtime``).
+
+    importtime lists a module after everything it imported, indented less: the first
+    ``relusum.*`` line after a heavy package's line, at a smaller depth, imported it.
+    """
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    err = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import relusum"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stderr.splitlines()
+    rows = []
+    for line in err:
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1]
+            rows.append((len(name) - len(name.lstrip()), name.strip()))
+    found = []
+    for i, (depth, name) in enumerate(rows):
+        if name in HEAVY:
+            for d2, n2 in rows[i + 1 :]:
+                if d2 < depth and n2.startswith("relusum"):
+                    found.append(f"`{n2}` imports `{name}`")
+                    break
+    return found
+
+
 def repr_times(repeat: int) -> list[tuple[int, float, int, float, int]]:
     sys.path.insert(0, str(ROOT / "src"))
     import relusum
@@ -105,9 +134,11 @@ def main() -> int:
         f"({'met' if ratio <= 1.5 else 'NOT met'}).",
     ]
     if heavy:
+        who = heavy_importers()
         lines.append(
-            f"- Loaded at import: {heavy}. `python -X importtime -c 'import relusum'` shows "
-            "which module imports them."
+            f"- Loaded at import: {heavy}"
+            + (f" ({'; '.join(who)} at module level)" if who else "")
+            + ". `python -X importtime -c 'import relusum'` shows the chain."
         )
     lines += [
         "",

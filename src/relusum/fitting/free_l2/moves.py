@@ -294,3 +294,46 @@ def _end_pieces(prob: _Problem, st: _State, pinned: bool) -> _State:
     first = min((prob.state(c) for c in cands), key=lambda s: s.ssr)
     new = _lm(prob, first.h, pinned)
     return new if new.ssr < st.ssr * (1.0 - 1e-12) else st
+
+
+def _pair_moves(prob: _Problem, st: _State, pinned: bool, reach: int = 12) -> _State:
+    """Move each pair of close knots (a near-jump) together, with a new spacing.
+
+    Two knots a few samples apart model a jump; single-knot moves cannot
+    shift it (moving one knot alone breaks the jump), so the pair is moved
+    by up to ``reach`` samples with 1 to 8 samples between them, all
+    candidates in batched evaluations; LM from the best, kept if better.
+    """
+    x = prob.x
+    h = st.h
+    if h.size < 2:
+        return st
+    idx = np.searchsorted(x, h)
+    first = 1 if (pinned or not st.flat) else 0
+    cands = []
+    for k in np.flatnonzero(np.diff(idx) <= 8):
+        if k < first:
+            continue
+        for off in range(-reach, reach + 1):
+            for sep in range(1, 9):
+                i0 = idx[k] + off
+                i1 = i0 + sep
+                if i0 < 1 or i1 > x.size - 1 or not (x[i0 - 1] < x[i0] and x[i1 - 1] < x[i1]):
+                    continue
+                cand = h.copy()
+                cand[k] = 0.5 * (x[i0 - 1] + x[i0])
+                cand[k + 1] = 0.5 * (x[i1 - 1] + x[i1])
+                if np.all(np.diff(cand) > 0) and cand[-1] < prob.b and cand[0] >= prob.a:
+                    cands.append(cand)
+    if not cands:
+        return st
+    hs = np.array(cands)
+    chunk = max(1, 200_000 // max(x.size, 1))
+    vals = np.concatenate(
+        [prob.batch_ssr(hs[i : i + chunk], st.flat) for i in range(0, len(hs), chunk)]
+    )
+    i = int(np.argmin(vals))
+    if not vals[i] < st.ssr * (1 - 1e-12):
+        return st
+    new = _lm(prob, hs[i], pinned)
+    return new if new.ssr < st.ssr * (1.0 - 1e-12) else st
