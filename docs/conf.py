@@ -13,6 +13,24 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import relusum  # noqa: E402
 
+
+def _write_api_page() -> None:
+    """``reference/api.rst`` lists every name of ``relusum.__all__`` (so none is ever missed)."""
+    names = [n for n in relusum.__all__ if not n.startswith("_")]
+    text = (
+        "Python API\n==========\n\n"
+        "Every public name of ``relusum`` (``relusum.__all__``), from its docstring.\n\n"
+        ".. currentmodule:: relusum\n\n"
+        ".. autosummary::\n   :toctree: ../generated/api\n   :nosignatures:\n\n"
+        + "".join(f"   {n}\n" for n in names)
+    )
+    page = HERE / "reference" / "api.rst"
+    if not page.exists() or page.read_text() != text:
+        page.write_text(text)
+
+
+_write_api_page()
+
 project = "relusum"
 author = "relusum developers"
 copyright = "2026, relusum developers"
@@ -76,3 +94,14 @@ html_title = f"relusum {release}"
 html_static_path: list[str] = []
 templates_path = ["_templates"]
 html_show_sourcelink = False
+
+
+def _skip_reexports(app, what, name, obj, skip, options):  # noqa: ANN001, ANN202
+    """On a module page, skip members that already have their own top-level page."""
+    if what == "module" and name in relusum.__all__ and getattr(relusum, name, None) is obj:
+        return True
+    return None
+
+
+def setup(app):  # noqa: ANN001, ANN201
+    app.connect("autodoc-skip-member", _skip_reexports)
