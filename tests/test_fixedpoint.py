@@ -12,6 +12,7 @@ import pytest
 
 import relusum
 from relusum.fixedpoint import fixed_point_fit, fixed_point_table, parse_fixed_point
+from relusum.model import ReluSum
 
 
 def test_exhaustive_error_is_the_true_worst_case():
@@ -114,3 +115,11 @@ def test_parse_fixed_point():
     for bad in ("16", "a,b", "40,3", "8,7"):
         with pytest.raises(ValueError):
             parse_fixed_point(bad)
+
+
+def test_slope_rounding_costs_a_piece_width_not_the_distance_from_zero():
+    # One piece [7, 8] of slope 1/3 (not representable in Q.11): rounding the slope alone
+    # and the intercept alone errs by |ds| * 8 at x = 8; centred on the piece, |ds| * 0.5.
+    model = ReluSum(0.0, [7.0], [1.0 / 3.0], domain=(-8.0, 8.0))
+    t = fixed_point_table(model, model, 16, 11)
+    assert t.max_error <= 3 * 2.0**-12

@@ -6,8 +6,10 @@ Format ``Q(total, frac)``
 Evaluation (what the C header does, in integers only)
     ``k`` = the number of knots ``<= x`` (a binary search over the integer
     knots ``ceil(h * 2^frac)``); then ``y = ((s_k * x + 2^(frac-1)) >> frac) + c_k``
-    with ``s_k = round(slope * 2^frac)`` and ``c_k = round(intercept * 2^frac)``
-    (the piece's line ``slope * x + intercept``; 64-bit product, arithmetic shift).
+    with ``s_k = round(slope * 2^frac)`` and ``c_k`` the piece's intercept corrected for
+    the slope's rounding at the middle of the piece (in the domain) and then rounded, so the
+    slope's rounding costs at most half a piece's width times ``2^-(frac+1)``, not ``|x|``
+    times it (the piece's line ``slope * x + intercept``; 64-bit product, arithmetic shift).
 The check
     Every representable input in the domain is evaluated with exactly that
     integer arithmetic and compared with the target function in float64: the
@@ -148,7 +150,10 @@ def fixed_point_table(
     intercepts = np.concatenate(([m.bias], m.bias - np.cumsum(m.weights * h)))
     kq = np.ceil(h * scale).astype(np.int64)
     sq = np.round(slopes * scale).astype(np.int64)
-    cq = np.round(intercepts * scale).astype(np.int64)
+    # Each piece's rounded line agrees with its exact line at the piece's middle.
+    ends = np.concatenate(([dom[0]], np.clip(h, dom[0], dom[1]), [dom[1]]))
+    mid = 0.5 * (ends[:-1] + ends[1:])
+    cq = np.round((intercepts + (slopes - sq / scale) * mid) * scale).astype(np.int64)
     if np.any(np.abs(sq) >= 2**31) or np.any(np.abs(cq) >= 2**31):
         raise ValueError(f"the slopes or intercepts do not fit in 32-bit Q.{frac} integers")
     table = FixedPointTable(total, frac, kq, sq, cq, (float(dom[0]), float(dom[1])), 0.0, 0)
