@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import relusum
+from relusum.fitting.api import measure
 from relusum.model import ReluSum
 
 pytestmark = pytest.mark.browser
@@ -266,7 +267,7 @@ def test_hand_mode_changes_the_curve(page):
     assert "a = 1" in text and "b = −h" in text and "h = −b/a" in text and "w = 2.5" in text
     # The readouts are then measured by the server on the verification grid.
     p.wait("relusumState.report && !relusumState.report.approx")
-    ref = relusum.fitting.api.measure(
+    ref = measure(
         ReluSum(m["bias"], m["knots"], m["weights"], (-np.pi, np.pi)),
         relusum.make_target("sin(x)", ("-pi", "pi")),
     )

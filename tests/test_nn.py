@@ -314,7 +314,7 @@ def test_transformer_gelu_layers_are_replaced_with_bounded_output_change():
     # each feed-forward block: |linear2(sum(z)) - linear2(gelu(z))| <= |W2| @ tol, on real inputs
     for old, cur in zip(model.enc.layers, new.enc.layers):
         seen = []
-        hook = old.linear1.register_forward_hook(lambda m, i, o: seen.append(o.detach()))
+        hook = old.linear1.register_forward_hook(lambda m, i, o, seen=seen: seen.append(o.detach()))
         with torch.no_grad():
             model(xt[:200])
             hook.remove()

@@ -15,10 +15,7 @@ Examples
 """
 
 from relusum._version import __version__
-from relusum.fitting import FitReport, FitResult, fit
-from relusum.formula import FormulaError, parse_formula
 from relusum.model import ReluSum
-from relusum.targets import Data, make_target, read_csv
 
 __all__ = [
     "__version__",
@@ -36,15 +33,33 @@ __all__ = [
 ]
 
 
+# Public names resolved on first use: the fitting layer (SciPy), the scale layer
+# (pandas, pyarrow, Dask) and the scikit-learn estimator are loaded only when
+# used, so `import relusum` stays cheap.
+_LAZY = {
+    "fit": "relusum.fitting",
+    "FitResult": "relusum.fitting",
+    "FitReport": "relusum.fitting",
+    "Data": "relusum.targets",
+    "read_csv": "relusum.targets",
+    "make_target": "relusum.targets",
+    "parse_formula": "relusum.formula",
+    "FormulaError": "relusum.formula",
+    "fit_many": "relusum.scale.many",
+    "ReluSumRegressor": "relusum.estimator",
+}
+
+
 def __getattr__(name: str):
-    # The scale layer (pandas, pyarrow, Dask) and the scikit-learn estimator are
-    # loaded only when used: `import relusum` stays cheap.
-    if name == "fit_many":
-        from relusum.scale.many import fit_many
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'relusum' has no attribute {name!r}")
+    import importlib
 
-        return fit_many
-    if name == "ReluSumRegressor":
-        from relusum.estimator import ReluSumRegressor
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return ReluSumRegressor
-    raise AttributeError(f"module 'relusum' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
