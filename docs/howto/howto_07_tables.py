@@ -25,7 +25,7 @@ x = np.linspace(0, np.pi / 2, 7)
 print("read back equals the model:", np.allclose(back(x), r.model(x)))
 
 # %%
-# Fixed point: integer knots, slopes and intercepts in ``Q(total, frac)`` for chips without
+# Fixed point: integer knots, slopes and values in ``Q(total, frac)`` for chips without
 # floating point (:mod:`relusum.fixedpoint`). The error is measured on *every* representable
 # input, rounding included; ``fixed_point_fit`` finds the fewest units whose table meets a
 # tolerance.
