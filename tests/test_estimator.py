@@ -224,3 +224,14 @@ def test_constraints_and_robust_losses_pass_through():
     assert abs(np.mean(y <= q.predict(X)) - 0.9) <= 0.02
     with pytest.raises(ValueError, match="one column"):
         ReluSumRegressor(monotone="increasing").fit(np.hstack([X, X**2]), y)
+
+
+def test_additive_fit_on_one_column_equals_the_plain_fit():
+    from relusum.fitting.additive import fit_additive
+
+    rng = np.random.default_rng(9)
+    x = rng.uniform(-1, 1, 500)
+    y = np.sin(3 * x) + rng.normal(0, 0.05, x.size)
+    f = fit_additive(x[:, None], y, n_units=7)
+    r = relusum.fit((x, y), n_units=7)
+    np.testing.assert_allclose(f(x[:, None]), r.model(x), rtol=0, atol=1e-12)

@@ -1,6 +1,6 @@
 """
-Lookup tables: CSV and C
-========================
+Lookup tables: CSV, C and fixed point
+=====================================
 
 A ReluSum is a piecewise-linear function, so a table of its breakpoints is exact. Write it
 as CSV or as a C header; the CSV reads back into the same model.
@@ -25,6 +25,23 @@ x = np.linspace(0, np.pi / 2, 7)
 print("read back equals the model:", np.allclose(back(x), r.model(x)))
 
 # %%
+# Fixed point: integer knots, slopes and values in ``Q(total, frac)`` for chips without
+# floating point (:mod:`relusum.fixedpoint`). The error is measured on *every* representable
+# input, rounding included; ``fixed_point_fit`` finds the fewest units whose table meets a
+# tolerance.
+from relusum.fixedpoint import fixed_point_fit  # noqa: E402
+
+model, table = fixed_point_fit(np.tanh, (-4.0, 4.0), tol=2e-3, total=16, frac=11)
+print(
+    f"Q16.11 tanh table: {model.n_units} units, max error {table.max_error:.2e} "
+    f"over all {table.n_checked:,} inputs"
+)
+with tempfile.TemporaryDirectory() as tmp:
+    print(table.write_header(Path(tmp) / "tanh_q.h", name="tanh").read_text()[:500])
+
+# %%
+# The CLI: ``relusum fit "tanh(x)" --domain -4 4 --tol 2e-3 --fixed-point 16,11 --export t.h``.
+#
 # ``relusum.export.export(model, path)`` picks the format from the suffix
 # (``.json``, ``.csv``, ``.h``, ``.onnx``, ``.pt``); the CLI is
 # ``relusum fit "sin(x)" --domain 0 pi/2 --export sin.h``.

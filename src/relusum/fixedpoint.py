@@ -1,15 +1,15 @@
-"""Fixed-point lookup tables: integer knots, slopes and intercepts, checked exhaustively.
+"""Fixed-point lookup tables: integer knots, slopes and values, checked exhaustively.
 
 Format ``Q(total, frac)``
     A number ``v`` is the signed integer ``round(v * 2^frac)`` of ``total`` bits.
     Inputs and outputs use the same format.
 Evaluation (what the C header does, in integers only)
     ``k`` = the number of knots ``<= x`` (a binary search over the integer
-    knots ``ceil(h * 2^frac)``); then ``y = ((s_k * x + 2^(frac-1)) >> frac) + c_k``
-    with ``s_k = round(slope * 2^frac)`` and ``c_k`` the piece's intercept corrected for
-    the slope's rounding at the middle of the piece (in the domain) and then rounded, so the
-    slope's rounding costs at most half a piece's width times ``2^-(frac+1)``, not ``|x|``
-    times it (the piece's line ``slope * x + intercept``; 64-bit product, arithmetic shift).
+    knots ``ceil(h * 2^frac)``); then ``y = ((s_k * (x - a_k) + 2^(frac-1)) >> frac) + v_k``
+    with the piece's anchor ``a_k`` (its left integer knot), the rounded value
+    ``v_k`` of the sum there and the rounded slope ``s_k = round(slope * 2^frac)``
+    (64-bit product, arithmetic shift).  Anchoring each piece at its own knot
+    keeps the slope's rounding error proportional to the piece's width, not to |x|.
 The check
     Every representable input in the domain is evaluated with exactly that
     integer arithmetic and compared with the target function in float64: the
@@ -57,7 +57,8 @@ class FixedPointTable:
     frac: int
     knots: np.ndarray  # int64, sorted
     slopes: np.ndarray  # int64, len(knots) + 1
-    intercepts: np.ndarray  # int64, len(knots) + 1
+    anchors: np.ndarray  # int64, len(knots) + 1: where each piece's value is given
+    values: np.ndarray  # int64, len(knots) + 1: the rounded value at the anchor
     domain: tuple[float, float]
     max_error: float
     n_checked: int
@@ -67,8 +68,8 @@ class FixedPointTable:
         xq = np.asarray(xq, dtype=np.int64)
         k = np.searchsorted(self.knots, xq, side="right")
         half = (1 << (self.frac - 1)) if self.frac else 0
-        prod = self.slopes[k] * xq + half
-        return (prod >> self.frac) + self.intercepts[k]
+        prod = self.slopes[k] * (xq - self.anchors[k]) + half
+        return (prod >> self.frac) + self.values[k]
 
     def inputs(self) -> np.ndarray:
         """Every representable input in the domain."""
@@ -99,17 +100,18 @@ class FixedPointTable:
             f"#define {name.upper()}_FRAC_BITS {self.frac}",
             f"static const int32_t {name}_knots_q[{max(n, 1)}] = {knots_c};",
             f"static const int32_t {name}_slopes_q[{n + 1}] = {arr(self.slopes)};",
-            f"static const int32_t {name}_intercepts_q[{n + 1}] = {arr(self.intercepts)};",
+            f"static const int32_t {name}_anchors_q[{n + 1}] = {arr(self.anchors)};",
+            f"static const int32_t {name}_values_q[{n + 1}] = {arr(self.values)};",
             f"static inline int32_t {name}_eval_q(int32_t x) {{",
             "    int lo = 0, hi = " + f"{name.upper()}_N;",
             "    while (lo < hi) { /* k = number of knots <= x */",
             "        int mid = (lo + hi) / 2;",
             f"        if ({name}_knots_q[mid] <= x) lo = mid + 1; else hi = mid;",
             "    }",
-            f"    int64_t p = (int64_t){name}_slopes_q[lo] * x"
+            f"    int64_t p = (int64_t){name}_slopes_q[lo] * ((int64_t)x - {name}_anchors_q[lo])"
             + (f" + ((int64_t)1 << {self.frac - 1})" if self.frac else "")
             + ";",
-            f"    return (int32_t)((p >> {self.frac}) + {name}_intercepts_q[lo]);",
+            f"    return (int32_t)((p >> {self.frac}) + {name}_values_q[lo]);",
             "}",
             "#endif",
             "",
@@ -147,16 +149,16 @@ def fixed_point_table(
     m = model.simplify()
     h = m.knots
     slopes = np.concatenate(([0.0], np.cumsum(m.weights)))
-    intercepts = np.concatenate(([m.bias], m.bias - np.cumsum(m.weights * h)))
     kq = np.ceil(h * scale).astype(np.int64)
+    anchors = np.concatenate((kq[:1], kq)) if kq.size else np.zeros(1, dtype=np.int64)
+    vq = np.round(np.asarray(m(anchors / scale), dtype=float) * scale).astype(np.int64)
+    vq[0] = round(m.bias * scale)  # left of the first knot: the bias (slope 0)
     sq = np.round(slopes * scale).astype(np.int64)
-    # Each piece's rounded line agrees with its exact line at the piece's middle.
-    ends = np.concatenate(([dom[0]], np.clip(h, dom[0], dom[1]), [dom[1]]))
-    mid = 0.5 * (ends[:-1] + ends[1:])
-    cq = np.round((intercepts + (slopes - sq / scale) * mid) * scale).astype(np.int64)
-    if np.any(np.abs(sq) >= 2**31) or np.any(np.abs(cq) >= 2**31):
-        raise ValueError(f"the slopes or intercepts do not fit in 32-bit Q.{frac} integers")
-    table = FixedPointTable(total, frac, kq, sq, cq, (float(dom[0]), float(dom[1])), 0.0, 0)
+    if np.any(np.abs(sq) >= 2**31) or np.any(np.abs(vq) >= 2**31):
+        raise ValueError(f"the slopes or values do not fit in 32-bit Q.{frac} integers")
+    table = FixedPointTable(
+        total, frac, kq, sq, anchors, vq, (float(dom[0]), float(dom[1])), 0.0, 0
+    )
     xq = table.inputs()
     if xq.size == 0:
         raise ValueError(f"no representable Q{total}.{frac} input lies in the domain")
@@ -164,7 +166,7 @@ def fixed_point_table(
     if np.any(np.abs(yq) >= limit):
         raise ValueError(f"outputs overflow Q{total}.{frac}; use more total bits")
     err = float(np.max(np.abs(yq / scale - fn(xq / scale))))
-    return FixedPointTable(total, frac, kq, sq, cq, table.domain, err, int(xq.size))
+    return FixedPointTable(total, frac, kq, sq, anchors, vq, table.domain, err, int(xq.size))
 
 
 def fixed_point_fit(

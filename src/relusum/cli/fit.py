@@ -290,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
             result.model.save(tmp_save, **{k: v for k, v in payload.items() if k not in model_keys})
         for path, tmp in zip(args.export, tmp_exports):
             if fixed is not None and str(path).lower().endswith(".h"):
-                fixed.write_header(tmp)  # integer knots, slopes and intercepts
+                fixed.write_header(tmp)  # integer knots, slopes and values
             else:
                 export(result.model, tmp)
         if tmp_plot is not None:
