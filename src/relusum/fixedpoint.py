@@ -9,7 +9,7 @@ Evaluation (what the C header does, in integers only)
     with the piece's anchor ``a_k`` (its left integer knot), the rounded value
     ``v_k`` of the sum there and the rounded slope ``s_k = round(slope * 2^frac)``
     (64-bit product, arithmetic shift).  Anchoring each piece at its own knot
-    keeps the slope's rounding error proportional to the piece's width, not to |x|.
+    keeps the slope's rounding error proportional to the piece's width, not to ``|x|``.
 The check
     Every representable input in the domain is evaluated with exactly that
     integer arithmetic and compared with the target function in float64: the
