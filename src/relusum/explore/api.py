@@ -138,8 +138,10 @@ def torch_available() -> bool:
     )
 
 
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+def log_to_stderr(text: str) -> None:
+    """The server's error log: one write to stderr (a traceback for a 500, a line otherwise)."""
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    sys.stderr.flush()
 
 
 class ApiError(Exception):
@@ -237,7 +239,7 @@ class ExploreApi:
         self._jobs_lock = threading.Lock()
         self._unavailable: dict[str, str] = {}
         #: Called with the text of internal errors (tracebacks); the server sets it.
-        self.error_log: Callable[[str], None] = _stderr
+        self.error_log: Callable[[str], None] = log_to_stderr
 
     def close(self) -> None:
         """Stop the worker processes."""

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 import threading
 import time
 from typing import Any
 
-from relusum.explore.api import ExploreApi, Limits
+from relusum.explore.api import ExploreApi, Limits, log_to_stderr
 
 __all__ = ["ExploreServer", "make_server", "static_files", "LOOPBACK_HOSTS"]
 
@@ -78,10 +77,6 @@ def _raise_fd_limit(want: int) -> int:
     return want if soft == resource.RLIM_INFINITY else int(soft)
 
 
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 class ExploreServer:
     """The explorer's server; ``url`` is where the page is.
 
@@ -104,7 +99,7 @@ class ExploreServer:
 
         self.api = api
         self.log = log
-        self.log_error = error_log or _stderr
+        self.log_error = error_log or log_to_stderr
         api.error_log = self.log_error
         limits = api.limits
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
