@@ -100,8 +100,9 @@ def main() -> int:
             page.wait_for_timeout(500)
             for n in UNITS:
                 page.evaluate(SLIDER_JS, n - 1)  # warm up
-                slider = [page.evaluate(SLIDER_JS, n if k % 2 == 0 else n - 1)
-                          for k in range(REPEATS)]
+                slider = [
+                    page.evaluate(SLIDER_JS, n if k % 2 == 0 else n - 1) for k in range(REPEATS)
+                ]
                 page.evaluate(SLIDER_JS, n)
                 page.check("#hand")
                 page.wait_for_timeout(300)
@@ -109,10 +110,20 @@ def main() -> int:
                 page.uncheck("#hand")
                 page.wait_for_timeout(300)
                 direct = direct_fit_ms(n)
-                rows.append((n, statistics.median(slider), float(np.percentile(slider, 90)),
-                             statistics.median(hand), direct))
-                print(f"n={n}: slider {rows[-1][1]:.1f} ms (p90 {rows[-1][2]:.1f}), "
-                      f"hand {rows[-1][3]:.1f} ms, direct fit {direct:.1f} ms", file=sys.stderr)
+                rows.append(
+                    (
+                        n,
+                        statistics.median(slider),
+                        float(np.percentile(slider, 90)),
+                        statistics.median(hand),
+                        direct,
+                    )
+                )
+                print(
+                    f"n={n}: slider {rows[-1][1]:.1f} ms (p90 {rows[-1][2]:.1f}), "
+                    f"hand {rows[-1][3]:.1f} ms, direct fit {direct:.1f} ms",
+                    file=sys.stderr,
+                )
             browser.close()
     finally:
         srv.close()
@@ -136,8 +147,9 @@ def main() -> int:
         "|---:|---:|---:|---:|---:|---:|",
     ]
     for n, med, p90, hand, direct in rows:
-        lines.append(f"| {n} | {med:.1f} | {p90:.1f} | {hand:.1f} | {direct:.1f} | "
-                     f"{med / direct:.1f}× |")
+        lines.append(
+            f"| {n} | {med:.1f} | {p90:.1f} | {hand:.1f} | {direct:.1f} | {med / direct:.1f}× |"
+        )
     worst = rows[-1][1]
     verdict = "meets" if worst < 100 else "misses"
     lines += [

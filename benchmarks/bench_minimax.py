@@ -100,13 +100,24 @@ def table_linf(ns: list[int], pwlf_csv: Path | None) -> list[str]:
             if n > distinct - 1:
                 continue
             t0 = time.perf_counter()
-            opt = relusum.fit(tgt.fn if tgt.fn else (tgt.x, tgt.y), domain=tgt.domain,
-                              n_units=n, knots="optimal", loss="linf",
-                              samples=SAMPLES if tgt.fn else None, progress=False)
+            opt = relusum.fit(
+                tgt.fn if tgt.fn else (tgt.x, tgt.y),
+                domain=tgt.domain,
+                n_units=n,
+                knots="optimal",
+                loss="linf",
+                samples=SAMPLES if tgt.fn else None,
+                progress=False,
+            )
             sec = time.perf_counter() - t0
-            uni = relusum.fit(tgt.fn if tgt.fn else (tgt.x, tgt.y), domain=tgt.domain,
-                              n_units=n, knots="uniform", loss="linf",
-                              samples=SAMPLES if tgt.fn else None)
+            uni = relusum.fit(
+                tgt.fn if tgt.fn else (tgt.x, tgt.y),
+                domain=tgt.domain,
+                n_units=n,
+                knots="uniform",
+                loss="linf",
+                samples=SAMPLES if tgt.fn else None,
+            )
             lower = minimax_discontinuous(tgt.x, tgt.y, n + 1, domain=tgt.domain, rtol=1e-6)
             e_opt, e_uni = opt.report.max_abs_error, uni.report.max_abs_error
             asym = c / n**2 if c is not None else None
@@ -128,7 +139,9 @@ def _old_module():
     try:
         text = subprocess.run(
             ["git", "-C", str(ROOT), "show", "42c9cde:src/relusum/fitting/minimax.py"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -160,12 +173,22 @@ def table_exact(ns: list[int], n_sets: int) -> list[str]:
                 t_old = time.perf_counter() - t0
                 e_old = measure(m_old, tgt)[1]
             t0 = time.perf_counter()
-            r = relusum.fit(formula, domain=dom, n_units=n, knots="optimal", loss="linf",
-                            samples=SAMPLES, progress=False)
+            r = relusum.fit(
+                formula,
+                domain=dom,
+                n_units=n,
+                knots="optimal",
+                loss="linf",
+                samples=SAMPLES,
+                progress=False,
+            )
             sec = time.perf_counter() - t0
             ex = r.report.extra
-            ratio = r.report.max_abs_error / ex["sample_max_error"] if ex.get(
-                "sample_max_error") else float("nan")
+            ratio = (
+                r.report.max_abs_error / ex["sample_max_error"]
+                if ex.get("sample_max_error")
+                else float("nan")
+            )
             rows.append(
                 f"| {formula} | {n} | {fmt(e_old)} | "
                 f"{'-' if t_old is None else f'{t_old:.2f}'} | {fmt(r.report.max_abs_error)} | "
@@ -231,19 +254,29 @@ def table_tol(tols: list[float], max_uniform: int) -> list[str]:
     for formula, dom in TOL_TARGETS:
         for tol in tols:
             t0 = time.perf_counter()
-            opt = relusum.fit(formula, domain=dom, knots="optimal", loss="linf", tol=tol,
-                              progress=False)
+            opt = relusum.fit(
+                formula, domain=dom, knots="optimal", loss="linf", tol=tol, progress=False
+            )
             sec = time.perf_counter() - t0
             try:
-                uni = relusum.fit(formula, domain=dom, knots="uniform", loss="linf", tol=tol,
-                                  max_units=max_uniform, progress=False)
+                uni = relusum.fit(
+                    formula,
+                    domain=dom,
+                    knots="uniform",
+                    loss="linf",
+                    tol=tol,
+                    max_units=max_uniform,
+                    progress=False,
+                )
                 nu = uni.report.n_units
                 ratio = fmt(nu / opt.report.n_units)
                 nu_s = str(nu)
             except ValueError:
                 nu_s, ratio = f"> {max_uniform}", "-"
-            rows.append(f"| {formula} on [{dom[0]:g}, {dom[1]:g}] | {tol:g} | "
-                        f"{opt.report.n_units} | {nu_s} | {ratio} | {sec:.2f} |")
+            rows.append(
+                f"| {formula} on [{dom[0]:g}, {dom[1]:g}] | {tol:g} | "
+                f"{opt.report.n_units} | {nu_s} | {ratio} | {sec:.2f} |"
+            )
             print(rows[-1], flush=True)
     return rows
 
@@ -301,56 +334,60 @@ def main(argv: list[str] | None = None) -> int:
     if quick:
         scaling = table_scaling([1_000, 10_000, 100_000], [8, 64, 256], 16, 10_000)
     else:
-        scaling = table_scaling([1_000, 10_000, 100_000, 1_000_000], [8, 32, 128, 512, 1024],
-                                16, 100_000)
+        scaling = table_scaling(
+            [1_000, 10_000, 100_000, 1_000_000], [8, 32, 128, 512, 1024], 16, 100_000
+        )
     total = time.perf_counter() - t_all
     import scipy
 
-    text = "\n".join([
-        "# Max-error (minimax) fits: benchmark",
-        "",
-        "Written by `benchmarks/bench_minimax.py`"
-        + (" --quick" if quick else "") + "; do not edit by hand.",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}; "
-        f"whole run {total:.0f} s.",
-        "",
-        "## L∞ error: optimal against uniform knots, theory and a lower bound",
-        "",
-        f"Functions are fitted on {SAMPLES:,} uniform samples; the L∞ errors of the fits are "
-        "measured on relusum's verification grid (100,000 points, separate from the samples). "
-        "The asymptotic value is the free-knot optimum for large n. The lower bound is the "
-        "best max error of n + 1 lines that need not join, on the same samples "
-        "(exact: greedy + bisection); no continuous n-unit fit beats it on those points.",
-        "",
-        *linf,
-        "",
-        "## Exact minimax against the 0.1.0 greedy sweep",
-        "",
-        "Errors on the verification grid. The lower bound is proven on the fit samples "
-        "(exact feasibility test at the bisection's lower end); gap = error on the fit "
-        "samples / lower bound - 1. For a function the fit is the optimum against the "
-        "samples' interpolant (so it holds between samples); the exact optimum on the "
-        "samples alone can dip between them, which is what the gap measures.",
-        "",
-        *exact,
-        "",
-        "## Units needed for a max error (tolerance search)",
-        "",
-        "Error measured on the verification grid; uniform knots searched up to the cap shown.",
-        "",
-        *tol,
-        "",
-        "## Scaling",
-        "",
-        "Data targets (GELU sampled at N points). `L∞ fit` is the whole free-knot "
-        "minimax fit (bisection on the error to rtol 1e-6, one greedy sweep per step); "
-        "the per-point column divides by N and by the number of sweeps.",
-        "",
-        *scaling,
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Max-error (minimax) fits: benchmark",
+            "",
+            "Written by `benchmarks/bench_minimax.py`"
+            + (" --quick" if quick else "")
+            + "; do not edit by hand.",
+            "",
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}; "
+            f"whole run {total:.0f} s.",
+            "",
+            "## L∞ error: optimal against uniform knots, theory and a lower bound",
+            "",
+            f"Functions are fitted on {SAMPLES:,} uniform samples; the L∞ errors of the fits are "
+            "measured on relusum's verification grid (100,000 points, separate from the samples). "
+            "The asymptotic value is the free-knot optimum for large n. The lower bound is the "
+            "best max error of n + 1 lines that need not join, on the same samples "
+            "(exact: greedy + bisection); no continuous n-unit fit beats it on those points.",
+            "",
+            *linf,
+            "",
+            "## Exact minimax against the 0.1.0 greedy sweep",
+            "",
+            "Errors on the verification grid. The lower bound is proven on the fit samples "
+            "(exact feasibility test at the bisection's lower end); gap = error on the fit "
+            "samples / lower bound - 1. For a function the fit is the optimum against the "
+            "samples' interpolant (so it holds between samples); the exact optimum on the "
+            "samples alone can dip between them, which is what the gap measures.",
+            "",
+            *exact,
+            "",
+            "## Units needed for a max error (tolerance search)",
+            "",
+            "Error measured on the verification grid; uniform knots searched up to the cap shown.",
+            "",
+            *tol,
+            "",
+            "## Scaling",
+            "",
+            "Data targets (GELU sampled at N points). `L∞ fit` is the whole free-knot "
+            "minimax fit (bisection on the error to rtol 1e-6, one greedy sweep per step); "
+            "the per-point column divides by N and by the number of sweeps.",
+            "",
+            *scaling,
+            "",
+        ]
+    )
     atomic_write_text(args.out, text)
     print(f"wrote {args.out} in {total:.0f} s")
     return 0

@@ -113,7 +113,7 @@ def main() -> int:
         "learning-rate schedule from 1e-2 to 1e-4, PyTorch's default initialisation (input "
         "scaled to [-1, 1], output standardised), seeds 0, 1, 2; the network with the lowest "
         "training loss is kept. `init=fit`: the same training started from the optimal fit "
-        "(learning rate 1e-4). Optimal fit: `relusum.fit(..., knots=\"optimal\")` "
+        '(learning rate 1e-4). Optimal fit: `relusum.fit(..., knots="optimal")` '
         f"(used: {', '.join(how)}). All on the same 2,000 samples; errors are the max absolute "
         "error on the 100,000-point verification grid. Times are wall-clock seconds "
         "(training time includes setting up; `init=fit` includes the fit it starts from).",
@@ -146,8 +146,11 @@ def main() -> int:
         f"{np.max(warm_ratio):.4f}x the optimal fit's max error; its training loss after "
         f"the last step differs from the starting loss by {min(warm_loss) - 1:+.1e} "
         f"to {max(warm_loss) - 1:+.1e} (relative; column `init=fit loss change`)."
-        + (" Gradient descent neither improves the optimum nor leaves it by a useful amount."
-           if np.max(np.abs(warm_ratio - 1)) < 0.01 else ""),
+        + (
+            " Gradient descent neither improves the optimum nor leaves it by a useful amount."
+            if np.max(np.abs(warm_ratio - 1)) < 0.01
+            else ""
+        ),
         f"- The optimal fit has a smaller max error than the median trained network in "
         f"{int(np.sum(med_ratio > 1))} of {med_ratio.size} cases, and than the best of 3 seeds "
         f"in {int(np.sum(best_ratio > 1))} of {best_ratio.size}; it is at least 10x better "

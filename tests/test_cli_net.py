@@ -18,8 +18,24 @@ pytestmark = pytest.mark.torch
 
 def test_fit_export_pt_then_decompose_recovers_the_fit(tmp_path, capsys):
     pt, js = tmp_path / "net.pt", tmp_path / "fit.json"
-    assert main(["fit", "x**2", "--domain", "-1", "1", "--units", "6", "--export", str(pt),
-                 "--save", str(js)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "x**2",
+                "--domain",
+                "-1",
+                "1",
+                "--units",
+                "6",
+                "--export",
+                str(pt),
+                "--save",
+                str(js),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["decompose", str(pt), "--json"]) == 0  # the domain stored in the file
     out = json.loads(capsys.readouterr().out)
@@ -37,8 +53,10 @@ def test_fit_export_pt_then_decompose_recovers_the_fit(tmp_path, capsys):
 def test_decompose_a_deep_net_with_plot_and_save(tmp_path, capsys):
     pt = save_pt(sawtooth(4), tmp_path / "saw.pt")
     png, js = tmp_path / "saw.png", tmp_path / "saw.json"
-    assert main(["decompose", str(pt), "--domain", "0", "1", "--plot", str(png),
-                 "--save", str(js)]) == 0
+    assert (
+        main(["decompose", str(pt), "--domain", "0", "1", "--plot", str(png), "--save", str(js)])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "16 linear pieces" in text
     assert "hidden units" not in text  # not a one-hidden-layer network
@@ -48,8 +66,21 @@ def test_decompose_a_deep_net_with_plot_and_save(tmp_path, capsys):
 
 def test_train_reports_the_trained_and_the_fit_error(tmp_path, capsys):
     pt, png = tmp_path / "t.pt", tmp_path / "u.png"
-    args = ["train", "sin(x)", "--domain", "0", "3", "--units", "4", "--steps", "60",
-            "--samples", "200", "--seed", "3"]
+    args = [
+        "train",
+        "sin(x)",
+        "--domain",
+        "0",
+        "3",
+        "--units",
+        "4",
+        "--steps",
+        "60",
+        "--samples",
+        "200",
+        "--seed",
+        "3",
+    ]
     assert main(args + ["--json", "--export", str(pt), "--plot", str(png)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["units"] == 4 and out["steps"] == 60 and out["seed"] == 3
@@ -90,8 +121,10 @@ def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)
     torch.save(sawtooth(2).state_dict(), "bare.pt")
     (tmp_path / "junk.pt").write_text("not a checkpoint")
-    torch.save({"0.weight": torch.ones(3, 2), "0.bias": torch.zeros(3),
-                "2.weight": torch.ones(1, 3)}, "wide.pt")
+    torch.save(
+        {"0.weight": torch.ones(3, 2), "0.bias": torch.zeros(3), "2.weight": torch.ones(1, 3)},
+        "wide.pt",
+    )
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err

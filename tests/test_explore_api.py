@@ -78,8 +78,13 @@ def test_page_and_assets_are_served_with_a_strict_policy(client):
     csp = res.getheader("Content-Security-Policy")
     assert "default-src 'none'" in csp and "script-src 'self'" in csp
     assert "connect-src 'self'" in csp and "unsafe" not in csp
-    for path in ("/static/app.js", "/static/app.css", "/static/vendor/uPlot.iife.min.js",
-                 "/static/vendor/uPlot.min.css", "/static/vendor/uPlot.LICENSE"):
+    for path in (
+        "/static/app.js",
+        "/static/app.css",
+        "/static/vendor/uPlot.iife.min.js",
+        "/static/vendor/uPlot.min.css",
+        "/static/vendor/uPlot.LICENSE",
+    ):
         status, body, res = client.get(path)
         assert status == 200, path
         assert len(body) > 100
@@ -98,10 +103,20 @@ def test_page_names_no_external_url():
         assert 'src="//' not in text and 'href="//' not in text, path
 
 
-@pytest.mark.parametrize("path", [
-    "/static/../api.py", "/static/%2e%2e/api.py", "/../../etc/passwd", "/etc/passwd",
-    "/static/", "/static/vendor", "/api.py", "//etc/passwd", "/static/../../../../etc/passwd",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../api.py",
+        "/static/%2e%2e/api.py",
+        "/../../etc/passwd",
+        "/etc/passwd",
+        "/static/",
+        "/static/vendor",
+        "/api.py",
+        "//etc/passwd",
+        "/static/../../../../etc/passwd",
+    ],
+)
 def test_no_file_outside_the_static_list(client, path):
     status, body, _ = client.get(path)
     assert status == 404
@@ -112,8 +127,14 @@ def test_static_assets_are_package_data():
     # A wheel ships explore/static/**/* (pyproject package-data); the files must exist there.
     root = Path(relusum.__file__).parent / "explore" / "static"
     names = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    assert {"index.html", "app.js", "app.css", "vendor/uPlot.iife.min.js",
-            "vendor/uPlot.min.css", "vendor/uPlot.LICENSE"} <= names
+    assert {
+        "index.html",
+        "app.js",
+        "app.css",
+        "vendor/uPlot.iife.min.js",
+        "vendor/uPlot.min.css",
+        "vendor/uPlot.LICENSE",
+    } <= names
 
 
 # ------------------------------------------------------------------ info, target, fit
@@ -230,17 +251,24 @@ def test_export_json_round_trips(client):
 def test_pytorch_snippet_builds_the_same_function(client, tmp_path):
     torch = pytest.importorskip("torch")
     del torch
-    model = {"bias": 0.25, "knots": [-0.5, 0.0, 1.0], "weights": [2.0, -3.0, 1.5],
-             "domain": [-1.0, 2.0]}
+    model = {
+        "bias": 0.25,
+        "knots": [-0.5, 0.0, 1.0],
+        "weights": [2.0, -3.0, 1.5],
+        "domain": [-1.0, 2.0],
+    }
     status, body, _ = client.post("/api/export", {"model": model, "format": "pytorch"})
     assert status == 200
     code = body.decode()
     xs = [-2.0, -0.7, -0.5, 0.1, 0.99, 1.0, 3.0]
     script = tmp_path / "snippet.py"
-    script.write_text(code + f"\nimport json\nprint(json.dumps(net(torch.tensor({xs!r}, "
-                      "dtype=torch.float64).unsqueeze(1)).squeeze(1).tolist()))\n")
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=120, check=True)
+    script.write_text(
+        code + f"\nimport json\nprint(json.dumps(net(torch.tensor({xs!r}, "
+        "dtype=torch.float64).unsqueeze(1)).squeeze(1).tolist()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     ref = ReluSum(0.25, [-0.5, 0.0, 1.0], [2.0, -3.0, 1.5])(xs)
     np.testing.assert_allclose(got, ref, rtol=1e-14, atol=1e-14)
@@ -248,8 +276,12 @@ def test_pytorch_snippet_builds_the_same_function(client, tmp_path):
 
 @pytest.mark.torch
 def test_onnx_export_or_unavailable(client, server):
-    model = {"bias": 0.25, "knots": [-0.5, 0.0, 1.0], "weights": [2.0, -3.0, 1.5],
-             "domain": [-1.0, 2.0]}
+    model = {
+        "bias": 0.25,
+        "knots": [-0.5, 0.0, 1.0],
+        "weights": [2.0, -3.0, 1.5],
+        "domain": [-1.0, 2.0],
+    }
     status, body, _ = client.post("/api/export", {"model": model, "format": "onnx"})
     if not server.api.onnx_available():
         assert status == 501 and body["unavailable"] == "onnx"
@@ -263,8 +295,12 @@ def test_onnx_export_or_unavailable(client, server):
     if "double" in inp.type:
         xs = xs.astype(np.float64)
     y = np.asarray(sess.run(None, {inp.name: xs})[0]).ravel()
-    np.testing.assert_allclose(y, ReluSum(0.25, [-0.5, 0.0, 1.0], [2.0, -3.0, 1.5])(
-        xs.ravel().astype(float)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        y,
+        ReluSum(0.25, [-0.5, 0.0, 1.0], [2.0, -3.0, 1.5])(xs.ravel().astype(float)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "../x.json", None, "pt"])
@@ -329,8 +365,9 @@ HOSTILE = [
 @pytest.mark.parametrize("formula", HOSTILE)
 def test_hostile_formulas_are_refused_with_a_column(client, formula):
     marker = Path("/tmp/relusum_pwned")
-    status, body, _ = client.post("/api/fit", {"target": {"formula": formula,
-                                                          "domain": [0, 1]}, "units": 4})
+    status, body, _ = client.post(
+        "/api/fit", {"target": {"formula": formula, "domain": [0, 1]}, "units": 4}
+    )
     assert status == 422, body
     assert body["field"] == "formula" and body["error"]
     assert body["column"] is None or 1 <= body["column"] <= len(formula)
@@ -338,21 +375,29 @@ def test_hostile_formulas_are_refused_with_a_column(client, formula):
 
 
 def test_formula_error_points_at_the_problem(client):
-    status, body, _ = client.post("/api/target", {"target": {"formula": "sin(x) + y",
-                                                             "domain": [0, 1]}})
+    status, body, _ = client.post(
+        "/api/target", {"target": {"formula": "sin(x) + y", "domain": [0, 1]}}
+    )
     assert status == 422 and body["column"] == 10 and "'y'" in body["error"]
 
 
 def test_formula_not_finite_on_domain_is_a_clear_error(client):
-    status, body, _ = client.post("/api/fit", {"target": {"formula": "log(x)",
-                                                          "domain": [0, 1]}, "units": 4})
+    status, body, _ = client.post(
+        "/api/fit", {"target": {"formula": "log(x)", "domain": [0, 1]}, "units": 4}
+    )
     assert status == 422 and "not finite" in body["error"]
 
 
-@pytest.mark.parametrize("domain, field", [
-    (["1", "0"], "domain1"), (["0", "0"], "domain1"), (["x", "1"], "domain0"),
-    (["0", "1/0*0 + pi*1e400"], "domain1"), (["0", "__import__('os')"], "domain1"),
-])
+@pytest.mark.parametrize(
+    "domain, field",
+    [
+        (["1", "0"], "domain1"),
+        (["0", "0"], "domain1"),
+        (["x", "1"], "domain0"),
+        (["0", "1/0*0 + pi*1e400"], "domain1"),
+        (["0", "__import__('os')"], "domain1"),
+    ],
+)
 def test_bad_domains(client, domain, field):
     status, body, _ = client.post("/api/target", {"target": {"formula": "x", "domain": domain}})
     assert status == 422 and body["field"] == field, body
@@ -363,36 +408,48 @@ def _deep(n):
     return "(" * n + "x" + ")" * n
 
 
-@pytest.mark.parametrize("body, status, word", [
-    ({"target": SIN, "units": 201}, 422, "at most 200"),
-    ({"target": SIN, "units": 0}, 422, "at least 1"),
-    ({"target": SIN, "units": 2.5}, 400, "whole number"),
-    ({"target": SIN, "units": "8"}, 400, "whole number"),
-    ({"target": SIN, "units": True}, 400, "whole number"),
-    ({"target": {**SIN, "samples": 20_001}, "units": 8}, 422, "at most 20000"),
-    ({"target": {**SIN, "samples": 1}, "units": 8}, 422, "at least 2"),
-    ({"target": {"formula": "x" + "+x" * MAX_FORMULA_LENGTH, "domain": [0, 1]}, "units": 8},
-     413, "limit"),
-    ({"target": {"formula": "sin(" * 150 + "x" + ")" * 150, "domain": [0, 1]}, "units": 8},
-     422, "nested"),
-    ({"target": {"formula": "x", "domain": [0, 1e9]}, "units": 8}, 422, "within"),
-    ({"target": {"data": {"x": list(range(20_001)), "y": [0] * 20_001}}, "units": 8},
-     413, "limit"),
-    ({"target": {"data": {"x": [0, 1, 2], "y": [0, 1]}}, "units": 2}, 422, "differ"),
-    ({"target": {"data": {"x": [1, 1], "y": [0, 1]}}, "units": 2}, 422, "same x"),
-    ({"target": SIN, "units": 8, "method": "magic"}, 400, "unknown method"),
-    ({"target": SIN, "units": 8, "method": "train"}, 400, "unknown method"),
-    ({"target": SIN}, 400, "units"),
-    ({"target": SIN, "units": 10**400}, 422, "at most 200"),
-    ({"target": SIN, "units": 1e999}, 400, "JSON"),
-    ({"target": {"formula": "x", "domain": [0, 10**400]}, "units": 2}, 400, "number"),
-    ({"target": {"data": {"x": [0, 10**400], "y": [0, 1]}}, "units": 1}, 400, "finite"),
-    ({"units": 8}, 400, "target"),
-    ({"target": "sin(x)", "units": 8}, 400, "target"),
-    ({"target": {"formula": "sin(x)"}, "units": 8}, 400, "domain"),
-    ({"target": {"formula": 5, "domain": [0, 1]}, "units": 8}, 400, "text"),
-    ({"target": {"formula": "  ", "domain": [0, 1]}, "units": 8}, 422, "formula"),
-])
+@pytest.mark.parametrize(
+    "body, status, word",
+    [
+        ({"target": SIN, "units": 201}, 422, "at most 200"),
+        ({"target": SIN, "units": 0}, 422, "at least 1"),
+        ({"target": SIN, "units": 2.5}, 400, "whole number"),
+        ({"target": SIN, "units": "8"}, 400, "whole number"),
+        ({"target": SIN, "units": True}, 400, "whole number"),
+        ({"target": {**SIN, "samples": 20_001}, "units": 8}, 422, "at most 20000"),
+        ({"target": {**SIN, "samples": 1}, "units": 8}, 422, "at least 2"),
+        (
+            {"target": {"formula": "x" + "+x" * MAX_FORMULA_LENGTH, "domain": [0, 1]}, "units": 8},
+            413,
+            "limit",
+        ),
+        (
+            {"target": {"formula": "sin(" * 150 + "x" + ")" * 150, "domain": [0, 1]}, "units": 8},
+            422,
+            "nested",
+        ),
+        ({"target": {"formula": "x", "domain": [0, 1e9]}, "units": 8}, 422, "within"),
+        (
+            {"target": {"data": {"x": list(range(20_001)), "y": [0] * 20_001}}, "units": 8},
+            413,
+            "limit",
+        ),
+        ({"target": {"data": {"x": [0, 1, 2], "y": [0, 1]}}, "units": 2}, 422, "differ"),
+        ({"target": {"data": {"x": [1, 1], "y": [0, 1]}}, "units": 2}, 422, "same x"),
+        ({"target": SIN, "units": 8, "method": "magic"}, 400, "unknown method"),
+        ({"target": SIN, "units": 8, "method": "train"}, 400, "unknown method"),
+        ({"target": SIN}, 400, "units"),
+        ({"target": SIN, "units": 10**400}, 422, "at most 200"),
+        ({"target": SIN, "units": 1e999}, 400, "JSON"),
+        ({"target": {"formula": "x", "domain": [0, 10**400]}, "units": 2}, 400, "number"),
+        ({"target": {"data": {"x": [0, 10**400], "y": [0, 1]}}, "units": 1}, 400, "finite"),
+        ({"units": 8}, 400, "target"),
+        ({"target": "sin(x)", "units": 8}, 400, "target"),
+        ({"target": {"formula": "sin(x)"}, "units": 8}, 400, "domain"),
+        ({"target": {"formula": 5, "domain": [0, 1]}, "units": 8}, 400, "text"),
+        ({"target": {"formula": "  ", "domain": [0, 1]}, "units": 8}, 422, "formula"),
+    ],
+)
 def test_over_limit_and_malformed_fit_requests(client, body, status, word):
     got, out, _ = client.post("/api/fit", body)
     assert got == status, out
@@ -410,35 +467,47 @@ def test_sweep_and_model_limits(client):
     bad = {"bias": 0.0, "knots": [0.0, 1.0], "weights": [1.0]}
     status, out, _ = client.post("/api/measure", {"target": SIN, "model": bad})
     assert status == 422
-    status, out, _ = client.post("/api/export", {"model": {"bias": 1e300, "knots": [0.0],
-                                                           "weights": [1.0]}, "format": "json"})
+    status, out, _ = client.post(
+        "/api/export",
+        {"model": {"bias": 1e300, "knots": [0.0], "weights": [1.0]}, "format": "json"},
+    )
     assert status == 422
 
 
 def test_body_size_type_and_json_checks(client, server):
     limit = server.api.limits.max_body
     raw = b'{"x": "' + b"a" * limit + b'"}'
-    status, out, _ = client.request("POST", "/api/fit", raw=raw,
-                                    headers={"Content-Type": "application/json"})
+    status, out, _ = client.request(
+        "POST", "/api/fit", raw=raw, headers={"Content-Type": "application/json"}
+    )
     assert status == 413 and "limit" in out["error"]
-    status, out, _ = client.request("POST", "/api/fit", raw=b"units=3",
-                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status, out, _ = client.request(
+        "POST",
+        "/api/fit",
+        raw=b"units=3",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 415
-    status, out, _ = client.request("POST", "/api/fit", raw=b"{not json",
-                                    headers={"Content-Type": "application/json"})
+    status, out, _ = client.request(
+        "POST", "/api/fit", raw=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and "JSON" in out["error"]
-    status, out, _ = client.request("POST", "/api/fit", raw=b'{"target": NaN}',
-                                    headers={"Content-Type": "application/json"})
+    status, out, _ = client.request(
+        "POST", "/api/fit", raw=b'{"target": NaN}', headers={"Content-Type": "application/json"}
+    )
     assert status == 400
     raw = b'{"target": {"formula": "x", "domain": [0, 1]}, "units": 1e999}'
-    status, out, _ = client.request("POST", "/api/fit", raw=raw,
-                                    headers={"Content-Type": "application/json"})
+    status, out, _ = client.request(
+        "POST", "/api/fit", raw=raw, headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and "whole number" in out["error"]
-    status, out, _ = client.request("POST", "/api/fit", raw=b"[1, 2]",
-                                    headers={"Content-Type": "application/json"})
+    status, out, _ = client.request(
+        "POST", "/api/fit", raw=b"[1, 2]", headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and "object" in out["error"]
-    status, out, _ = client.request("POST", "/api/fit", raw=b"[" * 100_000,
-                                    headers={"Content-Type": "application/json"})
+    status, out, _ = client.request(
+        "POST", "/api/fit", raw=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    )
     assert status == 400
 
 
@@ -450,28 +519,50 @@ def test_unknown_endpoints_and_methods(client):
 
 
 # ------------------------------------------------------------------ Host and Origin
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1",
-                                  "localhost", "127.0.0.1.evil.example:{port}", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "evil.example:{port}",
+        "127.0.0.1:1",
+        "localhost",
+        "127.0.0.1.evil.example:{port}",
+        "",
+    ],
+)
 def test_foreign_host_is_refused(client, host):
     h = host.format(port=client.port)
-    for method, path, body in (("GET", "/", None), ("GET", "/api/info", None),
-                               ("POST", "/api/fit", {"target": SIN, "units": 2})):
+    for method, path, body in (
+        ("GET", "/", None),
+        ("GET", "/api/info", None),
+        ("POST", "/api/fit", {"target": SIN, "units": 2}),
+    ):
         status, out, _ = client.request(method, path, body, headers={"Host": h})
         assert status in (400, 421), (method, path, h, status)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}",
-                                  "[::1]:{port}"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}", "[::1]:{port}"]
+)
 def test_loopback_hosts_are_accepted(client, host):
     status, _, _ = client.get("/api/info", headers={"Host": host.format(port=client.port)})
     assert status == 200
 
 
-@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1",
-                                    "https://127.0.0.1:{port}", "http://localhost.evil:{port}"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example",
+        "null",
+        "http://127.0.0.1:1",
+        "https://127.0.0.1:{port}",
+        "http://localhost.evil:{port}",
+    ],
+)
 def test_foreign_origin_on_post_is_refused(client, origin):
-    status, out, _ = client.post("/api/fit", {"target": SIN, "units": 2},
-                                 headers={"Origin": origin.format(port=client.port)})
+    status, out, _ = client.post(
+        "/api/fit", {"target": SIN, "units": 2}, headers={"Origin": origin.format(port=client.port)}
+    )
     assert status == 403 and "origin" in out["error"]
 
 
@@ -480,8 +571,9 @@ def test_own_origin_and_cross_site_fetch(client):
     assert client.post("/api/fit", {"target": SIN, "units": 2}, headers=ok)[0] == 200
     ok = {"Origin": f"http://localhost:{client.port}"}
     assert client.post("/api/fit", {"target": SIN, "units": 2}, headers=ok)[0] == 200
-    status, out, _ = client.post("/api/fit", {"target": SIN, "units": 2},
-                                 headers={"Sec-Fetch-Site": "cross-site"})
+    status, out, _ = client.post(
+        "/api/fit", {"target": SIN, "units": 2}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert status == 403
 
 
@@ -529,8 +621,10 @@ def test_a_fit_over_its_time_is_stopped_and_the_server_goes_on():
         assert c.post("/api/fit", small)[0] == 200  # the worker is up
         (pid,) = srv.api.pool.pids()
         start = time.monotonic()
-        status, out, _ = c.post("/api/fit", {"target": {"formula": formula, "domain": [0, 1],
-                                                        "samples": 20_000}, "units": 200})
+        status, out, _ = c.post(
+            "/api/fit",
+            {"target": {"formula": formula, "domain": [0, 1], "samples": 20_000}, "units": 200},
+        )
         took = time.monotonic() - start
         assert status == 408, out
         assert "time limit" in out["error"]
@@ -546,9 +640,23 @@ def test_a_fit_over_its_time_is_stopped_and_the_server_goes_on():
 
 # ------------------------------------------------------------------ CLI
 def test_cli_prints_the_url_and_warns_off_loopback():
-    proc = subprocess.Popen([sys.executable, "-m", "relusum", "explore", "--port", "0",
-                             "--host", "0.0.0.0", "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "relusum",
+            "explore",
+            "--port",
+            "0",
+            "--host",
+            "0.0.0.0",
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("relusum explorer: http://0.0.0.0:")

@@ -65,8 +65,9 @@ def brute_force_minimax(x, y, n_pieces, flat_first=False, continuous=True):
                 bounds[0] = (0, 0)
             cost = np.zeros(nv)
             cost[-1] = 1.0
-            res = linprog(cost, A_ub=np.array(a_ub), b_ub=np.array(b_ub), bounds=bounds,
-                          method="highs")
+            res = linprog(
+                cost, A_ub=np.array(a_ub), b_ub=np.array(b_ub), bounds=bounds, method="highs"
+            )
             if res.status == 0:
                 best = min(best, res.fun)
             if not continuous:
@@ -85,8 +86,9 @@ def naive_linf_fixed(x, y, knots):
     b_ub = np.concatenate((y, -y))
     cost = np.zeros(m + 1)
     cost[-1] = 1
-    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * m + [(0, None)],
-                  method="highs")
+    res = linprog(
+        cost, A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * m + [(0, None)], method="highs"
+    )
     return res.fun
 
 
@@ -152,8 +154,14 @@ def test_more_pieces_never_worse_on_convex_points():
 
 @pytest.mark.parametrize(
     "formula,domain",
-    [("sin(x)", (0, "2*pi")), ("gelu(x)", (-8, 8)), ("tanh(x)", (-6, 6)),
-     ("1/(1+25*x**2)", (-1, 1)), ("sqrt(x)", (0, 1)), ("exp(x)", (-2, 2))],
+    [
+        ("sin(x)", (0, "2*pi")),
+        ("gelu(x)", (-8, 8)),
+        ("tanh(x)", (-6, 6)),
+        ("1/(1+25*x**2)", (-1, 1)),
+        ("sqrt(x)", (0, 1)),
+        ("exp(x)", (-2, 2)),
+    ],
 )
 def test_optimal_never_worse_than_uniform_and_monotone(formula, domain):
     prev = np.inf

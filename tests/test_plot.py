@@ -114,8 +114,9 @@ def test_term_segments_are_each_term_exactly(knots, weights, a, width):
         assert seg[0, 0] == a and seg[-1, 0] == b
         assert np.all(np.diff(seg[:, 0]) > 0)
         want = s.weights[i] * np.maximum(0.0, x - s.knots[i])
-        np.testing.assert_allclose(np.interp(x, seg[:, 0], seg[:, 1]), want,
-                                   atol=1e-9 * (1 + np.abs(want).max()))
+        np.testing.assert_allclose(
+            np.interp(x, seg[:, 0], seg[:, 1]), want, atol=1e-9 * (1 + np.abs(want).max())
+        )
 
 
 def test_terms_are_split_by_sign_and_thinned(ax):

@@ -45,8 +45,7 @@ def parse_csv(path):
 
 @pytest.fixture
 def gelu_model():
-    return relusum.fit("gelu(x)", domain=(-8, 8), n_units=24, knots="optimal",
-                       loss="linf").model
+    return relusum.fit("gelu(x)", domain=(-8, 8), n_units=24, knots="optimal", loss="linf").model
 
 
 def test_csv_reproduces_model(tmp_path, gelu_model):
@@ -69,8 +68,9 @@ def test_csv_reproduces_model(tmp_path, gelu_model):
     bias=st.floats(-5, 5),
 )
 def test_table_rows_match_model_with_duplicates_and_zeros(knots, data, bias):
-    w = data.draw(st.lists(st.sampled_from([0.0, 1.0, -2.5, 0.75]), min_size=len(knots),
-                           max_size=len(knots)))
+    w = data.draw(
+        st.lists(st.sampled_from([0.0, 1.0, -2.5, 0.75]), min_size=len(knots), max_size=len(knots))
+    )
     s = ReluSum(bias, knots, w)
     h, v, sl = table_rows(s)
     assert np.all(np.diff(h) > 0)
@@ -91,14 +91,22 @@ def test_header_compiles_and_matches(tmp_path, gelu_model):
     (tmp_path / "x.txt").write_text("\n".join(repr(float(v)) for v in x))
     (tmp_path / "main.c").write_text(
         '#include <stdio.h>\n#include "gelu_table.h"\n'
-        "int main(void) { double x; while (scanf(\"%lf\", &x) == 1) "
+        'int main(void) { double x; while (scanf("%lf", &x) == 1) '
         'printf("%.17g\\n", relusum_eval(x)); return 0; }\n'
     )
     exe = tmp_path / "main"
-    subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-O2", str(tmp_path / "main.c"),
-                    "-o", str(exe)], check=True, capture_output=True)
-    out = subprocess.run([str(exe)], input=(tmp_path / "x.txt").read_text(),
-                         capture_output=True, text=True, check=True).stdout
+    subprocess.run(
+        ["gcc", "-std=c99", "-Wall", "-Werror", "-O2", str(tmp_path / "main.c"), "-o", str(exe)],
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(
+        [str(exe)],
+        input=(tmp_path / "x.txt").read_text(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     got = np.array([float(t) for t in out.split()])
     want = gelu_model(x)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.max(np.abs(want)))
@@ -111,8 +119,11 @@ def test_header_custom_name_and_constant(tmp_path):
         '#include <stdio.h>\n#include "c.h"\nint main(void){printf("%.17g %d", act_eval(3.0), '
         "ACT_N); return 0;}\n"
     )
-    subprocess.run(["gcc", "-Wall", "-Werror", str(tmp_path / "m.c"), "-o", str(tmp_path / "m")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["gcc", "-Wall", "-Werror", str(tmp_path / "m.c"), "-o", str(tmp_path / "m")],
+        check=True,
+        capture_output=True,
+    )
     out = subprocess.run([str(tmp_path / "m")], capture_output=True, text=True).stdout
     assert out.split() == ["-1.5", "0"]
     with pytest.raises(ValueError, match="C identifier"):

@@ -63,14 +63,12 @@ def test_data_tolerance_and_floor():
 
 def test_step_is_unreachable():
     with pytest.raises(ValueError, match="cannot be reached: the target jumps by 1 at x = 0"):
-        relusum.fit("step(x)", domain=(-1, 1), knots="optimal", loss="linf", tol=1e-3,
-                    max_units=40)
+        relusum.fit("step(x)", domain=(-1, 1), knots="optimal", loss="linf", tol=1e-3, max_units=40)
 
 
 def test_max_units_limit():
     with pytest.raises(ValueError, match="at most 4 units"):
-        relusum.fit("sin(x)", domain=(0, 10), knots="uniform", loss="linf", tol=1e-6,
-                    max_units=4)
+        relusum.fit("sin(x)", domain=(0, 10), knots="uniform", loss="linf", tol=1e-6, max_units=4)
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])

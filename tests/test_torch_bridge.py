@@ -45,8 +45,14 @@ def _naive(s: ReluSum, x: np.ndarray) -> np.ndarray:
     return s.bias + np.sum(s.weights * np.maximum(0.0, x[:, None] - s.knots), axis=1)
 
 
-def _random_net(rng: np.random.Generator, depth: int, width: int, dtype=torch.float64,
-                act: str = "relu", extras: bool = False) -> nn.Sequential:
+def _random_net(
+    rng: np.random.Generator,
+    depth: int,
+    width: int,
+    dtype=torch.float64,
+    act: str = "relu",
+    extras: bool = False,
+) -> nn.Sequential:
     """A random deep net with weights from ``rng`` (no global torch seeding)."""
     layers: list[nn.Module] = []
     n_in = 1
@@ -225,8 +231,9 @@ def test_left_facing_units_need_a_linear_term():
     net = nn.Sequential(first, nn.ReLU(), second)
     s = from_torch(net, (-3, 3))
     x = np.linspace(-3, 3, 1001)
-    np.testing.assert_allclose(s(x), 0.5 + 2 * np.maximum(0, 1 - x) - 0.5 * np.maximum(0, -2 * x),
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        s(x), 0.5 + 2 * np.maximum(0, 1 - x) - 0.5 * np.maximum(0, -2 * x), atol=1e-13
+    )
     # width 2, but three terms: a knot at A carries the slope of the left piece.
     assert s.n_units == 3 and s.knots[0] == -3
     units = neurons(net, (-3, 3))
@@ -289,8 +296,10 @@ def test_neurons_rejects_deep_nets():
     "net, match",
     [
         (nn.Sequential(nn.Linear(1, 4), nn.Tanh(), nn.Linear(4, 1)), r"layer 1 \(Tanh\)"),
-        (nn.Sequential(nn.Linear(1, 4), nn.ReLU(), nn.Sequential(nn.Sigmoid()), nn.Linear(4, 1)),
-         r"layer 2\.0 \(Sigmoid\)"),
+        (
+            nn.Sequential(nn.Linear(1, 4), nn.ReLU(), nn.Sequential(nn.Sigmoid()), nn.Linear(4, 1)),
+            r"layer 2\.0 \(Sigmoid\)",
+        ),
         (nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1)), "one input"),
         (nn.Sequential(nn.Linear(1, 4), nn.ReLU(), nn.Linear(4, 2)), "2 outputs"),
         (nn.Sequential(nn.Linear(1, 4), nn.ReLU(), nn.Linear(3, 1)), r"layer 2 \(Linear\(3, 1\)\)"),
@@ -333,8 +342,9 @@ def test_onnx_of_a_deep_leaky_net(tmp_path):
     with torch.no_grad():
         tail.weight.copy_(torch.tensor([[1.0], [-2.0], [0.5]]))
         tail.bias.copy_(torch.tensor([0.1, 0.2, -0.3]))
-    net = nn.Sequential(net, nn.LeakyReLU(1.5), tail, nn.LeakyReLU(-0.3),
-                        nn.Linear(3, 1, dtype=torch.float64))
+    net = nn.Sequential(
+        net, nn.LeakyReLU(1.5), tail, nn.LeakyReLU(-0.3), nn.Linear(3, 1, dtype=torch.float64)
+    )
     path = to_onnx(net, tmp_path / "deep.onnx", dtype="float64")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = np.linspace(-3, 3, 500).reshape(-1, 1)

@@ -1026,8 +1026,9 @@ def _build(spec: list[Any], state: dict[str, Any], where: str) -> nn.Sequential:
                 raise ValueError(
                     f"{where}: layer {k} (linear) lacks its sizes or weights"
                 ) from None
-            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                       for n in (n_in, n_out)):
+            if not all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (n_in, n_out)
+            ):
                 raise ValueError(
                     f"{where}: layer {k} (linear) has sizes {n_in!r:.20}, {n_out!r:.20}; "
                     "expected two non-negative integers"
@@ -1048,8 +1049,10 @@ def _build(spec: list[Any], state: dict[str, Any], where: str) -> nn.Sequential:
             layers.append(nn.ReLU())
         elif kind == "leaky_relu":
             slope = item[1] if len(item) > 1 else None
-            if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not (
-                math.isfinite(slope)
+            if (
+                isinstance(slope, bool)
+                or not isinstance(slope, (int, float))
+                or not (math.isfinite(slope))
             ):
                 raise ValueError(
                     f"{where}: layer {k} (leaky_relu) needs its negative slope, a finite "
