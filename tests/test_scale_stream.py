@@ -294,3 +294,50 @@ def test_max_error_fit_streamed_has_the_in_memory_optimum(tmp_path, kw):
     assert r.report.extra["binding_candidates"] < t.size / 10  # a small summary
     assert r.report.extra["exact"]
     assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-9)
+
+
+def _curves_file(tmp_path, nan_at=None):
+    rng = np.random.default_rng(1)
+    c = np.repeat(np.arange(12), 50)
+    t = rng.uniform(0, 1, c.size)
+    v = np.sin(4 * t) + c
+    if nan_at is not None:
+        v[nan_at] = np.nan
+    path = tmp_path / "c.parquet"
+    pd.DataFrame({"sensor": c, "t": t, "v": v}).to_parquet(path)
+    return str(path)
+
+
+def _many_cli(src, out, *extra):
+    args = ["fit", "--data", src, "--by", "sensor", "--x", "t", "--y", "v", "--units", "3"]
+    return main([*args, "--out", str(out), *extra])
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_many_curves_out_follows_the_output_rules(tmp_path, capsys, suffix):
+    src = _curves_file(tmp_path)
+    out = tmp_path / f"models{suffix}"
+    out.write_text("old")
+    # --no-clobber: refused before any work, the old file untouched
+    assert _many_cli(src, out, "--no-clobber") == 2
+    assert "--no-clobber" in capsys.readouterr().err and out.read_text() == "old"
+    # a folder that does not exist, a bad suffix: one line, exit 2, nothing written
+    for bad, msg in (
+        (tmp_path / "nope" / f"m{suffix}", "does not exist"),
+        (tmp_path / "m.txt", "must end in"),
+    ):
+        assert _many_cli(src, bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert msg in err and len(err.splitlines()) == 1
+        assert not bad.exists()
+    # a fit that fails (NaN in one curve): the old file is kept, no temporary file is left
+    nan_dir = tmp_path / "nan"
+    nan_dir.mkdir()
+    bad_src = _curves_file(nan_dir, nan_at=333)
+    assert _many_cli(bad_src, out) == 2
+    assert "non-finite" in capsys.readouterr().err and out.read_text() == "old"
+    # success replaces the file (named on stderr) and leaves nothing else behind
+    assert _many_cli(src, out) == 0
+    captured = capsys.readouterr()
+    assert "12 curves" in captured.out and f"overwrote {out}" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c.parquet", "nan", out.name])
