@@ -237,9 +237,11 @@ def test_settings_changed_in_python_redraw_the_view(h):
     assert h.shadow("$('units-range').value") == "20"
     h.check_drawn_sum(h.w.model)
     h.w.formula = "abs(x)"
-    h.wait("harness.ctl.state.target.label === 'abs(x)' && harness.ctl.state.lastDraw.units === 20")
+    # Drawn once the view's own fit of |x| is back (sin(-2) < 0 < |-2|).
+    h.wait("harness.ctl.state.target.label === 'abs(x)' && harness.ctl.evalAt(-2) > 1.5")
     assert h.shadow("$('formula').value") == "abs(x)"
-    h.wait_py(lambda: float(h.w.model(0.0)) < 0.2)
+    assert h.js("harness.ctl.state.model.knots.length") == 20
+    h.wait_py(lambda: float(h.w.model(-2.0)) > 1.5)
     h.check_drawn_sum(h.w.model)
 
 
