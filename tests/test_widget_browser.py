@@ -214,6 +214,9 @@ def test_widget_renders_the_explorer_and_fits_in_the_kernel(h):
     assert opts == ["interp", "lstsq", "opt-l2", "opt-linf", "train"]
     assert h.shadow("$('share').hidden") is True  # no page address to share in a notebook
     assert h.js("document.querySelectorAll('#units-range').length") == 0  # nothing leaks out
+    # JupyterLab leaves the keys typed in the widget to the widget.
+    host = "document.querySelector('.relusum-widget')"
+    assert h.js(f"{host}.getAttribute('data-lm-suppress-shortcuts')") == "true"
     h.check_drawn_sum(h.w.model)
 
 
