@@ -11,7 +11,7 @@ import importlib.util
 collect_ignore_glob: list[str] = []
 if importlib.util.find_spec("torch") is None:
     collect_ignore_glob += [
-        "src/relusum/torch_bridge.py",
+        "src/relusum/torch_bridge/*",
         "src/relusum/depth.py",
         "src/relusum/cli/net.py",
         "src/relusum/nn/*",

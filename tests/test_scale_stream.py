@@ -31,7 +31,18 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
-def test_parquet_glob_and_csv_equal_in_memory(tmp_path, data):
+@pytest.fixture(params=["numpy", "compiled"])
+def kernels(request, monkeypatch):
+    """Both chunk paths: NumPy (small chunks) and the compiled kernels (large ones)."""
+    from relusum.scale import chunks
+
+    monkeypatch.setattr(chunks, "COMPILED_ROWS", 0 if request.param == "compiled" else 10**12)
+    if request.param == "numpy":
+        monkeypatch.delitem(sys.modules, "relusum.scale._compiled", raising=False)
+    return request.param
+
+
+def test_parquet_glob_and_csv_equal_in_memory(tmp_path, data, kernels):
     t, v = data
     for i, part in enumerate(np.array_split(np.arange(t.size), 3)):
         pq.write_table(pa.table({"t": t[part], "v": v[part]}), tmp_path / f"p{i}.parquet")
@@ -44,7 +55,13 @@ def test_parquet_glob_and_csv_equal_in_memory(tmp_path, data):
         assert r.report.n_samples == t.size and r.report.n_verify == t.size
         assert r.report.rmse == pytest.approx(ref.report.rmse, rel=1e-9)
         assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-9)
-        assert r.report.extra["passes"] == 3
+        # Parquet statistics give the x range: no range pass (CSV needs one)
+        assert r.report.extra["passes"] == (2 if src.endswith(".parquet") else 3)
+    # without statistics in the file, a range pass finds the same domain and fit
+    pq.write_table(pa.table({"t": t, "v": v}), tmp_path / "nostats.parquet", write_statistics=False)
+    r = fit_file(tmp_path / "nostats.parquet", "t", "v", n_units=10, progress=False)
+    assert r.report.extra["passes"] == 3
+    assert _rel(r.model.weights, ref.model.weights) < 1e-9
 
 
 def test_given_knots_domain_and_weights(tmp_path, data):
@@ -67,7 +84,7 @@ def test_given_knots_domain_and_weights(tmp_path, data):
     assert r.report.extra["passes"] == 2  # the range came from the domain: no range pass
 
 
-def test_optimal_knots_on_bin_moments_close_to_in_memory(tmp_path, data):
+def test_optimal_knots_on_bin_moments_close_to_in_memory(tmp_path, data, kernels):
     t, v = data
     pq.write_table(pa.table({"t": t, "v": v}), tmp_path / "d.parquet")
     ref = relusum.fit((t, v), n_units=5, knots="optimal")
@@ -294,3 +311,50 @@ def test_max_error_fit_streamed_has_the_in_memory_optimum(tmp_path, kw):
     assert r.report.extra["binding_candidates"] < t.size / 10  # a small summary
     assert r.report.extra["exact"]
     assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-9)
+
+
+def _curves_file(tmp_path, nan_at=None):
+    rng = np.random.default_rng(1)
+    c = np.repeat(np.arange(12), 50)
+    t = rng.uniform(0, 1, c.size)
+    v = np.sin(4 * t) + c
+    if nan_at is not None:
+        v[nan_at] = np.nan
+    path = tmp_path / "c.parquet"
+    pd.DataFrame({"sensor": c, "t": t, "v": v}).to_parquet(path)
+    return str(path)
+
+
+def _many_cli(src, out, *extra):
+    args = ["fit", "--data", src, "--by", "sensor", "--x", "t", "--y", "v", "--units", "3"]
+    return main([*args, "--out", str(out), *extra])
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_many_curves_out_follows_the_output_rules(tmp_path, capsys, suffix):
+    src = _curves_file(tmp_path)
+    out = tmp_path / f"models{suffix}"
+    out.write_text("old")
+    # --no-clobber: refused before any work, the old file untouched
+    assert _many_cli(src, out, "--no-clobber") == 2
+    assert "--no-clobber" in capsys.readouterr().err and out.read_text() == "old"
+    # a folder that does not exist, a bad suffix: one line, exit 2, nothing written
+    for bad, msg in (
+        (tmp_path / "nope" / f"m{suffix}", "does not exist"),
+        (tmp_path / "m.txt", "must end in"),
+    ):
+        assert _many_cli(src, bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert msg in err and len(err.splitlines()) == 1
+        assert not bad.exists()
+    # a fit that fails (NaN in one curve): the old file is kept, no temporary file is left
+    nan_dir = tmp_path / "nan"
+    nan_dir.mkdir()
+    bad_src = _curves_file(nan_dir, nan_at=333)
+    assert _many_cli(bad_src, out) == 2
+    assert "non-finite" in capsys.readouterr().err and out.read_text() == "old"
+    # success replaces the file (named on stderr) and leaves nothing else behind
+    assert _many_cli(src, out) == 0
+    captured = capsys.readouterr()
+    assert "12 curves" in captured.out and f"overwrote {out}" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c.parquet", "nan", out.name])

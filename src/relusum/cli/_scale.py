@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from relusum.cli._common import check_output, positive_int
+from relusum.cli._common import commit_outputs, positive_int
 
 __all__ = ["add_arguments", "wants_scale", "fit_data", "OUT_SUFFIXES", "STREAM_ABOVE_BYTES"]
 
@@ -56,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run on Dask: a local cluster of worker processes, or a scheduler tcp://host:8786",
     )
     g.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (they are shown on stderr when it is a terminal)",
+    )
+    g.add_argument(
         "--workers",
         type=positive_int,
         metavar="N",
@@ -96,20 +101,34 @@ def _refuse_options(args: argparse.Namespace) -> None:
                 raise ValueError(f"--{flag} is for one model; with --by use --out")
         if args.export:
             raise ValueError("--export is for one model; with --by use --out")
-        check_output(args.out, OUT_SUFFIXES, "--out")
-        if getattr(args, "no_clobber", False) and os.path.exists(args.out):
-            raise ValueError(f"{args.out} exists; not overwriting it (--no-clobber)")
     if args.workers is not None and args.dask != "local":
         raise ValueError("--workers sets the size of --dask's local cluster; give --dask too")
 
 
 def fit_data(args: argparse.Namespace, domain: Any, knots: Any) -> Any:
     """Fit ``--data`` at scale: a FitResult, or (``--by``) exit status 0 after writing ``--out``."""
-    from relusum.scale.files import expand_paths
+    from relusum._io import OutputPlan
 
     _refuse_options(args)
+    if args.by is not None:
+        # --out is checked (and its temporary file reserved) before any work, and moved
+        # into place only once written: the same rules as --save, --plot and --export.
+        with OutputPlan(no_clobber=args.no_clobber) as plan:
+            tmp = plan.add(args.out, OUT_SUFFIXES, "--out")
+            table = _fit_data(args, domain, knots)
+            _write_table(table, tmp, os.path.splitext(args.out)[1].lower())
+            commit_outputs(plan)
+        _print_many(table, args)
+        return 0
+    return _fit_data(args, domain, knots)
+
+
+def _fit_data(args: argparse.Namespace, domain: Any, knots: Any) -> Any:
+    from relusum.scale.files import expand_paths
+
     paths = expand_paths(args.data)
     opts = {"n_units": args.units, "knots": knots, "domain": domain, "loss": args.loss}
+    progress = False if getattr(args, "quiet", False) else None
     if args.dask:
         from relusum.scale.dask import dask_client
 
@@ -120,13 +139,27 @@ def fit_data(args: argparse.Namespace, domain: Any, knots: Any) -> Any:
             from relusum.scale.dask import fit_dask
 
             return fit_dask(
-                frame, _name(args.x), _name(args.y), args.weight, label=args.data, **opts
+                frame,
+                _name(args.x),
+                _name(args.y),
+                args.weight,
+                label=args.data,
+                progress=progress,
+                **opts,
             )
     if args.by is not None:
         return _many(_pandas_frame(paths, args), args, opts)
     from relusum.scale.files import fit_file
 
-    return fit_file(paths, args.x, args.y, args.weight, chunk_rows=args.chunk_rows, **opts)
+    return fit_file(
+        paths,
+        args.x,
+        args.y,
+        args.weight,
+        chunk_rows=args.chunk_rows,
+        progress=progress,
+        **opts,
+    )
 
 
 def _name(spec: str) -> str:
@@ -187,30 +220,40 @@ def _dask_frame(paths: list[str], args: argparse.Namespace) -> Any:
     return dd.read_csv(paths, usecols=cols, blocksize="64MB")
 
 
-def _many(frame: Any, args: argparse.Namespace, opts: dict[str, Any]) -> int:
-    import json
-
-    from relusum._io import atomic_path
+def _many(frame: Any, args: argparse.Namespace, opts: dict[str, Any]) -> Any:
     from relusum.scale.many import fit_many
 
-    table = fit_many(frame, by=args.by, x=args.x, y=args.y, weight=args.weight, **opts)
+    progress = False if getattr(args, "quiet", False) else None
+    return fit_many(
+        frame, by=args.by, x=args.x, y=args.y, weight=args.weight, progress=progress, **opts
+    )
+
+
+def _write_table(table: Any, tmp: Any, suffix: str) -> None:
+    """One row per curve, the model as JSON text, written to the temporary path ``tmp``."""
+    import json
+
     out = table.copy()
     out["model"] = [json.dumps(m.to_dict()) for m in table["model"]]
-    suffix = os.path.splitext(args.out)[1].lower()
-    with atomic_path(args.out) as tmp:
-        if suffix == ".parquet":
-            out.to_parquet(tmp, index=False)
-        elif suffix == ".csv":
-            out.to_csv(tmp, index=False)
-        else:
-            out.to_json(tmp, orient="records", lines=True)
-    if args.json:
-        print(json.dumps({"curves": len(out), "out": args.out, "seconds": table.attrs["seconds"]}))
+    if suffix == ".parquet":
+        out.to_parquet(tmp, index=False)
+    elif suffix == ".csv":
+        out.to_csv(tmp, index=False)
     else:
-        worst = float(table["rmse"].max()) if len(table) else float("nan")
+        out.to_json(tmp, orient="records", lines=True)
+
+
+def _print_many(table: Any, args: argparse.Namespace) -> None:
+    import json
+
+    if args.json:
         print(
-            f"fit {len(out):,} curves ({int(table['n_samples'].sum()):,} points) in "
-            f"{table.attrs['seconds']:.3f} s; largest RMSE {worst:.4g}; wrote {args.out}",
-            file=sys.stdout,
+            json.dumps({"curves": len(table), "out": args.out, "seconds": table.attrs["seconds"]})
         )
-    return 0
+        return
+    worst = float(table["rmse"].max()) if len(table) else float("nan")
+    print(
+        f"fit {len(table):,} curves ({int(table['n_samples'].sum()):,} points) in "
+        f"{table.attrs['seconds']:.3f} s; largest RMSE {worst:.4g}; wrote {args.out}",
+        file=sys.stdout,
+    )

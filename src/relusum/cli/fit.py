@@ -371,6 +371,7 @@ def _fit(args: argparse.Namespace):
         **shape_kw,
         pieces=args.pieces,
         **({"selection": args.selection} if args.units == "auto" else {}),
+        **({"progress": False} if args.quiet else {}),
     )
 
 
