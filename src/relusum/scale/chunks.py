@@ -45,6 +45,8 @@ SAMPLE_POINTS = 20_000
 #: Bins of the moment grid per unit for optimal knots on streamed data (at least MIN_BINS).
 BINS_PER_UNIT = 512
 MIN_BINS = 16_384  # 2 pseudo-points a bin: above free_l2.CONDENSE_ABOVE, its fast path
+#: Chunks of at least this many rows use the compiled kernels (see :func:`compiled`).
+COMPILED_ROWS = 200_000
 #: Most units a chunked fit accepts (checked before anything is allocated).
 MAX_UNITS = 10_000_000
 
@@ -70,9 +72,24 @@ def agg_range(parts: Iterable[tuple[float, float, int]]) -> tuple[float, float, 
     return (lo, hi, n)
 
 
+def compiled(rows: int) -> bool:
+    """Whether a chunk of ``rows`` rows goes to the compiled kernels (:mod:`.kernels`).
+
+    Small chunks use the NumPy code when numba is not loaded yet: loading it
+    costs about a second, more than such a chunk takes.
+    """
+    import sys
+
+    return rows >= COMPILED_ROWS or "relusum.scale._compiled" in sys.modules
+
+
 def chunk_summary(chunk: Chunk, knots: np.ndarray, domain: tuple[float, float]) -> Summary:
+    from relusum.scale.kernels import summary_of
+
     x, y, w = chunk
-    return Summary.from_arrays(x, y, knots, domain, w)
+    if not compiled(x.size):
+        return Summary.from_arrays(x, y, knots, domain, w)
+    return summary_of(x, y, w, knots, domain)
 
 
 def chunk_hulls(chunk: Chunk, knots: np.ndarray, domain: tuple[float, float]) -> Any:
@@ -91,21 +108,31 @@ def agg_sum(parts: Iterable[Any]) -> Any:
 
 
 def chunk_moments(chunk: Chunk, edges: np.ndarray, domain: tuple[float, float]) -> Any:
-    from relusum.fitting.free_l2.condense import bin_moments
+    from relusum.scale.kernels import moments_of
 
     x, y, w = chunk
-    check_chunk(x, y, w, domain)
-    return bin_moments(x, y, w, edges=edges, y0=0.0)
+    if not compiled(x.size):
+        from relusum.fitting.free_l2.condense import bin_moments
+
+        check_chunk(x, y, w, domain)
+        return bin_moments(x, y, w, edges=edges, y0=0.0)
+    return moments_of(x, y, w, edges, domain)
 
 
 def chunk_errors(chunk: Chunk, model: ReluSum, every: int) -> tuple[float, float, int, Any, Any]:
+    from relusum.scale.kernels import errors_of
+
     x, y, _ = chunk
     if x.size == 0:
         return (0.0, 0.0, 0, np.empty(0), np.empty(0))
-    r = model(x) - y
+    if compiled(x.size):
+        sse, mx = errors_of(model, x, y)
+    else:
+        r = model(x) - y
+        sse, mx = float(np.dot(r, r)), float(np.max(np.abs(r)))
     # copies, not views: a view would keep every chunk alive until the end
     xs, ys = x[::every].copy(), y[::every].copy()
-    return (float(np.dot(r, r)), float(np.max(np.abs(r))), int(x.size), xs, ys)
+    return (sse, mx, int(x.size), xs, ys)
 
 
 def agg_errors(parts: Iterable[tuple[float, float, int, Any, Any]]) -> tuple:
