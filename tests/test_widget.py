@@ -78,6 +78,18 @@ def test_domain_ends_may_be_constant_expressions():
         w.close()
 
 
+def test_fits_may_run_in_worker_processes():
+    w = relusum.widget("sin(x)", domain=(-3, 3), units=6, workers=1)
+    try:
+        assert w._api.pool.pids()  # a process of its own, stopped at the explorer's time limits
+        assert w.model.allclose(_reference(6))
+        reply, _ = w.answer(_fit_msg(1, 9))
+        assert reply["status"] == 200 and w.model.allclose(_reference(9))
+    finally:
+        w.close()
+    assert w._api.pool.pids() == []
+
+
 # ---------------------------------------------------------- front-end messages
 def test_moving_the_units_slider_changes_the_model(w):
     # What the front end does when the slider moves to 12: it syncs `units` and asks for a fit.

@@ -186,9 +186,10 @@ class ExplorerWidget(anywidget.AnyWidget):
                 return
             self._model_request = seq
             text = ReluSum.from_dict(model).to_json()
-            self.model_json = text
-            if report is not None:
-                self.report = report
+            with self.hold_sync():  # one update message for both
+                self.model_json = text
+                if report is not None:
+                    self.report = report
 
     # -------------------------------------------------------------- requests
     def _on_msg(self, _widget: Any, content: Any, buffers: Any) -> None:

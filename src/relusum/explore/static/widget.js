@@ -24,6 +24,8 @@ export function makeWidget({ uPlot, css, markup }) {
   function render({ model, el }) {
     const host = document.createElement("div");
     host.className = "relusum-widget";
+    // Keys pressed in the widget are the widget's, not JupyterLab's command-mode shortcuts.
+    host.setAttribute("data-lm-suppress-shortcuts", "true");
     el.appendChild(host);
     const shadow = host.attachShadow({ mode: "open" });
     shadow.innerHTML = `<style>${css}</style><div class="relusum-root">${markup}</div>`;
