@@ -191,3 +191,49 @@ def test_a_worker_that_dies_mid_run_is_retried(client, tmp_path):
     ref = relusum.fit((t, np.abs(t - 0.3)), n_units=5)
     assert r.report.n_samples == 1001
     assert _rel(r.model.weights, ref.model.weights) < 1e-9
+
+
+def test_progress_bars_on_stderr_only_when_asked(client, capsys, monkeypatch):
+    t = np.linspace(0, 1, 20_000)
+    ddf = dd.from_pandas(pd.DataFrame({"t": t, "v": t**2}), npartitions=6)
+    ref = relusum.fit((t, t**2), n_units=4)
+    r = relusum.fit(ddf, n_units=4, progress=True)  # on the distributed cluster
+    out, err = capsys.readouterr()
+    assert out == ""
+    for what in ("relusum range", "relusum fit", "relusum errors"):
+        assert what in err
+    assert "/6 [" in err and "partitions/s" in err  # counted per partition
+    assert _rel(r.model.weights, ref.model.weights) < 1e-9
+    relusum.fit(ddf, n_units=4, progress=False)
+    assert capsys.readouterr().err == ""
+    relusum.fit(ddf, n_units=4)  # default: only when stderr is a terminal (not here)
+    assert capsys.readouterr().err == ""
+    many = dd.from_pandas(pd.DataFrame({"c": np.arange(t.size) % 3, "t": t, "v": t}), 4)
+    relusum.fit_many(many, by="c", x="t", y="v", n_units=2, progress=True)
+    err = capsys.readouterr().err
+    assert all(f"relusum {w}" in err for w in ("ranges", "fit", "errors"))
+    with __import__("dask").config.set(scheduler="sync"):  # a local scheduler: Dask's callbacks
+        relusum.fit(ddf, n_units=4, progress=True)
+    assert "tasks" in capsys.readouterr().err
+    # the CLI: a bar when stderr is a terminal, none with --quiet
+    pdf = pd.DataFrame({"t": t, "v": t**2})
+    path = f"{__import__('tempfile').mkdtemp()}/d.parquet"
+    pdf.to_parquet(path)
+    monkeypatch.setattr(__import__("sys").stderr, "isatty", lambda: True)
+    args = ["fit", "--data", path, "--x", "t", "--y", "v", "--units", "4"]
+    assert main([*args, "--dask", client.scheduler.address]) == 0
+    assert "relusum errors" in capsys.readouterr().err
+    assert main([*args, "--dask", client.scheduler.address, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_dask_max_error_optimal_knots_equal_the_exact_in_memory_fit(client):
+    rng = np.random.default_rng(9)
+    t = rng.uniform(0, 2, 40_000)
+    v = np.exp(t) + rng.uniform(-0.05, 0.05, t.size)
+    ddf = dd.from_pandas(pd.DataFrame({"t": t, "v": v}), npartitions=5)
+    ref = relusum.fit((t, v), n_units=5, knots="optimal", loss="linf")
+    r = relusum.fit(ddf, n_units=5, knots="optimal", loss="linf")
+    assert r.report.extra["exact"] and r.report.knots == "optimal"
+    assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-8)
+    assert r.report.n_samples == t.size

@@ -223,7 +223,7 @@ def fit(
             raise ValueError(str(exc).replace("n_units", "pieces")) from None
     if _is_dask(target):  # a Dask DataFrame or a pair of Dask arrays (extra relusum[dask])
         return _fit_dask(
-            target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol
+            target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol, progress
         )
     if loss is None:
         loss = "linf" if tol is not None else "l2"
@@ -360,7 +360,9 @@ def _is_dask(target: Any) -> bool:
     )
 
 
-def _fit_dask(target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol):
+def _fit_dask(
+    target, domain, n_units, knots, loss, interpolate, samples, sample_weight, tol, progress=None
+):
     """Dask data: passes over the partitions on the cluster (:mod:`relusum.scale.dask`)."""
     for name, value in (
         ("interpolate", interpolate or None),
@@ -372,4 +374,6 @@ def _fit_dask(target, domain, n_units, knots, loss, interpolate, samples, sample
             raise ValueError(f"{name}= is not available for Dask data")
     from relusum.scale.dask import fit_dask
 
-    return fit_dask(target, n_units=n_units, knots=knots, domain=domain, loss=loss)
+    return fit_dask(
+        target, n_units=n_units, knots=knots, domain=domain, loss=loss, progress=progress
+    )

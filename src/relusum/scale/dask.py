@@ -29,14 +29,99 @@ __all__ = ["fit_dask", "reduce_partitions", "evaluate_dask", "dask_client", "SPL
 SPLIT_EVERY = 8
 
 
-def _compute(obj: Any) -> Any:
+def _client() -> Any:
+    """The active ``distributed.Client``, or None (distributed is never imported here)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    local = ("sync", "synchronous", "single-threaded", "threads", "threading", "processes")
+    if sys.modules["dask"].config.get("scheduler", None) in local + ("multiprocessing",):
+        return None  # a local scheduler was chosen explicitly (dask.config.set)
+    try:
+        return sys.modules["distributed"].default_client()
+    except ValueError:  # no client has been started
+        return None
+
+
+def _show(progress: bool | None) -> bool:
+    """Whether to draw a bar: ``True`` always, ``None`` when stderr is a terminal."""
+    import sys
+
+    if progress is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return bool(progress)
+
+
+def _compute(obj: Any, progress: bool | None = False, desc: str = "relusum") -> Any:
     """Compute on the active scheduler: a ``distributed.Client`` if one is set up,
     the scheduler chosen in ``dask.config``, else threads (a bag's own default
-    would start a process pool on every pass)."""
+    would start a process pool on every pass).  On a local scheduler
+    ``progress`` draws a tqdm bar of the graph's tasks on stderr (see :func:`_show`).
+    """
+    import sys
+
     dask = need("dask")
-    if dask.config.get("scheduler", None) is None:
-        return obj.compute(scheduler="threads")
-    return obj.compute()
+    if _client() is not None:
+        return obj.compute()
+    scheduler = dask.config.get("scheduler", None)
+    kwargs = {"scheduler": "threads"} if scheduler is None else {}
+    if not _show(progress):
+        return obj.compute(**kwargs)
+    from tqdm.dask import TqdmCallback
+
+    with TqdmCallback(desc=desc, unit="tasks", file=sys.stderr, leave=False):
+        return obj.compute(**kwargs)
+
+
+def _watch(client: Any, mapped: Any, desc: str) -> Any:
+    """Persist ``mapped`` on ``client`` and advance a tqdm bar (stderr) per finished partition.
+
+    Returns the persisted collection (its partitions stay on the workers).  A
+    partition that fails is counted too; its error is raised by the reduction
+    that follows, and a worker that dies is handled by the scheduler (retries)
+    exactly as without the bar.
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    distributed = need("distributed")
+    persisted = client.persist(mapped)
+    futures = distributed.futures_of(persisted)
+    bar = tqdm(total=len(futures), desc=desc, unit="partitions", file=sys.stderr, leave=False)
+    try:
+        for _ in distributed.as_completed(futures):
+            bar.update(1)
+    finally:
+        bar.close()
+    return persisted
+
+
+def _map_reduce(
+    bag: Any,
+    per_partition: Callable[[Any], Any],
+    agg: Callable[[Iterable[Any]], Any],
+    progress: bool | None,
+    desc: str,
+) -> Any:
+    """``agg(per_partition(p) for each partition p)``: mapped on the workers, tree-reduced.
+
+    ``agg`` must accept an iterable of results (or of its own results) and
+    return one of the same kind: it combines at every level of Dask's tree.
+    """
+    mapped = bag.map_partitions(_wrap(per_partition))
+    client = _client()
+    if client is not None and _show(progress):
+        mapped = _watch(client, mapped, desc)
+    return _compute(mapped.reduction(agg, agg, split_every=SPLIT_EVERY), progress, desc)
+
+
+def _wrap(per_partition: Callable[[Any], Any]) -> Callable[[Any], list]:
+    def apply(part: Any) -> list:
+        return [per_partition(part)]
+
+    return apply
 
 
 def _bag_of_partitions(parts: list[Any]) -> Any:
@@ -45,15 +130,21 @@ def _bag_of_partitions(parts: list[Any]) -> Any:
 
 
 def reduce_partitions(
-    ddf: Any, per: Callable[..., Any], agg: Callable[[Iterable[Any]], Any], *args: Any
+    ddf: Any,
+    per: Callable[..., Any],
+    agg: Callable[[Iterable[Any]], Any],
+    *args: Any,
+    progress: bool | None = False,
+    desc: str = "relusum",
 ) -> Any:
     """``agg(per(partition, *args) for each partition)`` by Dask's tree reduction.
 
     ``agg`` must accept an iterable of ``per`` results (or of its own results)
     and return one of the same kind: it combines at every level of the tree.
+    ``progress`` draws a bar on stderr (``None``: when stderr is a terminal).
     """
     bag = _bag_of_partitions(list(ddf.to_delayed()))
-    return bag.reduction(lambda part: per(part, *args), agg, split_every=SPLIT_EVERY).compute()
+    return _map_reduce(bag, lambda part: per(part, *args), agg, progress, desc)
 
 
 def _frame_chunk(part: Any, x: str, y: str, weight: str | None) -> tuple:
@@ -133,17 +224,20 @@ def fit_dask(
     domain: Sequence[Any] | None = None,
     loss: str | None = None,
     label: str | None = None,
+    progress: bool | None = None,
 ) -> FitResult:
     """Fit a Dask DataFrame (two columns, or ``x``/``y`` by name) or a pair of Dask arrays.
 
     Runs on the current Dask scheduler (a ``distributed.Client`` if one is
     active).  Same options and result as :func:`relusum.scale.files.fit_file`;
     fixed-knot fits equal the in-memory fit to about 1e-12 relative.
+    ``progress``: a bar per pass on stderr counting finished partitions
+    (default: when stderr is a terminal; ``False`` never).
     """
     bag, what = _chunk_bag(data, x, y, weight)
 
     def run_pass(per: Callable[..., Any], agg: Callable[[Iterable[Any]], Any], name: str) -> Any:
-        return _compute(bag.reduction(_first(per), agg, split_every=SPLIT_EVERY))
+        return _map_reduce(bag, _first(per), agg, progress, f"relusum {name}")
 
     return fit_passes(
         run_pass,

@@ -104,7 +104,7 @@ def fit_many(
     if batched:
         if n_units is not None:
             n_units = check_n_units(n_units)
-        out = _batched(df, by, x, y, weight, n_units, knots, domain)
+        out = _batched(df, by, x, y, weight, n_units, knots, domain, progress)
     else:
         out = _loop(df, by, x, y, weight, n_units, knots, domain, loss, interpolate, tol, progress)
     out = pd.DataFrame(out)
@@ -262,12 +262,15 @@ def _agg_sum(parts):
 # -- batched fixed-knot least squares ----------------------------------------
 
 
-def _batched(df, by, x, y, weight, n_units, knots, domain) -> dict[str, Any]:
+def _batched(df, by, x, y, weight, n_units, knots, domain, progress=None) -> dict[str, Any]:
     pd = need("pandas")
     if is_dask(df):
         from relusum.scale.dask import reduce_partitions
 
-        ranges = reduce_partitions(df, _part_ranges, _agg_ranges, by, x, y, weight)
+        bar = {"progress": progress}
+        ranges = reduce_partitions(
+            df, _part_ranges, _agg_ranges, by, x, y, weight, desc="relusum ranges", **bar
+        )
         if len(ranges) == 0:
             raise ValueError("the table has no rows")
         try:
@@ -278,10 +281,14 @@ def _batched(df, by, x, y, weight, n_units, knots, domain) -> dict[str, Any]:
         lo, hi = ranges["min"].to_numpy(float), ranges["max"].to_numpy(float)
         count = ranges["count"].to_numpy(np.int64)
         plan = _plan(ids, lo, hi, n_units, knots, domain)
-        summ = reduce_partitions(df, _part_summary, _agg_sum, by, x, y, weight, ids, plan)
+        summ = reduce_partitions(
+            df, _part_summary, _agg_sum, by, x, y, weight, ids, plan, desc="relusum fit", **bar
+        )
         _check_capacity(df, by, x, ids, summ, plan["n"])
         values = summ.solve()
-        sse, mx = reduce_partitions(df, _part_errors, _agg_errors, by, x, y, ids, plan, values)
+        sse, mx = reduce_partitions(
+            df, _part_errors, _agg_errors, by, x, y, ids, plan, values, desc="relusum errors", **bar
+        )
     else:
         if len(df) == 0:
             raise ValueError("the table has no rows")

@@ -18,6 +18,7 @@ Modules, one idea each:
 :mod:`.moves`               insert / swap / single moves / hops / evolution
 :mod:`.condense`            per-bin moment summaries for large data
 :mod:`.search`              the search that ties them together: :func:`free_knot_l2`
+:mod:`.kernels`             compiled (numba) LM, batched SSRs and envelope DP
 ==========================  ========================================================
 """
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from relusum.fitting.free_l2 import problem
 from relusum.fitting.free_l2.problem import _Problem
 
 
@@ -71,6 +72,16 @@ def envelope_knots(
     ys = prob.y
     span = float(np.max(ys) - np.min(ys)) + 1e-12 * (abs(float(np.max(ys))) + 1.0)
     vals = np.linspace(float(np.min(ys)) - 0.5 * span, float(np.max(ys)) + 0.5 * span, grid)
+    levels = n - 1 if pinned else n
+    if problem.COMPILED:
+        from relusum.fitting.free_l2.kernels import envelope_cuts
+
+        qs = (qa_, qb_, qc_, qd_, qe_, qf_, q0)
+        cuts = envelope_cuts(*(np.ascontiguousarray(q) for q in qs), pinned, levels, keep, vals)
+        if cuts.size != levels:
+            return None
+        knots = edges[cuts] if levels else np.empty(0)
+        return np.concatenate(([prob.a], knots)) if pinned else knots
     vv = vals * vals
     inf = np.inf
     # level 0: the first piece from edge 0 to edge j
@@ -91,7 +102,6 @@ def envelope_knots(
         qa[j, 0] = s0
         qb[j, 0] = -2.0 * s3
         qc[j, 0] = np.where(s0 > 0, qf_[0, j], inf)
-    levels = n - 1 if pinned else n
     parents: list[tuple[np.ndarray, np.ndarray]] = []
     for level in range(levels):
         na = np.zeros((g + 1, keep))

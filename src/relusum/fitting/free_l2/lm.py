@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from relusum.fitting.free_l2 import problem
 from relusum.fitting.free_l2.problem import _KEEP, _RTOL, _Problem, _State
 
 
@@ -46,8 +47,34 @@ def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _St
     """Levenberg--Marquardt in the knots with the values projected out.
 
     Stops when the Gauss--Newton model predicts a relative SSR gain below
-    ``1e-12`` (or the fit is exact), so converged runs do not idle.
+    ``1e-12`` (or the fit is exact), so converged runs do not idle.  On the
+    samples of a :class:`_Problem` the iterations run in the compiled kernel
+    :func:`~relusum.fitting.free_l2.kernels.lm_samples` (the same steps);
+    this Python loop runs where it reports a singular system, and on
+    prefix-sum problems.
     """
+    if type(prob) is _Problem and problem.COMPILED:
+        from relusum.fitting.free_l2.kernels import lm_samples
+
+        a, b = prob.domain
+        h, ok = lm_samples(
+            prob.x,
+            prob.y,
+            prob.w,
+            np.ascontiguousarray(h0, dtype=float),
+            a,
+            b,
+            bool(pinned),
+            int(max_iter),
+            float(prob.scale),
+        )
+        if ok:
+            return prob.state(h)
+    return _lm_python(prob, h0, pinned, max_iter)
+
+
+def _lm_python(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _State:
+    """The reference LM loop (NumPy), used for prefix-sum problems and singular systems."""
     st = prob.state(h0)
     mu, nu = 1e-6, 2.0
     slow = 0

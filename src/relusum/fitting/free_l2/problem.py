@@ -31,6 +31,9 @@ _KEEP = 0.1
 _COLLAPSE = 1e-9
 #: LM stops when the Gauss--Newton model predicts a smaller relative SSR gain.
 _RTOL = 1e-11
+#: Run LM, batched SSRs and the envelope DP in the compiled kernels of
+#: :mod:`~relusum.fitting.free_l2.kernels` (tests switch it off to compare with NumPy).
+COMPILED = True
 
 
 # --------------------------------------------------------------------------- problem
@@ -166,6 +169,15 @@ class _Problem:
         get a tiny ridge instead of the exact minimum-norm treatment, which is
         fine for the global search that uses this.
         """
+        if type(self) is _Problem and COMPILED:
+            from relusum.fitting.free_l2.kernels import batch_ssr_samples
+
+            hs = np.ascontiguousarray(hs, dtype=float)
+            return batch_ssr_samples(self.x, self.y, self.w, hs, self.a, self.b)
+        return self._batch_ssr_numpy(hs, flat)
+
+    def _batch_ssr_numpy(self, hs: np.ndarray, flat: bool) -> np.ndarray:
+        """The NumPy reference of :meth:`batch_ssr` (one block-tridiagonal solve)."""
         k, n = hs.shape
         a, b = self.domain
         if flat:

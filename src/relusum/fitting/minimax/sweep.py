@@ -44,7 +44,7 @@ import numpy as np
 
 from relusum.fitting.minimax.gates import Gates
 
-__all__ = ["Piece", "greedy_pieces"]
+__all__ = ["Piece", "greedy_pieces", "compiled_pieces", "python_pieces"]
 
 #: Two values closer than this (normalised, times 1 + eps) count as touching.
 _TOUCH = 4e-12
@@ -104,6 +104,58 @@ def greedy_pieces(
     >>> greedy_pieces(g, 1e-9, 1, flat_first=False) is None
     True
     """
+    return compiled_pieces(g, eps, max_pieces, flat_first, continuous, tube)
+
+
+def compiled_pieces(
+    g: Gates,
+    eps: float,
+    max_pieces: int,
+    flat_first: bool = True,
+    continuous: bool = True,
+    tube: bool = False,
+) -> list[Piece] | None:
+    """:func:`greedy_pieces` by the compiled kernel of :mod:`.kernel` (the same pieces)."""
+    from relusum.fitting.minimax.kernel import sweep_arrays
+
+    lower, upper = g.bounds(eps)
+    ttol = _TOUCH * (1.0 + eps)
+    status, npieces, ints, flts, off, pa, pc = sweep_arrays(
+        g.u, lower, upper, max_pieces, flat_first, continuous, g.amax, eps, ttol, tube
+    )
+    if status != 1:
+        return None
+    pieces = []
+    for p in range(npieces):
+        s, last, side, c, flat, has_lam = (int(v) for v in ints[p])
+        u0, lam_a, lam_c, star_a, star_c, qu, qv = (float(v) for v in flts[p])
+        poly = list(zip(pa[off[p] : off[p + 1]].tolist(), pc[off[p] : off[p + 1]].tolist()))
+        pieces.append(
+            Piece(
+                u0,
+                s,
+                last,
+                side,
+                poly,
+                c if side != 0 else -1,
+                (lam_a, lam_c) if has_lam else None,
+                (star_a, star_c) if side != 0 else None,
+                flat=bool(flat),
+                q=(qu, qv) if (tube and side != 0) else None,
+            )
+        )
+    return pieces
+
+
+def python_pieces(
+    g: Gates,
+    eps: float,
+    max_pieces: int,
+    flat_first: bool = True,
+    continuous: bool = True,
+    tube: bool = False,
+) -> list[Piece] | None:
+    """The pure-Python sweep: the reference the compiled kernel is tested against."""
     u = g.u
     n = u.size
     lower, upper = g.bounds(eps)

@@ -1,0 +1,528 @@
+"""Compiled kernels (numba) for the free-knot least-squares search.
+
+:func:`lm_samples` is :func:`relusum.fitting.free_l2.lm._lm` on the samples
+of a :class:`~relusum.fitting.free_l2.problem._Problem` in one compiled loop:
+the same projected values (the tridiagonal normal equations, solved by
+``LDL^T`` as LAPACK's ``dptsv`` does), the same banded Gauss--Newton step
+(half-bandwidth 3, banded Cholesky as ``dpbsv``), the same damping, step cuts
+and stop rules.  Where the Python path falls back to the minimum-norm solve
+(a piece without samples, a singular system) the kernel reports failure and
+the caller runs the Python path instead, so results never depend on a
+shortcut.  A few dozen Python-level NumPy calls per iteration become one
+``O(N)`` pass, which is what dominates small and medium problems.
+
+This module imports numba; it is only imported by the free-knot search
+(never by ``import relusum``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Mirrors of the constants in :mod:`relusum.fitting.free_l2.problem` (checked by a test).
+_KEEP = 0.1
+_RTOL = 1e-11
+
+
+@njit(cache=True)
+def _breakpoints(h, a, b):
+    n = h.size
+    flat = h[0] > a
+    if flat:
+        t = np.empty(n + 2)
+        t[0] = a
+        t[1 : n + 1] = h
+        t[n + 1] = b
+    else:
+        t = np.empty(n + 1)
+        t[:n] = h
+        t[n] = b
+    return t, flat
+
+
+@njit(cache=True)
+def _evaluate(x, y, w, h, a, b, lam, sums, ridge=0.0):
+    """Project out the values for knots ``h``.
+
+    Fills ``lam`` (local coordinates) and ``sums`` (rows aa, ab, bb, ra, rb
+    per piece) and returns ``(t, flat, c, ssr, ok)``; ``ok`` is False where
+    the Python path would use the minimum-norm solve.  ``ridge > 0`` adds
+    ``ridge * max(diag)`` to the diagonal instead (as ``_Problem.batch_ssr``).
+    """
+    t, flat = _breakpoints(h, a, b)
+    m = t.size - 1
+    npts = x.size
+    aa = sums[0]
+    ab = sums[1]
+    bb = sums[2]
+    ra = sums[3]
+    rb = sums[4]
+    ya = np.zeros(m)
+    yb = np.zeros(m)
+    starts = np.empty(m + 1, dtype=np.int64)
+    i = 0
+    starts[0] = 0
+    for k in range(m):
+        aa[k] = 0.0
+        ab[k] = 0.0
+        bb[k] = 0.0
+        if k < m - 1:
+            hi = t[k + 1]
+            j = i
+            while j < npts and x[j] < hi:
+                j += 1
+        else:
+            j = npts
+        lo = t[k]
+        inv = 1.0 / (t[k + 1] - lo)
+        s_aa = 0.0
+        s_ab = 0.0
+        s_bb = 0.0
+        s_ya = 0.0
+        s_yb = 0.0
+        for p in range(i, j):
+            lp = (x[p] - lo) * inv
+            lam[p] = lp
+            wb = w[p] * lp
+            wa = w[p] - wb
+            s_ab += wa * lp
+            s_aa += wa - wa * lp
+            s_bb += wb * lp
+            s_ya += wa * y[p]
+            s_yb += wb * y[p]
+        aa[k] = s_aa
+        ab[k] = s_ab
+        bb[k] = s_bb
+        ya[k] = s_ya
+        yb[k] = s_yb
+        i = j
+        starts[k + 1] = j
+    # tridiagonal normal equations
+    diag = np.zeros(m + 1)
+    rhs = np.zeros(m + 1)
+    off = np.zeros(m)
+    for k in range(m):
+        diag[k] += aa[k]
+        diag[k + 1] += bb[k]
+        rhs[k] += ya[k]
+        rhs[k + 1] += yb[k]
+        off[k] = ab[k]
+    s0 = 0
+    if flat:
+        diag[1] += aa[0] + 2.0 * ab[0]
+        rhs[1] += ya[0]
+        s0 = 1
+    nd = m + 1 - s0
+    dmax = 0.0
+    dmin = np.inf
+    for k in range(s0, m + 1):
+        dmax = max(dmax, diag[k])
+        dmin = min(dmin, diag[k])
+    c = np.empty(m + 1)
+    if ridge > 0.0:
+        for k in range(s0, m + 1):
+            diag[k] += ridge * dmax + 1e-300
+    elif not (dmax > 0.0 and dmin > 1e-12 * dmax):
+        return t, flat, c, 0.0, False
+    # LDL^T of the symmetric tridiagonal system (dptsv)
+    d = np.empty(nd)
+    e = np.empty(max(nd - 1, 0))
+    z = np.empty(nd)
+    d[0] = diag[s0]
+    z[0] = rhs[s0]
+    if not d[0] > 0.0:
+        return t, flat, c, 0.0, False
+    for k in range(1, nd):
+        lk = off[s0 + k - 1] / d[k - 1]
+        e[k - 1] = lk
+        d[k] = diag[s0 + k] - lk * off[s0 + k - 1]
+        if not d[k] > 0.0:
+            return t, flat, c, 0.0, False
+        z[k] = rhs[s0 + k] - lk * z[k - 1]
+    sol = np.empty(nd)
+    sol[nd - 1] = z[nd - 1] / d[nd - 1]
+    for k in range(nd - 2, -1, -1):
+        sol[k] = z[k] / d[k] - e[k] * sol[k + 1]
+    for k in range(nd):
+        if not np.isfinite(sol[k]):
+            return t, flat, c, 0.0, False
+        c[s0 + k] = sol[k]
+    if flat:
+        c[0] = c[1]
+    # residuals, SSR and the per-piece residual sums of the Gauss--Newton step
+    ssr = 0.0
+    for k in range(m):
+        ck = c[k]
+        dc = c[k + 1] - ck
+        s_rs = 0.0
+        s_rb = 0.0
+        for p in range(starts[k], starts[k + 1]):
+            r = ck + dc * lam[p] - y[p]
+            wr = w[p] * r
+            ssr += wr * r
+            s_rs += wr
+            s_rb += wr * lam[p]
+        ra[k] = s_rs - s_rb
+        rb[k] = s_rb
+    return t, flat, c, ssr, True
+
+
+@njit(cache=True)
+def batch_ssr_samples(x, y, w, hs, a, b):
+    """SSR for each row of ``hs`` with a tiny ridge (``_Problem.batch_ssr``); inf if singular."""
+    npts = x.size
+    k, n = hs.shape
+    lam = np.empty(npts)
+    sums = np.zeros((5, n + 2))
+    out = np.empty(k)
+    for r in range(k):
+        _, _, _, ssr, ok = _evaluate(x, y, w, hs[r].copy(), a, b, lam, sums, 1e-10)
+        out[r] = ssr if ok else np.inf
+    return out
+
+
+@njit(cache=True)
+def _step(t, flat, c, sums, mu):
+    """The knot part of the damped Gauss--Newton step, the predicted gain, and ok."""
+    m = t.size - 1
+    aa = sums[0, :m].copy()
+    ab = sums[1, :m].copy()
+    bb = sums[2, :m].copy()
+    ra = sums[3, :m].copy()
+    rb = sums[4, :m].copy()
+    if flat:
+        bb[0] = aa[0] + 2.0 * ab[0] + bb[0]
+        rb[0] = ra[0] + rb[0]
+        aa[0] = 0.0
+        ab[0] = 0.0
+        ra[0] = 0.0
+    s = np.empty(m)
+    for k in range(m):
+        s[k] = (c[k + 1] - c[k]) / (t[k + 1] - t[k])
+    nv = 2 * (m + 1)
+    d0 = np.zeros(nv)
+    o1 = np.zeros(nv)
+    o2 = np.zeros(nv)
+    o3 = np.zeros(nv)
+    rhs = np.zeros(nv)
+    for k in range(m):
+        sk = s[k]
+        ss = sk * sk
+        d0[2 * k] += aa[k]
+        d0[2 * k + 2] += bb[k]
+        d0[2 * k + 1] += aa[k] * ss
+        d0[2 * k + 3] += bb[k] * ss
+        o1[2 * k] -= aa[k] * sk
+        o1[2 * k + 2] -= bb[k] * sk
+        o1[2 * k + 1] -= ab[k] * sk
+        o2[2 * k] += ab[k]
+        o2[2 * k + 1] += ab[k] * ss
+        o3[2 * k] -= ab[k] * sk
+        rhs[2 * k] -= ra[k]
+        rhs[2 * k + 2] -= rb[k]
+        rhs[2 * k + 1] += sk * ra[k]
+        rhs[2 * k + 3] += sk * rb[k]
+    # damping of the moving knots t_1 .. t_{m-1}
+    dtmax = 0.0
+    for i in range(3, nv - 1, 2):
+        dtmax = max(dtmax, d0[i])
+    floor = 1e-12 * dtmax + 1e-300
+    for i in range(3, nv - 1, 2):
+        d0[i] += mu * max(d0[i], floor) + floor
+    cmax = 0.0
+    for i in range(0, nv, 2):
+        cmax = max(cmax, d0[i])
+    for i in range(0, nv, 2):
+        d0[i] += 1e-13 * (cmax + 1e-300)
+    # fixed unknowns: t_0, t_m, and c_0 when the first piece is flat
+    fixed = (0, 1, nv - 1) if flat else (1, nv - 1, nv - 1)
+    for i in fixed:
+        d0[i] = 1.0
+        rhs[i] = 0.0
+        o1[i] = 0.0
+        o2[i] = 0.0
+        o3[i] = 0.0
+        if i >= 1:
+            o1[i - 1] = 0.0
+        if i >= 2:
+            o2[i - 2] = 0.0
+        if i >= 3:
+            o3[i - 3] = 0.0
+    # banded Cholesky L L^T (half-bandwidth 3): L[i, q] holds entry (i, i - q)
+    lo = np.zeros((nv, 4))
+    for i in range(nv):
+        for q in range(min(i, 3), -1, -1):
+            j = i - q
+            if q == 0:
+                v = d0[i]
+            elif q == 1:
+                v = o1[j]
+            elif q == 2:
+                v = o2[j]
+            else:
+                v = o3[j]
+            for kk in range(max(0, i - 3), j):
+                v -= lo[i, i - kk] * lo[j, j - kk]
+            if q == 0:
+                if not v > 0.0:
+                    return np.empty(0), 0.0, False
+                lo[i, 0] = np.sqrt(v)
+            else:
+                lo[i, q] = v / lo[j, 0]
+    z = np.empty(nv)
+    for i in range(nv):
+        v = rhs[i]
+        for kk in range(max(0, i - 3), i):
+            v -= lo[i, i - kk] * z[kk]
+        z[i] = v / lo[i, 0]
+    sol = np.empty(nv)
+    for i in range(nv - 1, -1, -1):
+        v = z[i]
+        for kk in range(i + 1, min(nv, i + 4)):
+            v -= lo[kk, kk - i] * sol[kk]
+        sol[i] = v / lo[i, 0]
+    pred = 0.0
+    for i in range(nv):
+        if not np.isfinite(sol[i]):
+            return np.empty(0), 0.0, False
+        pred += sol[i] * rhs[i]
+    pred = max(pred, 0.0)
+    if flat:
+        d = np.empty(m - 1)
+        for k in range(1, m):
+            d[k - 1] = sol[2 * k + 1]
+    else:
+        d = np.empty(m)
+        for k in range(m):
+            d[k] = sol[2 * k + 1]
+    return d, pred, True
+
+
+@njit(cache=True)
+def _max_step(h, d, a, b, flat):
+    n = h.size
+    alpha = 1.0
+    # gaps between consecutive knots, the last knot and B, and A and the first when flat
+    for k in range(n + 1):
+        if k == 0:
+            if not flat:
+                continue
+            lo_h, lo_d = a, 0.0
+        else:
+            lo_h, lo_d = h[k - 1], d[k - 1]
+        if k == n:
+            hi_h, hi_d = b, 0.0
+        else:
+            hi_h, hi_d = h[k], d[k]
+        dg = hi_d - lo_d
+        if dg < 0.0:
+            alpha = min(alpha, (1.0 - _KEEP) * (hi_h - lo_h) / -dg)
+    return alpha
+
+
+@njit(cache=True)
+def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
+    """Levenberg--Marquardt in the knots on the samples; returns ``(h, ok)``.
+
+    ``ok`` is False when a singular system was met (the caller then runs the
+    Python path, which handles it exactly).
+    """
+    npts = x.size
+    nmax = h0.size + 2
+    lam = np.empty(npts)
+    sums = np.zeros((5, nmax))
+    lam2 = np.empty(npts)
+    sums2 = np.zeros((5, nmax))
+    h = h0.copy()
+    t, flat, c, ssr, ok = _evaluate(x, y, w, h, a, b, lam, sums)
+    if not ok:
+        return h, False
+    tn, flatn, cn, ssrn = t, flat, c, ssr
+    mu = 1e-6
+    nu = 2.0
+    slow = 0
+    for _ in range(max_iter):
+        if ssr <= 1e-30 * scale:
+            break
+        d, pred, good = _step(t, flat, c, sums, mu)
+        if not good:
+            mu, nu = mu * nu, nu * 2.0
+            if mu > 1e10:
+                break
+            continue
+        if pinned and not flat:
+            d[0] = 0.0
+        if pred <= _RTOL * ssr and mu <= 1e-3:
+            break
+        alpha = _max_step(h, d, a, b, flat)
+        hn = h + alpha * d
+        if pinned:
+            hn[0] = a
+        valid = hn[-1] < b and not (flat and hn[0] <= a)
+        for k in range(hn.size - 1):
+            if not hn[k + 1] > hn[k]:
+                valid = False
+        accepted = False
+        if valid:
+            tn, flatn, cn, ssrn, okn = _evaluate(x, y, w, hn, a, b, lam2, sums2)
+            if not okn:
+                return h, False
+            if ssrn < ssr:
+                accepted = True
+        if accepted:
+            gain = ssr - ssrn
+            rho = gain / max(alpha * pred, 1e-300)
+            h, t, flat, c, ssr = hn, tn, flatn, cn, ssrn
+            lam, lam2 = lam2, lam
+            sums, sums2 = sums2, sums
+            mu = max(mu * max(1.0 / 3.0, 1.0 - (2.0 * min(rho, 1.0) - 1.0) ** 3), 1e-12)
+            nu = 2.0
+            if gain <= 0.1 * _RTOL * ssr and pred <= _RTOL * ssr:
+                break
+            slow = slow + 1 if gain <= 1e-8 * ssr else 0
+            if slow >= 3:
+                break
+        else:
+            if pred <= _RTOL * ssr:
+                break
+            mu, nu = mu * nu, nu * 2.0
+            if mu > 1e4:
+                break
+    return h, True
+
+
+@njit(cache=True)
+def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
+    """The dynamic program of :func:`~relusum.fitting.free_l2.envelope.envelope_knots`.
+
+    The same states (parabolas in the value at an edge), the same pruning
+    (those lowest somewhere on the grid ``vals``, the ``keep`` lowest) and the
+    same ties (first index) as the NumPy version; returns the edge indices of
+    the cuts (empty when no finite fit exists).
+    """
+    g = qa_.shape[0] - 1
+    inf = np.inf
+    ngrid = vals.size
+    vv = vals * vals
+    qa = np.zeros((g + 1, keep))
+    qb = np.zeros((g + 1, keep))
+    qc = np.full((g + 1, keep), inf)
+    for j in range(1, g + 1):
+        if pinned:
+            a0, b0, c0, d0, e0, f0 = (
+                qa_[0, j],
+                qb_[0, j],
+                qc_[0, j],
+                qd_[0, j],
+                qe_[0, j],
+                qf_[0, j],
+            )
+            if a0 > 0:
+                qa[j, 0] = c0 - b0 * b0 / a0
+                qb[j, 0] = -2.0 * e0 + 2.0 * b0 * d0 / a0
+                qc[j, 0] = f0 - d0 * d0 / a0
+            else:
+                qa[j, 0] = 0.0
+                qb[j, 0] = 0.0
+                qc[j, 0] = inf
+        else:
+            s0 = q0[0, j]
+            qa[j, 0] = s0
+            qb[j, 0] = -2.0 * (qd_[0, j] + qe_[0, j])
+            qc[j, 0] = qf_[0, j] if s0 > 0 else inf
+    pis = np.zeros((max(levels, 1), g + 1, keep), dtype=np.int64)
+    pks = np.zeros((max(levels, 1), g + 1, keep), dtype=np.int64)
+    cap = (g + 1) * keep
+    ca = np.empty(cap)
+    cb = np.empty(cap)
+    cc = np.empty(cap)
+    ci = np.empty(cap, dtype=np.int64)
+    ck = np.empty(cap, dtype=np.int64)
+    won = np.zeros(cap, dtype=np.bool_)
+    for level in range(levels):
+        na = np.zeros((g + 1, keep))
+        nb = np.zeros((g + 1, keep))
+        nc = np.full((g + 1, keep), inf)
+        last = level == levels - 1
+        j_lo = g if last else level + 2
+        for jj in range(j_lo, g + 1):
+            nf = 0
+            for i in range(level + 1, jj):
+                if not np.isfinite(qc[i, 0]):
+                    continue
+                a_, b_, c_ = qa_[i, jj], qb_[i, jj], qc_[i, jj]
+                d_, e_, f_ = qd_[i, jj], qe_[i, jj], qf_[i, jj]
+                for k in range(keep):
+                    alpha = qa[i, k] + a_
+                    good = np.isfinite(qc[i, k]) and alpha > 0
+                    if not good:
+                        alpha = 1.0
+                    bi = qb[i, k] - 2.0 * d_
+                    v_cc = f_ + qc[i, k] - bi * bi / (4.0 * alpha) if good else inf
+                    if not np.isfinite(v_cc):
+                        continue
+                    ca[nf] = c_ - b_ * b_ / alpha
+                    cb[nf] = -2.0 * e_ - b_ * bi / alpha
+                    cc[nf] = v_cc
+                    ci[nf] = i
+                    ck[nf] = k
+                    won[nf] = False
+                    nf += 1
+            if nf == 0:
+                continue
+            for q in range(ngrid):
+                bestv = inf
+                arg = 0
+                for f in range(nf):
+                    v = ca[f] * vv[q] + cb[f] * vals[q] + cc[f]
+                    if v < bestv:
+                        bestv = v
+                        arg = f
+                won[arg] = True
+            nw = 0
+            for f in range(nf):
+                if won[f]:
+                    nw += 1
+            widx = np.empty(nw, dtype=np.int64)
+            wbest = np.empty(nw)
+            p = 0
+            for f in range(nf):
+                if won[f]:
+                    widx[p] = f
+                    m = inf
+                    for q in range(ngrid):
+                        v = ca[f] * vv[q] + cb[f] * vals[q] + cc[f]
+                        if v < m:
+                            m = v
+                    wbest[p] = m
+                    p += 1
+            order = np.argsort(wbest, kind="mergesort")
+            s = min(nw, keep)
+            for r in range(s):
+                f = widx[order[r]]
+                na[jj, r] = ca[f]
+                nb[jj, r] = cb[f]
+                nc[jj, r] = cc[f]
+                pis[level, jj, r] = ci[f]
+                pks[level, jj, r] = ck[f]
+        qa, qb, qc = na, nb, nc
+    kbest = -1
+    fbest = inf
+    for k in range(keep):
+        if np.isfinite(qc[g, k]) and qa[g, k] > 0:
+            v = qc[g, k] - qb[g, k] * qb[g, k] / (4.0 * qa[g, k])
+            if v < fbest or kbest < 0:
+                fbest = v
+                kbest = k
+    if kbest < 0:
+        return np.empty(0, dtype=np.int64)
+    cuts = np.empty(levels, dtype=np.int64)
+    jj = g
+    k = kbest
+    for level in range(levels - 1, -1, -1):
+        i = pis[level, jj, k]
+        k = pks[level, jj, k]
+        cuts[level] = i
+        jj = i
+    return np.sort(cuts)

@@ -1,0 +1,581 @@
+"""The exact sweep of :mod:`.sweep` as one compiled kernel (numba, ``cache=True``).
+
+:func:`sweep_arrays` is a line-by-line translation of the pure-Python sweep
+(:func:`relusum.fitting.minimax.sweep.python_pieces`, which stays as the
+reference and for the tube mode): the same clipping of the polygon of lines,
+the same pivots, the same rounding guards, so both give the same pieces
+(``tests/test_minimax_kernel.py`` compares them).  The polygon lives in
+preallocated vertex arrays (a linked cycle through ``nxt``/``prv``); every
+piece reuses them.  This module imports numba: it is itself imported only when
+the sweep first runs (``import relusum`` stays cheap).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["sweep_arrays"]
+
+inf = math.inf
+
+
+def sweep_arrays(
+    u: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    max_pieces: int,
+    flat_first: bool,
+    continuous: bool,
+    gamax: float,
+    eps: float,
+    ttol: float,
+    tube: bool = False,
+):
+    """Run the compiled sweep; returns what :func:`sweep` returns."""
+    return sweep(
+        np.ascontiguousarray(u, dtype=np.float64),
+        np.ascontiguousarray(lower, dtype=np.float64),
+        np.ascontiguousarray(upper, dtype=np.float64),
+        int(max_pieces),
+        bool(flat_first),
+        bool(continuous),
+        float(gamax),
+        float(eps),
+        float(ttol),
+        bool(tube),
+    )
+
+
+@njit(cache=True)
+def grow(
+    u,
+    lower,
+    upper,
+    s,
+    has_rel,
+    rel_k,
+    rel_last,
+    rel_side,
+    amax,
+    ttol,
+    A,
+    C,
+    nxt,
+    prv,
+    has_q,
+    qu,
+    qv,
+):
+    """One piece from full gate s.  Returns (ok, last, side, imax, size, lam_a, lam_c,
+    has_lam_lo, has_lam_hi, last_lo, last_hi)."""
+    n = u.size
+    u0 = u[s]
+    lj = lower[s]
+    hj = upper[s]
+    A[0] = -amax
+    A[1] = amax
+    A[2] = amax
+    A[3] = -amax
+    C[0] = lj
+    C[1] = lj
+    C[2] = hj
+    C[3] = hj
+    size = 4
+    if has_q and has_rel:
+        # Tube: the joint lies on the previous extreme line before it leaves
+        # the band (Sutherland-Hodgman on the box, as _clip_box).
+        below = rel_side > 0
+        dq = qu - u0
+        bound = qv + ttol if below else qv - ttol
+        ta = np.empty(8)
+        tc = np.empty(8)
+        m = 0
+        for i in range(4):
+            j = (i + 1) % 4
+            vp = A[i] * dq + C[i]
+            vq = A[j] * dq + C[j]
+            pin = vp <= bound if below else vp >= bound
+            qin = vq <= bound if below else vq >= bound
+            if pin:
+                ta[m] = A[i]
+                tc[m] = C[i]
+                m += 1
+            if pin != qin:
+                sc = (bound - vp) / (vq - vp)
+                ta[m] = A[i] + sc * (A[j] - A[i])
+                tc[m] = C[i] + sc * (C[j] - C[i])
+                m += 1
+        if m == 0:
+            return (False, 0, 0, 0, 0, -1, -1, -1, -1, 0)
+        for i in range(m):
+            A[i] = ta[i]
+            C[i] = tc[i]
+        size = m
+    for t in range(size):
+        nxt[t] = (t + 1) % size
+        prv[t] = (t + size - 1) % size
+    nv = size  # vertices ever made
+    imax = 0
+    imin = 0
+    if has_rel:
+        k = rel_k
+    else:
+        k = s + 1
+        rel_last = -1
+        rel_side = 0
+    last_lo = -1
+    last_hi = -1
+    lam_lo = -1
+    lam_hi = -1
+    side = 0
+    while k < n:
+        if k == s:
+            k += 1
+            continue
+        full = k > rel_last
+        if full:
+            lk = lower[k]
+            hk = upper[k]
+        elif rel_side > 0:
+            lk = lower[k]
+            hk = inf
+        else:
+            lk = -inf
+            hk = upper[k]
+        d = u[k] - u0
+        if size <= 5:
+            i = imax
+            vmax = -inf
+            vmin = inf
+            for _ in range(size):
+                v = A[i] * d + C[i]
+                if v > vmax:
+                    vmax = v
+                    imax = i
+                if v < vmin:
+                    vmin = v
+                    imin = i
+                i = nxt[i]
+        elif hk == inf:
+            vmax = inf
+            i = imin
+            vmin = A[i] * d + C[i]
+            while True:
+                t = nxt[i]
+                v = A[t] * d + C[t]
+                if v < vmin:
+                    i = t
+                    vmin = v
+                    continue
+                t = prv[i]
+                v = A[t] * d + C[t]
+                if v < vmin:
+                    i = t
+                    vmin = v
+                    continue
+                break
+            imin = i
+        elif lk == -inf:
+            vmin = -inf
+            i = imax
+            vmax = A[i] * d + C[i]
+            while True:
+                t = nxt[i]
+                v = A[t] * d + C[t]
+                if v > vmax:
+                    i = t
+                    vmax = v
+                    continue
+                t = prv[i]
+                v = A[t] * d + C[t]
+                if v > vmax:
+                    i = t
+                    vmax = v
+                    continue
+                break
+            imax = i
+        else:
+            i = imax
+            vmax = A[i] * d + C[i]
+            while True:
+                t = nxt[i]
+                v = A[t] * d + C[t]
+                if v > vmax:
+                    i = t
+                    vmax = v
+                    continue
+                t = prv[i]
+                v = A[t] * d + C[t]
+                if v > vmax:
+                    i = t
+                    vmax = v
+                    continue
+                break
+            imax = i
+            i = imin
+            vmin = A[i] * d + C[i]
+            while True:
+                t = nxt[i]
+                v = A[t] * d + C[t]
+                if v < vmin:
+                    i = t
+                    vmin = v
+                    continue
+                t = prv[i]
+                v = A[t] * d + C[t]
+                if v < vmin:
+                    i = t
+                    vmin = v
+                    continue
+                break
+            imin = i
+        if vmin > hk:
+            if not full:
+                return (False, 0, 0, 0, 0, -1, -1, last_lo, last_hi, nv)
+            side = 1
+            break
+        if vmax < lk:
+            if not full:
+                return (False, 0, 0, 0, 0, -1, -1, last_lo, last_hi, nv)
+            side = -1
+            break
+        touch_lo = False
+        touch_hi = False
+        if full:
+            touch_lo = vmin <= lk + ttol
+            touch_hi = vmax >= hk - ttol
+            if touch_lo:
+                last_lo = k
+                lam_lo = imin
+            if touch_hi:
+                last_hi = k
+                lam_hi = imax
+            if vmin >= lk and vmax <= hk:
+                k += 1
+                continue
+        for pas in range(2):
+            upper_side = pas == 0
+            if upper_side:
+                if vmax <= hk:
+                    continue
+                sgn = 1.0
+                bound = hk
+                i0 = imax
+            else:
+                if vmin >= lk:
+                    continue
+                sgn = -1.0
+                bound = lk
+                i0 = imin
+            lim = sgn * bound
+            if sgn * (A[i0] * d + C[i0]) <= lim:
+                continue
+            f = i0
+            steps = 1
+            while steps < size:
+                t = nxt[f]
+                if sgn * (A[t] * d + C[t]) <= lim:
+                    break
+                f = t
+                steps += 1
+            if steps >= size:
+                return (False, 0, 0, 0, 0, -1, -1, last_lo, last_hi, nv)
+            bb = i0
+            while True:
+                t = prv[bb]
+                if sgn * (A[t] * d + C[t]) <= lim:
+                    break
+                bb = t
+                steps += 1
+            p_in = prv[bb]
+            q_in = nxt[f]
+            vp = A[p_in] * d + C[p_in]
+            vq = A[bb] * d + C[bb]
+            s0 = (bound - vp) / (vq - vp)
+            x0a = A[p_in] + s0 * (A[bb] - A[p_in])
+            x0c = C[p_in] + s0 * (C[bb] - C[p_in])
+            vp = A[f] * d + C[f]
+            vq = A[q_in] * d + C[q_in]
+            s1 = (bound - vp) / (vq - vp)
+            x1a = A[f] + s1 * (A[q_in] - A[f])
+            x1c = C[f] + s1 * (C[q_in] - C[f])
+            n0 = nv
+            A[n0] = x0a
+            C[n0] = x0c
+            nxt[n0] = n0 + 1
+            prv[n0] = p_in
+            nxt[p_in] = n0
+            nv += 1
+            two = x1a != x0a or x1c != x0c
+            if two:
+                A[n0 + 1] = x1a
+                C[n0 + 1] = x1c
+                nxt[n0 + 1] = q_in
+                prv[n0 + 1] = n0
+                prv[q_in] = n0 + 1
+                nv += 1
+            else:
+                nxt[n0] = q_in
+                prv[q_in] = n0
+            size = size - steps + (2 if two else 1)
+            if upper_side:
+                imax = n0
+                if sgn * (A[imin] * d + C[imin]) > lim:
+                    imin = q_in
+                if touch_hi:
+                    lam_hi = n0 + 1 if (two and A[n0 + 1] > A[n0]) else n0
+            else:
+                imin = n0
+                if sgn * (A[imax] * d + C[imax]) > lim:
+                    imax = q_in
+                if touch_lo:
+                    lam_lo = n0 + 1 if (two and A[n0 + 1] < A[n0]) else n0
+        k += 1
+    return (True, k - 1, side, imax, size, lam_lo, lam_hi, last_lo, last_hi, nv)
+
+
+@njit(cache=True)
+def _exit(u, lower, upper, last, side, u0, sa, sc):
+    """Where a piece's extreme line leaves the band after its last gate (as sweep._exit)."""
+    t0 = last
+    t1 = last + 1
+    v0 = sc + sa * (u[t0] - u0)
+    v1 = sc + sa * (u[t1] - u0)
+    if side > 0:
+        b0 = upper[t0]
+        b1 = upper[t1]
+        e0 = v0 - b0
+        e1 = v1 - b1
+    else:
+        b0 = lower[t0]
+        b1 = lower[t1]
+        e0 = b0 - v0
+        e1 = b1 - v1
+    den = max(e1, 0.0) + max(-e0, 0.0)
+    t = max(-e0, 0.0) / den if den > 0 else 1.0
+    t = min(max(t, 0.0), 1.0)
+    return u[t0] + t * (u[t1] - u[t0]), b0 + t * (b1 - b0)
+
+
+@njit(cache=True)
+def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol, tube):
+    """Returns (status, npieces, ints, floats, poly_off, poly_a, poly_c).
+
+    status 1: feasible in at most max_pieces pieces, 0: not.  ints[p] =
+    (s, last, side, c, flat, has_lam); floats[p] = (u0, lam_a, lam_c,
+    star_a, star_c); the final polygon of piece p is
+    poly_a/poly_c[poly_off[p]:poly_off[p + 1]] (from its top vertex on).
+    """
+    n = u.size
+    cap = 4 * n + 16
+    A = np.empty(cap)
+    C = np.empty(cap)
+    nxt = np.empty(cap, np.int64)
+    prv = np.empty(cap, np.int64)
+    ints = np.zeros((max_pieces + 1, 6), np.int64)
+    flts = np.zeros((max_pieces + 1, 7))
+    poly_off = np.zeros(max_pieces + 2, np.int64)
+    pa = np.empty(4 * n + 16 * (max_pieces + 2))
+    pc = np.empty(4 * n + 16 * (max_pieces + 2))
+    npoly = 0
+    for i in range(n):
+        if lower[i] > upper[i]:
+            return 0, 0, ints, flts, poly_off, pa, pc
+    span = np.max(upper) - np.min(lower)
+    npieces = 0
+    has_rel = False
+    rel_k = 0
+    rel_last = -1
+    rel_side = 0
+    j = 0
+    if flat_first:
+        lo_c = lower[0]
+        hi_c = upper[0]
+        m = n - 1
+        for i in range(1, n):
+            nl = max(lo_c, lower[i])
+            nh = min(hi_c, upper[i])
+            if nl > nh:
+                m = i - 1
+                break
+            lo_c = nl
+            hi_c = nh
+        ints[0, 0] = 0
+        ints[0, 1] = m
+        ints[0, 4] = 1
+        flts[0, 0] = u[0]
+        pa[0] = 0.0
+        pc[0] = lo_c
+        pa[1] = 0.0
+        pc[1] = hi_c
+        npoly = 2
+        poly_off[1] = 2
+        npieces = 1
+        if m == n - 1:
+            ints[0, 2] = 0
+            return 1, 1, ints, flts, poly_off, pa, pc
+        if lo_c > upper[m + 1]:
+            side = 1
+            c = 0
+            for i in range(m, -1, -1):
+                if lower[i] >= lo_c - ttol:
+                    c = i
+                    break
+            star = lo_c
+        else:
+            side = -1
+            c = 0
+            for i in range(m, -1, -1):
+                if upper[i] <= hi_c + ttol:
+                    c = i
+                    break
+            star = hi_c
+        ints[0, 2] = side
+        ints[0, 3] = c
+        ints[0, 5] = 1
+        flts[0, 1] = 0.0
+        flts[0, 2] = star
+        flts[0, 3] = 0.0
+        flts[0, 4] = star
+        if tube:
+            qu, qv = _exit(u, lower, upper, m, side, u[0], 0.0, star)
+            flts[0, 5] = qu
+            flts[0, 6] = qv
+        if continuous:
+            has_rel = True
+            rel_k = c
+            rel_last = m
+            rel_side = side
+        j = m + 1
+    while True:
+        if npieces >= max_pieces:
+            return 0, npieces, ints, flts, poly_off, pa, pc
+        s = j
+        u0 = u[s]
+        if s + 1 < n:
+            du = u[s + 1] - u0
+        elif s > 0:
+            du = u0 - u[s - 1]
+        else:
+            du = 1.0
+        amax = min(gamax, (span + 2.0 * eps + 1.0) * 4.0 / du)
+        has_q = tube and continuous and npieces > 0
+        qu = flts[npieces - 1, 5] if has_q else 0.0
+        qv = flts[npieces - 1, 6] if has_q else 0.0
+        r = grow(
+            u,
+            lower,
+            upper,
+            s,
+            has_rel,
+            rel_k,
+            rel_last,
+            rel_side,
+            amax,
+            ttol,
+            A,
+            C,
+            nxt,
+            prv,
+            has_q,
+            qu,
+            qv,
+        )
+        if not r[0] and has_rel:
+            du_l = inf
+            for t in range(rel_k, s):
+                w = u[t + 1] - u[t]
+                if w < du_l:
+                    du_l = w
+            wide = min(gamax, (span + 2.0 * eps + 1.0) * 4.0 / min(du, du_l))
+            if wide > amax:
+                r = grow(
+                    u,
+                    lower,
+                    upper,
+                    s,
+                    has_rel,
+                    rel_k,
+                    rel_last,
+                    rel_side,
+                    wide,
+                    ttol,
+                    A,
+                    C,
+                    nxt,
+                    prv,
+                    has_q,
+                    qu,
+                    qv,
+                )
+        if not r[0]:
+            return 0, npieces, ints, flts, poly_off, pa, pc
+        ok, last, side, imax, size, lam_lo, lam_hi, last_lo, last_hi, nv = r
+        p = npieces
+        ints[p, 0] = s
+        ints[p, 1] = last
+        ints[p, 2] = side
+        flts[p, 0] = u0
+        # the final polygon, from the top vertex on
+        if npoly + size > pa.size:
+            grown = max(2 * pa.size, npoly + size)
+            na = np.empty(grown)
+            nc = np.empty(grown)
+            na[:npoly] = pa[:npoly]
+            nc[:npoly] = pc[:npoly]
+            pa = na
+            pc = nc
+        t = imax
+        for _ in range(size):
+            pa[npoly] = A[t]
+            pc[npoly] = C[t]
+            npoly += 1
+            t = nxt[t]
+        poly_off[p + 1] = npoly
+        if side != 0:
+            if side > 0:
+                c = max(s, last_lo)
+                has_lam = last_lo > s
+                lam = lam_lo
+            else:
+                c = max(s, last_hi)
+                has_lam = last_hi > s
+                lam = lam_hi
+            ints[p, 3] = c
+            ints[p, 5] = 1 if has_lam else 0
+            if has_lam:
+                flts[p, 1] = A[lam]
+                flts[p, 2] = C[lam]
+            # extreme line: side +1 least steep (ties lowest); -1 steepest (ties highest)
+            b = poly_off[p]
+            ba = pa[b]
+            bc = pc[b]
+            for q in range(b + 1, npoly):
+                if side > 0:
+                    if pa[q] < ba or (pa[q] == ba and pc[q] < bc):
+                        ba = pa[q]
+                        bc = pc[q]
+                else:
+                    if pa[q] > ba or (pa[q] == ba and pc[q] > bc):
+                        ba = pa[q]
+                        bc = pc[q]
+            flts[p, 3] = ba
+            flts[p, 4] = bc
+        npieces += 1
+        if side == 0:
+            return 1, npieces, ints, flts, poly_off, pa, pc
+        if tube:
+            qu, qv = _exit(u, lower, upper, last, side, u0, flts[p, 3], flts[p, 4])
+            flts[p, 5] = qu
+            flts[p, 6] = qv
+        if continuous:
+            has_rel = True
+            rel_k = ints[p, 3]
+            rel_last = last
+            rel_side = side
+        else:
+            has_rel = False
+        j = last + 1

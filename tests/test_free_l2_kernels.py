@@ -1,0 +1,127 @@
+"""The compiled free-knot kernels (numba) against the NumPy code they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relusum.fitting.free_l2 import envelope, kernels, problem
+from relusum.fitting.free_l2.lm import _lm, _lm_python, _sanitize
+from relusum.fitting.free_l2.problem import _Problem
+from relusum.targets import Data, make_target
+
+
+def data_problem(n: int, seed: int, weighted: bool) -> _Problem:
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0.0, 10.0, n))
+    y = np.sin(x) + 0.3 * np.abs(x - 4.0) + rng.normal(0.0, 0.2, n)
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    return _Problem(make_target(Data(x, y, w)))
+
+
+def random_knots(prob: _Problem, rng, k: int, pinned: bool) -> np.ndarray:
+    h = np.sort(rng.uniform(prob.a, prob.b, k))
+    if pinned:
+        h[0] = prob.a
+    out = _sanitize(h, prob.a, prob.b, pinned, not pinned)
+    assert out is not None
+    return out
+
+
+CASES = [
+    (n, seed, weighted) for n, seed, weighted in ((60, 0, False), (400, 1, True), (1500, 2, False))
+]
+
+
+def test_constants_mirror_the_python_ones():
+    assert kernels._KEEP == problem._KEEP and kernels._RTOL == problem._RTOL
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+@pytest.mark.parametrize("pinned", [True, False])
+def test_projected_values_ssr_and_step_equal_numpy(n, seed, weighted, pinned):
+    prob = data_problem(n, seed, weighted)
+    rng = np.random.default_rng(seed + 10)
+    for k in (1, 3, 7):
+        h = random_knots(prob, rng, k, pinned)
+        st = prob.state(h)
+        lam = np.empty(prob.x.size)
+        sums = np.zeros((5, k + 2))
+        t, flat, c, ssr, ok = kernels._evaluate(
+            prob.x, prob.y, prob.w, h, prob.a, prob.b, lam, sums
+        )
+        assert ok and flat == st.flat
+        np.testing.assert_allclose(t, st.t, rtol=0, atol=0)
+        np.testing.assert_allclose(c, st.c, rtol=1e-10, atol=1e-10)
+        assert ssr == pytest.approx(st.ssr, rel=1e-10)
+        np.testing.assert_allclose(lam, st.lam, rtol=1e-13, atol=1e-13)
+        for mu in (1e-6, 1e-2, 10.0):
+            ref = prob.step(st, mu)
+            d, pred, good = kernels._step(t, flat, c, sums, mu)
+            assert good and ref is not None
+            if pinned and not flat:
+                ref[0] = d[0] = 0.0
+            scale = np.max(np.abs(ref)) + 1e-12
+            np.testing.assert_allclose(d, ref, rtol=0, atol=1e-8 * scale)
+            assert pred == pytest.approx(prob.predicted, rel=1e-8, abs=1e-12 * st.ssr)
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+def test_batched_ssr_equals_numpy(n, seed, weighted):
+    prob = data_problem(n, seed, weighted)
+    rng = np.random.default_rng(seed)
+    for pinned in (True, False):
+        hs = np.array([random_knots(prob, rng, 5, pinned) for _ in range(30)])
+        mine = prob.batch_ssr(hs, flat=not pinned)
+        ref = prob._batch_ssr_numpy(hs, flat=not pinned)
+        exact = np.array([prob.state(h).ssr for h in hs])
+        np.testing.assert_allclose(mine, ref, rtol=1e-8)
+        np.testing.assert_allclose(mine, exact, rtol=1e-8)
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+def test_compiled_lm_reaches_the_same_minimum_as_the_numpy_loop(n, seed, weighted):
+    prob = data_problem(n, seed, weighted)
+    rng = np.random.default_rng(seed + 1)
+    agree = 0
+    trials = 0
+    for k in (2, 4, 6):
+        for pinned in (True, False):
+            h = random_knots(prob, rng, k, pinned)
+            mine = _lm(prob, h, pinned)
+            ref = _lm_python(prob, h, pinned)
+            trials += 1
+            # both are LM on the same function with the same steps: the same minimum
+            # unless rounding flips a step decision on a kink (then both are local minima)
+            agree += abs(mine.ssr - ref.ssr) <= 1e-9 * ref.ssr
+            assert mine.ssr <= prob.state(h).ssr  # never worse than the start
+            assert mine.ssr == pytest.approx(prob.state(mine.h).ssr, rel=1e-12)
+    assert agree >= trials - 1
+
+
+def test_singular_systems_fall_back_to_the_numpy_loop():
+    # a gap in the data: pieces without samples make the normal equations singular
+    x = np.concatenate((np.linspace(0.0, 1.0, 30), np.linspace(3.0, 4.0, 30)))
+    y = np.abs(x - 2.0)
+    prob = _Problem(make_target(Data(x, y)))
+    h = np.array([0.0, 1.5, 2.0, 2.5])
+    lam = np.empty(x.size)
+    sums = np.zeros((5, 6))
+    *_, ok = kernels._evaluate(prob.x, prob.y, prob.w, h, prob.a, prob.b, lam, sums)
+    assert not ok
+    st = _lm(prob, h, True)
+    assert st.ssr <= prob.state(h).ssr
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+@pytest.mark.parametrize("pinned", [True, False])
+def test_envelope_dp_kernel_picks_the_same_knots_as_numpy(monkeypatch, n, seed, weighted, pinned):
+    prob = data_problem(n, seed, weighted)
+    for k, keep, grid in ((3, 8, 32), (6, 16, 64)):
+        bins = int(np.clip(8 * (k + 1), 40, 100))
+        mine = envelope.envelope_knots(prob, k, pinned, bins, keep, grid)
+        monkeypatch.setattr(problem, "COMPILED", False)
+        ref = envelope.envelope_knots(prob, k, pinned, bins, keep, grid)
+        monkeypatch.setattr(problem, "COMPILED", True)
+        assert mine is not None and ref is not None
+        np.testing.assert_array_equal(mine, ref)
