@@ -8,7 +8,18 @@ import sys
 from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-HEAVY = ("scipy", "matplotlib", "torch", "sklearn", "pandas", "dask", "pyarrow", "uvicorn")
+HEAVY = (
+    "scipy",
+    "matplotlib",
+    "torch",
+    "sklearn",
+    "pandas",
+    "dask",
+    "pyarrow",
+    "uvicorn",
+    "anywidget",
+    "ipywidgets",
+)
 
 
 def _run(code: str) -> str:

@@ -30,12 +30,13 @@ __all__ = [
     "FormulaError",
     "fit_many",
     "ReluSumRegressor",
+    "widget",
 ]
 
 
 # Public names resolved on first use: the fitting layer (SciPy), the scale layer
-# (pandas, pyarrow, Dask) and the scikit-learn estimator are loaded only when
-# used, so `import relusum` stays cheap.
+# (pandas, pyarrow, Dask), the scikit-learn estimator and the notebook widget
+# (anywidget) are loaded only when used, so `import relusum` stays cheap.
 _LAZY = {
     "fit": "relusum.fitting",
     "FitResult": "relusum.fitting",
@@ -47,6 +48,7 @@ _LAZY = {
     "FormulaError": "relusum.formula",
     "fit_many": "relusum.scale.many",
     "ReluSumRegressor": "relusum.estimator",
+    "widget": "relusum.notebook",
 }
 
 

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["WorkerPool", "WorkTimeout", "WorkBusy", "WorkFailed", "WorkError"]
+__all__ = ["WorkerPool", "InlinePool", "WorkTimeout", "WorkBusy", "WorkFailed", "WorkError"]
 
 
 class WorkTimeout(Exception):
@@ -277,3 +277,62 @@ class WorkerPool:
                 w.kill()
             else:
                 w.conn.close()
+
+
+class InlinePool:
+    """Runs :data:`~relusum.explore.tasks.TASKS` in the calling thread: no process, no time limit.
+
+    The notebook widget uses it to run fits in the kernel itself (the size limits of
+    :class:`~relusum.explore.api.Limits` still apply).  Errors are raised as by
+    :meth:`WorkerPool.call`.
+
+    Examples
+    --------
+    >>> InlinePool().call("sleep", {"seconds": 0.0}, timeout=30)["slept"]
+    0.0
+    """
+
+    size = 1
+    kills = 0
+
+    def call(
+        self,
+        name: str,
+        kwargs: dict[str, Any],
+        timeout: float,
+        wait: float = 30.0,
+        on_progress: Callable[[float, str], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> Any:
+        """Run ``TASKS[name](**kwargs)`` here; ``timeout`` and ``wait`` are not enforced."""
+        from relusum.explore.tasks import TASKS
+        from relusum.formula import FormulaError
+
+        if name not in TASKS:
+            raise WorkFailed(f"no such task {name!r}")
+        kwargs = dict(kwargs)
+        if on_progress is not None:
+
+            def progress(fraction: float, what: str = "") -> None:
+                try:
+                    on_progress(float(fraction), str(what))
+                except Exception:  # noqa: BLE001 - a progress display must not stop work
+                    pass
+
+            kwargs["progress"] = progress
+        try:
+            return TASKS[name](**kwargs)
+        except FormulaError as exc:
+            raise WorkError(str(exc), kind="formula", column=exc.column) from None
+        except ValueError as exc:
+            raise WorkError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - reported like a worker's failure (a 500)
+            tb = traceback.format_exc(limit=20)
+            raise WorkFailed(f"{type(exc).__name__}: {exc}", tb) from None
+
+    def pids(self) -> list[int]:
+        """No processes of its own."""
+        return []
+
+    def close(self) -> None:
+        """Nothing to stop."""

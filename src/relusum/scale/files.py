@@ -170,6 +170,53 @@ def file_rows(paths: list[str]) -> int | None:
     return total
 
 
+def file_range(paths: list[str], x: str | int) -> tuple[float, float, int] | None:
+    """``(min x, max x, rows)`` from the Parquet statistics of every row group, or None.
+
+    None when a file is CSV or a row group lacks min/max statistics for the x
+    column (then a pass over the data finds the range).  The statistics only
+    set the domain: every row is still checked against it (and for NaN) when
+    the summary is built, so a wrong statistic is an error, never a wrong fit.
+    """
+    if not all(_kind(p) == "parquet" for p in paths):
+        return None
+    pq = need("pyarrow.parquet")
+    lo, hi, rows = np.inf, -np.inf, 0
+    for p in paths:
+        try:
+            f = pq.ParquetFile(p)
+            names = list(f.schema_arrow.names)
+            col = names.index(_resolve(x, names, p, "x"))
+            meta = f.metadata
+            for g in range(meta.num_row_groups):
+                rg = meta.row_group(g)
+                rows += rg.num_rows
+                if rg.num_rows == 0:
+                    continue
+                stats = rg.column(col).statistics
+                if (
+                    stats is None
+                    or not stats.has_min_max
+                    or stats.physical_type
+                    not in (
+                        "DOUBLE",
+                        "FLOAT",
+                        "INT32",
+                        "INT64",
+                    )
+                ):
+                    return None
+                a, b = float(stats.min), float(stats.max)
+                if not (np.isfinite(a) and np.isfinite(b)):
+                    return None
+                lo, hi = min(lo, a), max(hi, b)
+        except ValueError:
+            raise
+        except Exception:  # noqa: BLE001 - unreadable metadata: read the data instead
+            return None
+    return (lo, hi, rows) if rows else None
+
+
 def fit_file(
     path: str | os.PathLike[str] | Sequence[str],
     x: str | int = 0,
@@ -195,7 +242,9 @@ def fit_file(
     n_units, knots, domain, loss
         As in :func:`relusum.fit`: least squares (optimal knots are searched
         on per-bin moments of all rows, then refitted on all rows), or
-        ``loss="linf"`` with uniform or given knots (exact optimum).
+        ``loss="linf"``: the exact optimum with uniform or given knots (hulls
+        per piece) and with optimal knots (hulls per bin, checked on every
+        row, :mod:`relusum.scale.minimax`).
     chunk_rows : int
         Rows per chunk; peak memory grows with it, not with the file.
     progress : bool, optional
@@ -213,6 +262,7 @@ def fit_file(
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     total = file_rows(paths)
+    known = file_range(paths, x) if domain is None else None
     label = paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more files"
 
     def run_pass(per: Callable[..., Any], agg: Callable[[Iterable[Any]], Any], what: str) -> Any:
@@ -245,6 +295,7 @@ def fit_file(
         domain=domain,
         loss=loss,
         label=label,
+        known_range=known,
         weighted=weight is not None,
         extra={"files": len(paths), "streamed": True},
     )

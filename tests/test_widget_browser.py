@@ -1,0 +1,283 @@
+"""The notebook widget's front end in Debian's Chromium, against the widget's Python side.
+
+The page is a bare harness (no Jupyter): it imports the widget's real bundle
+(``ExplorerWidget._esm``, as anywidget would) and renders it with a small model
+object that implements anywidget's ``get/set/on/off/save_changes/send``.  Messages
+the front end sends go to Python through an exposed function and into
+``widget._handle_custom_msg``, as ipywidgets would deliver them; ``save_changes``
+goes to ``widget.set_state``; the widget's replies (``widget.send``) and the
+settings changed in Python come back by polling.  So the slider, the methods, the
+army toggle and hand mode are driven in the browser and checked in the kernel.
+
+Every request off the harness's own origin is blocked and counted (there must be
+none), and the page must log no console errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import time
+
+import numpy as np
+import pytest
+
+import relusum
+from relusum.notebook.explorer import ExplorerWidget
+from test_explore_browser import ARGS, CHROMIUM, _missing, _skip_or_fail
+
+pytestmark = pytest.mark.browser
+
+ORIGIN = "http://widget.test"
+
+HARNESS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>relusum widget harness</title></head>
+<body><p id="outside">a notebook cell</p><div id="cell" style="width: 1100px"></div>
+<script type="module">
+import widget from "/widget.mjs";
+const state = %(state)s;
+const listeners = new Map();
+const fire = (ev, ...args) => (listeners.get(ev) || []).slice().forEach((f) => f(...args));
+const sent = [], synced = [];
+let dirty = {};
+const toView = (b64) => {
+  const s = atob(b64), a = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);
+  return new DataView(a.buffer);
+};
+const model = {
+  get: (k) => state[k],
+  set: (k, v) => { state[k] = v; dirty[k] = v; fire(`change:${k}`); },
+  save_changes: () => { const d = dirty; dirty = {}; synced.push(d); window.pySync(d); },
+  on: (ev, f) => { if (!listeners.has(ev)) listeners.set(ev, []); listeners.get(ev).push(f); },
+  off: (ev, f) => {
+    const l = listeners.get(ev) || [], i = l.indexOf(f);
+    if (i >= 0) l.splice(i, 1);
+  },
+  send: (msg) => { sent.push(JSON.parse(JSON.stringify(msg))); window.pyMsg(msg); },
+};
+// What the comm delivers from the kernel: replies (custom messages) and state set in Python.
+async function poll() {
+  for (const [kind, content, buffers] of await window.pyPoll()) {
+    if (kind === "msg") fire("msg:custom", content, buffers.map(toView));
+    else for (const [k, v] of Object.entries(content)) { state[k] = v; fire(`change:${k}`); }
+  }
+  setTimeout(poll, 20);
+}
+window.harness = { model, state, sent, synced };
+window.harness.cleanup = widget.render({ model, el: document.getElementById("cell") });
+window.harness.ctl = document.querySelector(".relusum-widget").relusumExplorer;
+poll();
+</script></body></html>
+"""
+
+SYNCED = ["formula", "domain", "units", "method", "hand", "show_terms", "model_json", "report"]
+
+
+class Harness:
+    """A Chromium page with the widget's bundle, wired to an :class:`ExplorerWidget`."""
+
+    def __init__(self, browser, w: ExplorerWidget):
+        self.w = w
+        self.outbox: queue.Queue = queue.Queue()
+        self.external: list[str] = []
+        self.errors: list[str] = []
+        w.send = lambda content, buffers=None: self.outbox.put(("msg", content, buffers or []))
+
+        def python_change(change):
+            if change["name"] not in w._property_lock:  # ipywidgets echoes none of the view's own
+                self.outbox.put(("state", {change["name"]: change["new"]}, []))
+
+        w.observe(python_change, names=SYNCED)
+        state = {k: getattr(w, k) for k in SYNCED}
+        html = HARNESS % {"state": json.dumps(state)}
+        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
+        self.page = self.context.new_page()
+
+        def route(r):
+            url = r.request.url
+            if url in (ORIGIN + "/", ORIGIN + "/index.html"):
+                r.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
+            elif url == ORIGIN + "/widget.mjs":
+                r.fulfill(status=200, content_type="text/javascript; charset=utf-8", body=w._esm)
+            elif url.startswith(("data:", "blob:")):
+                r.continue_()
+            else:
+                self.external.append(url)
+                r.abort()
+
+        self.context.route("**/*", route)
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.expose_function("pyMsg", lambda msg: w._handle_custom_msg(msg, []))
+        self.page.expose_function("pySync", lambda d: w.set_state(d))
+        self.page.expose_function("pyPoll", self._poll)
+        self.page.goto(ORIGIN + "/")
+        self.wait("window.harness && harness.ctl && harness.ctl.ready")
+
+    def _poll(self):
+        out = []
+        while True:
+            try:
+                kind, content, buffers = self.outbox.get_nowait()
+            except queue.Empty:
+                return out
+            b64 = [base64.b64encode(bytes(b)).decode() for b in buffers]
+            out.append([kind, json.loads(json.dumps(content)), b64])
+
+    def js(self, expr):
+        return self.page.evaluate(expr)
+
+    def wait(self, expr, timeout=30.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.js(expr):
+                return
+            self.page.wait_for_timeout(30)
+        raise AssertionError(f"timed out waiting for {expr}")
+
+    def wait_py(self, check, timeout=30.0):
+        """Wait (keeping the page's exposed functions served) until ``check()`` holds."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if check():
+                return
+            self.page.wait_for_timeout(30)
+        raise AssertionError("timed out waiting in Python")
+
+    def shadow(self, expr):
+        return self.js(
+            f"(() => {{ const $ = (id) => document.querySelector('.relusum-widget')"
+            f".shadowRoot.getElementById(id); return {expr}; }})()"
+        )
+
+    def fits(self):
+        return [m for m in self.js("harness.sent") if m.get("path") == "/api/fit"]
+
+    def check_drawn_sum(self, model):
+        xs, _, sums, *_ = self.js("harness.ctl.chart.data")
+        x, y = np.asarray(xs, dtype=float), np.asarray(sums, dtype=float)
+        assert x.size > 500
+        np.testing.assert_allclose(y, model(x), rtol=1e-9, atol=1e-9)
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _missing()
+    if reason:
+        _skip_or_fail(reason)
+    import os
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=path, args=ARGS)
+        except Exception as exc:  # noqa: BLE001 - any launch failure means "no browser"
+            _skip_or_fail(f"Chromium did not start: {exc}")
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def h(browser):
+    w = relusum.widget("sin(x)", domain=(-3, 3), units=8)
+    harness = Harness(browser, w)
+    yield harness
+    try:
+        assert harness.external == [], f"requests off the harness: {harness.external}"
+        assert harness.errors == [], f"console errors: {harness.errors}"
+    finally:
+        harness.close()
+        w.close()
+
+
+def test_widget_renders_the_explorer_and_fits_in_the_kernel(h):
+    first = h.js("harness.sent.map(m => [m.type, m.method, m.path])")
+    assert first[0] == ["request", "GET", "/api/info"]
+    assert ["request", "POST", "/api/target"] in first
+    assert h.fits()[0]["body"] == {
+        "target": {"formula": "sin(x)", "domain": ["-3", "3"]},
+        "method": "lstsq",
+        "units": 8,
+    }
+    # The explorer's controls, drawn from the page's own markup inside the shadow root.
+    assert h.shadow("$('units-range').value") == "8"
+    assert h.shadow("$('r-units').textContent") == "8"
+    opts = h.shadow("[...$('method').options].map(o => o.value)")
+    assert opts == ["interp", "lstsq", "opt-l2", "opt-linf", "train"]
+    assert h.shadow("$('share').hidden") is True  # no page address to share in a notebook
+    assert h.js("document.querySelectorAll('#units-range').length") == 0  # nothing leaks out
+    # JupyterLab leaves the keys typed in the widget to the widget.
+    host = "document.querySelector('.relusum-widget')"
+    assert h.js(f"{host}.getAttribute('data-lm-suppress-shortcuts')") == "true"
+    h.check_drawn_sum(h.w.model)
+
+
+def test_moving_the_slider_sends_a_fit_and_the_kernel_model_follows(h):
+    for n in (12, 3, 40):
+        h.page.fill("#units-range", str(n))  # the slider, inside the shadow root (an input event)
+        h.wait(f"harness.ctl.state.lastDraw.units === {n} && harness.state.units === {n}")
+        assert h.fits()[-1]["body"]["units"] == n
+        h.wait_py(lambda n=n: h.w.units == n and h.w.model.n_units == n)
+        assert h.w.model.allclose(relusum.fit("sin(x)", domain=(-3, 3), n_units=n).model)
+        h.check_drawn_sum(h.w.model)
+        assert h.shadow("$('units').value") == str(n)
+        shown = float(h.shadow("$('r-max').textContent"))
+        assert shown == pytest.approx(h.w.report["max_abs_error"], rel=1e-3)
+
+
+def test_settings_changed_in_python_redraw_the_view(h):
+    h.w.units = 20
+    assert h.w.model.n_units == 20
+    h.wait("harness.ctl.state.lastDraw.units === 20")
+    assert h.shadow("$('units-range').value") == "20"
+    h.check_drawn_sum(h.w.model)
+    h.w.formula = "abs(x)"
+    # Drawn once the view's own fit of |x| is back (sin(-2) < 0 < |-2|).
+    h.wait("harness.ctl.state.target.label === 'abs(x)' && harness.ctl.evalAt(-2) > 1.5")
+    assert h.shadow("$('formula').value") == "abs(x)"
+    assert h.js("harness.ctl.state.model.knots.length") == 20
+    h.wait_py(lambda: float(h.w.model(-2.0)) > 1.5)
+    h.check_drawn_sum(h.w.model)
+
+
+def test_methods_army_and_hand_mode(h):
+    h.page.select_option("#method", "interp")
+    h.wait_py(lambda: h.w.method == "interp")
+    h.wait("harness.ctl.state.report && harness.ctl.state.report.interpolate === true")
+    assert h.fits()[-1]["body"]["method"] == "interp"
+    h.wait_py(
+        lambda: h.w.model.allclose(
+            relusum.fit("sin(x)", domain=(-3, 3), n_units=8, interpolate=True).model
+        )
+    )
+    # The army of units on and off.
+    h.page.click("#show-terms")
+    h.wait_py(lambda: h.w.show_terms is False)
+    # A key pressed elsewhere in the notebook is not the widget's shortcut.
+    h.page.click("#outside")
+    h.page.keyboard.press("h")
+    h.page.wait_for_timeout(300)
+    assert h.w.hand is False and h.js("harness.ctl.state.hand") is False
+    # Hand mode: edit a unit's weight; the kernel's model is the hand-made one.
+    h.page.click("#hand")
+    h.wait_py(lambda: h.w.hand is True)
+    h.wait("harness.ctl.state.selected === 0")
+    h.page.fill("#u-w", "2.5")
+    h.wait(
+        "harness.ctl.state.report && !harness.ctl.state.report.approx && "
+        "harness.ctl.state.model.weights[0] === 2.5"
+    )
+    shown = h.js("harness.ctl.state.model")
+    h.wait_py(lambda: 2.5 in list(h.w.model.weights))
+    assert h.w.model.allclose(
+        relusum.ReluSum(shown["bias"], shown["knots"], shown["weights"], domain=(-3, 3))
+    )
+    assert h.js("harness.sent.some(m => m.path === '/api/measure')")
