@@ -225,3 +225,15 @@ def test_progress_bars_on_stderr_only_when_asked(client, capsys, monkeypatch):
     assert "relusum errors" in capsys.readouterr().err
     assert main([*args, "--dask", client.scheduler.address, "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_dask_max_error_optimal_knots_equal_the_exact_in_memory_fit(client):
+    rng = np.random.default_rng(9)
+    t = rng.uniform(0, 2, 40_000)
+    v = np.exp(t) + rng.uniform(-0.05, 0.05, t.size)
+    ddf = dd.from_pandas(pd.DataFrame({"t": t, "v": v}), npartitions=5)
+    ref = relusum.fit((t, v), n_units=5, knots="optimal", loss="linf")
+    r = relusum.fit(ddf, n_units=5, knots="optimal", loss="linf")
+    assert r.report.extra["exact"] and r.report.knots == "optimal"
+    assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-8)
+    assert r.report.n_samples == t.size

@@ -14,6 +14,12 @@ comparison on each side: ``O(1)`` per element, and written so that
 ``torch.compile`` fuses it into one loop (see
 ``docs/bench/bench_activations.md``).  When the knots are too close for a table
 of ``2^16`` cells, and while training, the lookup is ``torch.bucketize``.
+On the CPU, outside ``torch.compile``, ``torch.export`` and ONNX tracing, a
+float32 or float64 input goes through one compiled pass instead (numba, threads
+over the elements, :mod:`relusum.nn._kernel`), forward and backward, for a frozen
+activation and for a trainable one whose parameters need no gradient.
+NaN gives NaN, ``-inf`` the flat left value and ``+inf`` the limit of the last
+piece, as :class:`~relusum.ReluSum` does.
 With ``trainable=True`` the bias, weights and knots are parameters: ``s_k`` and
 ``c_k`` are cumulative sums of them, so gradients reach every knot
 (``df/dh_i = -w_i`` right of it) and weight (``df/dw_i = (x - h_i)_+``);
@@ -83,10 +89,21 @@ class ReluSumActivation(nn.Module):
             self.register_buffer("_c", c)
             self.register_buffer("_s", sl)
             self._make_cells(h)
+        self._kernel_key: tuple = ()
+        self._kernel_args: tuple = ()
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args)
+        if not self.trainable:  # the cell table follows the loaded knots
+            self._make_cells(self._h)
 
     def _make_cells(self, h: torch.Tensor) -> None:
         """The uniform-cell index table of a frozen activation (``_cells = 0``: none)."""
         n = h.numel()
+        # x is clamped into [h_0, h_{n-1}] (right end only when the last piece is flat)
+        # so that 0 * inf on a flat piece cannot give NaN.
+        self._left = float(h[0]) if n else 0.0
+        self._right = float(h[-1]) if n and float(self._s[-1]) == 0.0 else None
         self._cells = 0
         self._lo = 0.0
         self._inv = 0.0
@@ -101,9 +118,10 @@ class ReluSumActivation(nn.Module):
         cells = max(1, math.ceil(2 * (hi - lo) / gap))
         inv = cells / (hi - lo)
         edges = lo + torch.arange(cells + 1, dtype=torch.float64) / inv
-        # _hp = [-inf, h_0 .. h_{n-1}, +inf]: piece k holds _hp[k] <= x < _hp[k + 1].
+        # _hp = [-inf, h_0 .. h_{n-1}, NaN]: piece k holds _hp[k] <= x < _hp[k + 1]; the NaN
+        # on the right (x >= NaN is false) keeps x = +inf in the last piece.
         inf = torch.tensor([math.inf], dtype=torch.float64)
-        self.register_buffer("_hp", torch.cat((-inf, h, inf)), persistent=False)
+        self.register_buffer("_hp", torch.cat((-inf, h, inf * 0)), persistent=False)
         self.register_buffer(
             "_tab", torch.bucketize(edges, h, right=True).to(torch.int32), persistent=False
         )
@@ -122,14 +140,33 @@ class ReluSumActivation(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_floating_point(x):
             raise TypeError(f"ReluSumActivation needs a floating-point input, got {x.dtype}")
+        if not self._relu_form and _kernel_applies(x):
+            if not self.trainable:
+                return _Kernel.apply(x, self._kernel_tables(x.dtype))
+            if not (torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())):
+                with torch.no_grad():
+                    h, c, s = self._table(torch.float64)
+                return _Kernel.apply(x, _tables(h, c, s, x.dtype))
+        return self._torch_forward(x)
+
+    def _kernel_tables(self, dtype: torch.dtype) -> tuple:
+        """The kernel's arrays in ``dtype`` (rebuilt when the buffers change)."""
+        key = (dtype, *((b.data_ptr(), b._version) for b in (self._h, self._c, self._s)))
+        if key != self._kernel_key:
+            self._kernel_args = _tables(self._h, self._c, self._s, dtype)
+            self._kernel_key = key
+        return self._kernel_args
+
+    def _torch_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward pass in torch operations (any device; traceable and compilable)."""
         if self.trainable:
             h, c, s = self._table(x.dtype)
         else:
             h, c, s = self._h.to(x.dtype), self._c.to(x.dtype), self._s.to(x.dtype)
         if self._relu_form:
             return self.relu_form(x)
-        if h.numel() == 0:
-            return torch.zeros_like(x) + c[0]
+        if h.numel() == 0:  # clamp to 0: NaN stays NaN, +-inf gives c
+            return torch.clamp(x, 0.0, 0.0) + c[0]
         # index_select on flat tensors: several times faster than advanced indexing
         xf = x.reshape(-1)
         if not self.trainable and self._cells:
@@ -141,7 +178,11 @@ class ReluSumActivation(nn.Module):
             k -= (xf < torch.index_select(hp[:-1], 0, k)).to(torch.int32)
         else:
             k = torch.bucketize(xf, h, right=True)
-        y = torch.addcmul(torch.index_select(c, 0, k), torch.index_select(s, 0, k), xf)
+        ck, sk = torch.index_select(c, 0, k), torch.index_select(s, 0, k)
+        if self.trainable:  # 0 * inf on a flat piece is NaN: the limit there is c_k
+            y = torch.where(torch.isinf(xf) & (sk == 0), ck, torch.addcmul(ck, sk, xf))
+        else:  # the same by clamping x into the flat pieces' ends (NaN stays NaN)
+            y = torch.addcmul(ck, sk, torch.clamp(xf, self._left, self._right))
         return y.view_as(x)
 
     def to_relusum(self) -> ReluSum:
@@ -171,3 +212,68 @@ class ReluSumActivation(nn.Module):
         for h, w in zip(self.knots[1:].tolist(), self.weights[1:].tolist()):
             out = out + torch.relu(x + (-h)) * w
         return out + float(self.bias[0])
+
+
+def _kernel_applies(x: torch.Tensor) -> bool:
+    """Whether ``x`` can go through the compiled CPU kernel (a plain CPU tensor, not traced)."""
+    return (
+        type(x) in (torch.Tensor, nn.Parameter)  # not a FakeTensor, Proxy or other subclass
+        and x.device.type == "cpu"
+        and x.layout == torch.strided
+        and x.dtype in (torch.float32, torch.float64)
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+        and not torch._C._functorch.is_functorch_wrapped_tensor(x)
+    )
+
+
+def _tables(h: torch.Tensor, c: torch.Tensor, s: torch.Tensor, dtype: torch.dtype) -> tuple:
+    """The kernel's arguments for sorted knots ``h`` and the pieces' lines ``c``, ``s``."""
+    from relusum.nn import _kernel
+
+    h, c, s = (v.detach().to("cpu", dtype).contiguous().numpy() for v in (h, c, s))
+    cells = _kernel.cell_tables(h, c, s, _MAX_CELLS)
+    if cells is None:  # knots too close for a table: binary search
+        one = np.zeros(2, dtype=h.dtype)
+        cells = (one, one, one, 0.0, 0.0, -1)
+    n = h.size
+    # x is clamped to the ends of the flat pieces (0 * inf would be NaN)
+    left = h[0] if n else 0.0
+    right = h[-1] if n and s[-1] == 0 else (np.inf if n else 0.0)
+    t, cc, sc, lo, inv, ncell = cells
+    conv = h.dtype.type
+    return (t, cc, sc, h, c, s, float(lo), float(inv), int(ncell), conv(left), conv(right))
+
+
+class _Kernel(torch.autograd.Function):
+    """The compiled forward pass; its backward gathers the slopes with the same lookup."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, args: tuple) -> torch.Tensor:  # type: ignore[override]
+        from relusum.nn import _kernel
+
+        xf = x.detach().reshape(-1).contiguous()
+        out = torch.empty(x.shape, dtype=x.dtype)
+        if xf.numel():
+            _kernel.evaluate(xf.numpy(), out.view(-1).numpy(), args, torch.get_num_threads())
+        ctx.save_for_backward(xf)
+        ctx.args = args
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        from relusum.nn import _kernel
+
+        (xf,) = ctx.saved_tensors
+        threads = torch.get_num_threads()
+        if torch.is_grad_enabled() and grad.requires_grad:  # double backward: grad * f'(x)
+            slopes = torch.empty_like(xf)
+            if xf.numel():
+                ones = torch.ones_like(xf).numpy()
+                _kernel.slope_times(xf.numpy(), ones, slopes.numpy(), ctx.args, threads)
+            return grad * slopes.view(grad.shape), None
+        g = grad.detach().to("cpu", xf.dtype).reshape(-1).contiguous()
+        out = torch.empty(grad.shape, dtype=xf.dtype)
+        if xf.numel():
+            _kernel.slope_times(xf.numpy(), g.numpy(), out.view(-1).numpy(), ctx.args, threads)
+        return out, None
