@@ -73,7 +73,6 @@ from relusum.tour.data import (
     panel_units,
 )
 from relusum.tour.progress import Progress
-from relusum.tour.results import trained_units_shown
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -242,17 +241,15 @@ def make_tour(
         with Background(min(int(workers), 2)) as bg:
             # 1. Started first, in workers: optimal knots and trained networks, the
             #    longest jobs first so that two workers finish together.
-            shown_n = trained_units_shown(dict.fromkeys(train_n)) if train_n else None
             trained_path = out_dir / ("08b_trained_units" + ext)
             far_jobs = {}
             if "optimal_linf" in far:
                 far_jobs["optimal_linf"] = bg.submit(
                     optimal_job, fit_target, dom, conv_n, ("optimal_linf",)
                 )
-            train_jobs = {
-                n: bg.submit(train_job, fit_target, dom, n, trained_path if n == shown_n else None)
-                for n in sorted(train_n, reverse=True)
-            }
+            train_job_ = (
+                bg.submit(train_job, fit_target, dom, train_n, trained_path) if train_n else None
+            )
             if "optimal_l2" in far:
                 far_jobs["optimal_l2"] = bg.submit(
                     optimal_job, fit_target, dom, conv_n, ("optimal_l2",)
@@ -268,18 +265,17 @@ def make_tour(
                 conv = _merge(conv, job.result()[0], chosen)
                 bar.step(METHODS[key][0], len(conv_n))
             written = None
-            if train_jobs:
+            if train_job_ is not None:
+                errors, why, written = train_job_.result()
+                train_reason = train_reason or why
+                if not errors:
+                    bar.step("training failed", len(train_n))
                 e_max = np.full(conv.units.size, np.nan)
                 e_rms = np.full(conv.units.size, np.nan)
-                for n in train_n:  # in order: the first failure is the reason given
-                    errors, why, path = train_jobs[n].result()
-                    written = written or path
-                    if errors is None:
-                        train_reason = train_reason or why
-                        continue
+                for n, (rmse, mae) in errors.items():
                     k = int(np.flatnonzero(conv.units == n)[0]) if n in conv.units else None
                     if k is not None:
-                        e_rms[k], e_max[k] = errors
+                        e_rms[k], e_max[k] = rmse, mae
                     bar.step(f"trained network, {n} units")
                 if np.any(np.isfinite(e_max)):
                     key, label = TRAINED
