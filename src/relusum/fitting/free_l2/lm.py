@@ -57,7 +57,7 @@ def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _St
         from relusum.fitting.free_l2.kernels import lm_samples
 
         a, b = prob.domain
-        h, ok = lm_samples(
+        h, t, flat, c, ssr, lam, res, sums, starts, ok = lm_samples(
             prob.x,
             prob.y,
             prob.w,
@@ -69,7 +69,12 @@ def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _St
             float(prob.scale),
         )
         if ok:
-            return prob.state(h)
+            m = t.size - 1
+            prob.evaluations += 1
+            gram = (sums[0, :m].copy(), sums[1, :m].copy(), sums[2, :m].copy())
+            st_starts = starts[:m].copy()
+            counts = np.diff(starts[: m + 1])
+            return _State(h, t, bool(flat), c, lam, res, float(ssr), gram, st_starts, counts)
     return _lm_python(prob, h0, pinned, max_iter)
 
 
