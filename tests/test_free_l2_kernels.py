@@ -46,18 +46,26 @@ def test_projected_values_ssr_and_step_equal_numpy(n, seed, weighted, pinned):
         h = random_knots(prob, rng, k, pinned)
         st = prob.state(h)
         lam = np.empty(prob.x.size)
+        res = np.empty(prob.x.size)
         sums = np.zeros((5, k + 2))
+        starts = np.empty(k + 3, dtype=np.int64)
         t, flat, c, ssr, ok = kernels._evaluate(
-            prob.x, prob.y, prob.w, h, prob.a, prob.b, lam, sums
+            prob.x, prob.y, prob.w, h, prob.a, prob.b, lam, res, sums, starts, 0.0
         )
         assert ok and flat == st.flat
         np.testing.assert_allclose(t, st.t, rtol=0, atol=0)
         np.testing.assert_allclose(c, st.c, rtol=1e-10, atol=1e-10)
         assert ssr == pytest.approx(st.ssr, rel=1e-10)
         np.testing.assert_allclose(lam, st.lam, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(res, st.r, rtol=1e-9, atol=1e-9)
+        m = t.size - 1
+        np.testing.assert_array_equal(starts[:m], st.starts)
+        np.testing.assert_array_equal(np.diff(starts[: m + 1]), st.counts)
+        for mine, ref in zip(sums[:3, :m], st.gram, strict=True):
+            np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-10)
         for mu in (1e-6, 1e-2, 10.0):
             ref = prob.step(st, mu)
-            d, pred, good = kernels._step(t, flat, c, sums, mu)
+            d, pred, good = kernels._step(t, flat, c, sums, mu, np.zeros(k, dtype=bool))
             assert good and ref is not None
             if pinned and not flat:
                 ref[0] = d[0] = 0.0
@@ -95,7 +103,11 @@ def test_compiled_lm_reaches_the_same_minimum_as_the_numpy_loop(n, seed, weighte
             # unless rounding flips a step decision on a kink (then both are local minima)
             agree += abs(mine.ssr - ref.ssr) <= 1e-9 * ref.ssr
             assert mine.ssr <= prob.state(h).ssr  # never worse than the start
-            assert mine.ssr == pytest.approx(prob.state(mine.h).ssr, rel=1e-12)
+            exact = prob.state(mine.h)  # the state the kernel returns is the exact one
+            assert mine.ssr == pytest.approx(exact.ssr, rel=1e-12)
+            np.testing.assert_allclose(mine.c, exact.c, rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(mine.r, exact.r, rtol=1e-9, atol=1e-9)
+            np.testing.assert_array_equal(mine.counts, exact.counts)
     assert agree >= trials - 1
 
 
@@ -105,9 +117,11 @@ def test_singular_systems_fall_back_to_the_numpy_loop():
     y = np.abs(x - 2.0)
     prob = _Problem(make_target(Data(x, y)))
     h = np.array([0.0, 1.5, 2.0, 2.5])
-    lam = np.empty(x.size)
-    sums = np.zeros((5, 6))
-    *_, ok = kernels._evaluate(prob.x, prob.y, prob.w, h, prob.a, prob.b, lam, sums)
+    lam, res = np.empty(x.size), np.empty(x.size)
+    sums, starts = np.zeros((5, 6)), np.empty(7, dtype=np.int64)
+    *_, ok = kernels._evaluate(
+        prob.x, prob.y, prob.w, h, prob.a, prob.b, lam, res, sums, starts, 0.0
+    )
     assert not ok
     st = _lm(prob, h, True)
     assert st.ssr <= prob.state(h).ssr

@@ -10,15 +10,18 @@ from relusum.fitting.minimax.sweep import compiled_pieces, python_pieces
 
 
 def _fields(p):
-    return (p.u0, p.s, p.last, p.side, p.poly, p.c, p.lam, p.star, p.flat)
+    return (p.u0, p.s, p.last, p.side, p.poly, p.c, p.lam, p.star, p.flat, p.q)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_compiled_sweep_matches_python_sweep(seed):
     """Random sets (convex, non-convex, jumps, repeated x) at several errors, free and pinned,
-    continuous and not: feasibility and every piece (polygon, pivot, lines) agree exactly."""
+    continuous and not, tube or points: feasibility and every piece (polygon, pivot, lines,
+    band exit) agree exactly."""
     rng = np.random.default_rng(seed)
     feasible = compared = 0
+    modes = [(f, c, False) for f in (True, False) for c in (True, False)]
+    modes += [(True, True, True), (False, True, True)]  # the tube (sampled functions)
     for case in range(150):
         m = int(rng.integers(2, 60))
         x = np.sort(rng.uniform(0, 1, m))
@@ -33,25 +36,25 @@ def test_compiled_sweep_matches_python_sweep(seed):
             y = np.where(x > np.median(x), 2.0, 0.0) + 0.3 * rng.normal(size=m)
         g = make_gates(x, y)
         for eps in (1e-3, 0.05, 0.2, 0.5):
-            for flat in (True, False):
-                for cont in (True, False):
-                    mp = int(rng.integers(1, 6))
-                    a = compiled_pieces(g, eps, mp, flat, cont)
-                    b = python_pieces(g, eps, mp, flat, cont)
-                    compared += 1
-                    assert (a is None) == (b is None)
-                    if a is not None:
-                        feasible += 1
-                        assert [_fields(p) for p in a] == [_fields(q) for q in b]
-    assert compared == 2400
-    assert 300 < feasible < 2300  # both outcomes are exercised
+            for flat, cont, tube in modes:
+                mp = int(rng.integers(1, 6))
+                a = compiled_pieces(g, eps, mp, flat, cont, tube)
+                b = python_pieces(g, eps, mp, flat, cont, tube)
+                compared += 1
+                assert (a is None) == (b is None)
+                if a is not None:
+                    feasible += 1
+                    assert [_fields(p) for p in a] == [_fields(q) for q in b]
+    assert compared == 3600
+    assert 300 < feasible < 3500  # both outcomes are exercised
 
 
 def test_compiled_sweep_on_a_long_smooth_set():
     x = np.linspace(0, 1, 3000)
     g = make_gates(x, np.sin(20 * x) + x**2)
     for eps in (1e-4, 1e-3, 1e-2):
-        a = compiled_pieces(g, eps, 500)
-        b = python_pieces(g, eps, 500)
-        assert a is not None and b is not None
-        assert [_fields(p) for p in a] == [_fields(q) for q in b]
+        for tube in (False, True):
+            a = compiled_pieces(g, eps, 500, tube=tube)
+            b = python_pieces(g, eps, 500, tube=tube)
+            assert a is not None and b is not None
+            assert [_fields(p) for p in a] == [_fields(q) for q in b]

@@ -225,3 +225,75 @@ def test_progress_bars_on_stderr_only_when_asked(client, capsys, monkeypatch):
     assert "relusum errors" in capsys.readouterr().err
     assert main([*args, "--dask", client.scheduler.address, "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_dask_max_error_optimal_knots_equal_the_exact_in_memory_fit(client):
+    rng = np.random.default_rng(9)
+    t = rng.uniform(0, 2, 40_000)
+    v = np.exp(t) + rng.uniform(-0.05, 0.05, t.size)
+    ddf = dd.from_pandas(pd.DataFrame({"t": t, "v": v}), npartitions=5)
+    ref = relusum.fit((t, v), n_units=5, knots="optimal", loss="linf")
+    r = relusum.fit(ddf, n_units=5, knots="optimal", loss="linf")
+    assert r.report.extra["exact"] and r.report.knots == "optimal"
+    assert r.report.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-8)
+    assert r.report.n_samples == t.size
+
+
+def test_schema_change_midway_is_one_clear_error(client, tmp_path, capsys):
+    t = np.linspace(0, 1, 900)
+    good = pd.DataFrame({"c": np.arange(900) % 3, "t": t, "v": t**2})
+    bad = good.iloc[600:].assign(v=[f"s{i}" for i in range(300)])  # strings in the last part
+    parts = [good.iloc[:300], good.iloc[300:300], good.iloc[300:600], bad]  # one empty
+    ddf = dd.from_map(lambda i: parts[i], range(4), meta=good.iloc[:0])
+    with pytest.raises(ValueError, match="must be numeric"):
+        relusum.fit(ddf[["t", "v"]], n_units=3)
+    with pytest.raises(ValueError, match="numeric|non-finite"):
+        relusum.fit_many(ddf, by="c", x="t", y="v", n_units=3)
+    # the CLI on Parquet files whose schema changes from one file to the next
+    good.iloc[:450].to_parquet(tmp_path / "a.parquet")
+    bad.to_parquet(tmp_path / "b.parquet")
+    out = tmp_path / "m.json"
+    rc = main(
+        [
+            "fit",
+            "--data",
+            str(tmp_path / "*.parquet"),
+            "--x",
+            "t",
+            "--y",
+            "v",
+            "--dask",
+            client.scheduler.address,
+            "--save",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("relusum: error:"), err
+    assert not out.exists()
+
+
+def test_a_worker_that_keeps_dying_is_one_clear_error(tmp_path):
+    def part(i):
+        import os
+
+        import numpy as np
+        import pandas as pd
+
+        if i == 1:
+            os._exit(1)  # this partition kills its worker every time
+        t = np.linspace(0, 1, 100) + i
+        return pd.DataFrame({"t": t, "v": t})
+
+    meta = pd.DataFrame({"t": np.empty(0), "v": np.empty(0)})
+    ddf = dd.from_map(part, range(3), meta=meta)
+    # a cluster of its own that gives up after one death (the default retries 3 times)
+    with (
+        __import__("dask").config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        with pytest.raises(ValueError, match="workers died.*nothing was written"):
+            relusum.fit(ddf, n_units=2, domain=(0, 3))

@@ -358,3 +358,54 @@ def test_many_curves_out_follows_the_output_rules(tmp_path, capsys, suffix):
     captured = capsys.readouterr()
     assert "12 curves" in captured.out and f"overwrote {out}" in captured.err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c.parquet", "nan", out.name])
+
+
+@pytest.mark.parametrize("noise", [0.2, 0.0])
+def test_max_error_optimal_knots_streamed_equal_the_exact_in_memory_fit(
+    tmp_path, monkeypatch, noise
+):
+    from relusum.fitting import hulls
+    from relusum.scale import minimax
+
+    rng = np.random.default_rng(12)
+    t = rng.uniform(-1.0, 4.0, 30_000)
+    v = np.cos(2 * t) + noise * rng.uniform(-1, 1, t.size)
+    pq.write_table(pa.table({"t": t, "v": v}), tmp_path / "d.parquet")
+    if noise == 0.0:  # every point on a hull: thin the chains so that rounds must add rows
+        monkeypatch.setattr(hulls, "MAX_PER_CHAIN", 3)
+        monkeypatch.setattr(minimax, "LINF_MIN_BINS", 256)
+    ref = relusum.fit((t, v), n_units=6, knots="optimal", loss="linf")
+    r = fit_file(
+        tmp_path / "d.parquet",
+        "t",
+        "v",
+        n_units=6,
+        knots="optimal",
+        loss="linf",
+        chunk_rows=4_000,
+        progress=False,
+    )
+    rep = r.report
+    assert rep.loss == "linf" and rep.knots == "optimal" and rep.extra["exact"]
+    assert rep.n_samples == t.size == rep.n_verify
+    # the same optimum as the exact in-memory fit, measured over every row
+    assert rep.max_abs_error == pytest.approx(ref.report.max_abs_error, rel=1e-8)
+    assert rep.max_abs_error == pytest.approx(float(np.max(np.abs(r.model(t) - v))), rel=1e-12)
+    assert rep.max_abs_error <= rep.extra["lower_bound"] * (1 + 1e-6)  # certified
+    assert rep.extra["binding_candidates"] < t.size
+    if noise == 0.0:
+        assert rep.extra["hulls_thinned"] and rep.extra["rounds"] >= 2
+
+
+def test_cli_max_error_optimal_knots_on_a_streamed_file(tmp_path, capsys):
+    rng = np.random.default_rng(13)
+    t = rng.uniform(0.0, 3.0, 5_000)
+    v = np.sqrt(t) + 0.05 * rng.uniform(-1, 1, t.size)
+    pq.write_table(pa.table({"t": t, "v": v}), tmp_path / "d.parquet")
+    args = ["fit", "--data", str(tmp_path / "d.parquet"), "--x", "t", "--y", "v"]
+    rc = main([*args, "--units", "4", "--knots", "optimal", "--loss", "linf", "--json"])
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    ref = relusum.fit((t, v), n_units=4, knots="optimal", loss="linf")
+    assert payload["streamed"] and payload["exact"]
+    assert payload["max_abs_error"] == pytest.approx(ref.report.max_abs_error, rel=1e-8)

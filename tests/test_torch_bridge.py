@@ -29,6 +29,7 @@ from relusum.torch_bridge import (  # noqa: E402
     to_onnx,
     to_torch,
     train,
+    train_many,
 )
 
 pytestmark = pytest.mark.torch
@@ -445,6 +446,57 @@ def test_train_from_the_fit_starts_at_the_fit():
         start_mse = np.mean((f.model(r.target.x) - r.target.y) ** 2)
         assert r.history[0] == pytest.approx(start_mse, rel=1e-9)
     assert r.history.min() <= r.history[0]
+
+
+def _dense_losses(sizes, u, y, w, a, b, v, c):
+    """The naive loss: every unit at every sample (an N x n matrix), per network."""
+    out, lo = [], 0
+    for k, n in enumerate(sizes):
+        sl = slice(lo, lo + n)
+        f = c[k] + (torch.relu(u[:, None] * a[sl] + b[sl]) * v[sl]).sum(1)
+        res = (f - y) ** 2
+        out.append(res.mean() if w is None else (w * res).sum())
+        lo += n
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batched_loss_and_its_gradient_equal_the_dense_form(weighted):
+    from relusum.torch_bridge.batched_loss import BatchedLoss
+
+    rng = np.random.default_rng(3)
+    sizes = [1, 4, 7, 30]
+    total = sum(sizes)
+    u = torch.tensor(np.sort(rng.uniform(-1, 1, 400)))
+    y = torch.tensor(rng.normal(size=400))
+    w = torch.tensor(rng.uniform(0.1, 1, 400)) if weighted else None
+    w = None if w is None else w / w.sum()
+    a_np = rng.normal(size=total)
+    a_np[[2, 9]] = 0.0  # flat units: constant relu(b)
+    a_np[5] = -a_np[5] if a_np[5] > 0 else a_np[5]  # at least one facing left
+    params = [torch.tensor(x, requires_grad=True) for x in (a_np, *rng.normal(size=(2, total)))]
+    params.append(torch.tensor(rng.normal(size=len(sizes)), requires_grad=True))
+    fast = BatchedLoss(sizes, u, y, w)(*params)
+    g_fast = torch.autograd.grad(fast.sum(), params)
+    slow = _dense_losses(sizes, u, y, w, *params)
+    g_slow = torch.autograd.grad(slow.sum(), params)
+    np.testing.assert_allclose(fast.detach().numpy(), slow.detach().numpy(), rtol=1e-12)
+    for gf, gs in zip(g_fast, g_slow, strict=True):
+        np.testing.assert_allclose(gf.numpy(), gs.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_train_many_trains_each_network_as_train_does():
+    kw = dict(steps=120, samples=300, seed=4)
+    many = train_many("x*sin(x)", (0, 10), (3, 1, 12), **kw)
+    assert [r.model[0].out_features for r in many] == [3, 1, 12]
+    for r in many:
+        alone = train("x*sin(x)", (0, 10), r.model[0].out_features, **kw)
+        np.testing.assert_allclose(r.history, alone.history, rtol=1e-12)
+        assert r.relusum.allclose(alone.relusum, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="units"):
+        train_many("x", (0, 1), (), steps=2)
+    with pytest.raises(ValueError, match="n_units"):
+        train_many("x", (0, 1), (2, 0), steps=2)
 
 
 def test_train_rejects_bad_arguments():

@@ -2,11 +2,13 @@
 
 The page is a bare harness (no Jupyter): it imports the widget's real bundle
 (``ExplorerWidget._esm``, as anywidget would) and renders it with a small model
-object that implements anywidget's ``get/set/on/off/save_changes/send``.  Messages
-the front end sends go to Python through an exposed function and into
-``widget._handle_custom_msg``, as ipywidgets would deliver them; ``save_changes``
-goes to ``widget.set_state``; the widget's replies (``widget.send``) and the
-settings changed in Python come back by polling.  So the slider, the methods, the
+object that implements anywidget's ``get/set/on/off/save_changes/send`` over the
+Jupyter widget protocol.  On the Python side the widget talks through a real comm
+(``comm.create_comm`` returns :class:`BrowserComm`, as ipykernel makes it return its
+own), so ipywidgets itself serialises the state, sends ``update`` messages for what
+Python sets and dispatches the page's ``custom`` and ``update`` messages
+(``Widget._handle_msg``).  The comm's messages reach the page by polling and the
+page's reach Python through an exposed function.  So the slider, the methods, the
 army toggle and hand mode are driven in the browser and checked in the kernel.
 
 Every request off the harness's own origin is blocked and counted (there must be
@@ -20,8 +22,10 @@ import json
 import queue
 import time
 
+import comm
 import numpy as np
 import pytest
+from comm.base_comm import BaseComm
 
 import relusum
 from relusum.notebook.explorer import ExplorerWidget
@@ -31,6 +35,8 @@ pytestmark = pytest.mark.browser
 
 ORIGIN = "http://widget.test"
 
+# The front end's half of the Jupyter widget protocol (what @jupyter-widgets/base does),
+# reduced to what anywidget's model offers a widget.
 HARNESS = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>relusum widget harness</title></head>
 <body><p id="outside">a notebook cell</p><div id="cell" style="width: 1100px"></div>
@@ -49,19 +55,28 @@ const toView = (b64) => {
 const model = {
   get: (k) => state[k],
   set: (k, v) => { state[k] = v; dirty[k] = v; fire(`change:${k}`); },
-  save_changes: () => { const d = dirty; dirty = {}; synced.push(d); window.pySync(d); },
+  save_changes: () => {
+    const d = dirty; dirty = {}; synced.push(d);
+    window.pyComm({ method: "update", state: d, buffer_paths: [] });
+  },
   on: (ev, f) => { if (!listeners.has(ev)) listeners.set(ev, []); listeners.get(ev).push(f); },
   off: (ev, f) => {
     const l = listeners.get(ev) || [], i = l.indexOf(f);
     if (i >= 0) l.splice(i, 1);
   },
-  send: (msg) => { sent.push(JSON.parse(JSON.stringify(msg))); window.pyMsg(msg); },
+  send: (content) => {
+    sent.push(JSON.parse(JSON.stringify(content)));
+    window.pyComm({ method: "custom", content });
+  },
 };
-// What the comm delivers from the kernel: replies (custom messages) and state set in Python.
+// The kernel's comm messages: state updates (set in Python) and custom messages (replies).
 async function poll() {
-  for (const [kind, content, buffers] of await window.pyPoll()) {
-    if (kind === "msg") fire("msg:custom", content, buffers.map(toView));
-    else for (const [k, v] of Object.entries(content)) { state[k] = v; fire(`change:${k}`); }
+  for (const [type, data, buffers] of await window.pyPoll()) {
+    if (type !== "comm_msg") continue;
+    if (data.method === "update") {
+      for (const [k, v] of Object.entries(data.state)) { state[k] = v; fire(`change:${k}`); }
+    } else if (data.method === "custom") fire("msg:custom", data.content, buffers.map(toView));
+    // "echo_update" confirms the view's own changes: nothing to do.
   }
   setTimeout(poll, 20);
 }
@@ -72,26 +87,30 @@ poll();
 </script></body></html>
 """
 
-SYNCED = ["formula", "domain", "units", "method", "hand", "show_terms", "model_json", "report"]
+
+class BrowserComm(BaseComm):
+    """A comm whose messages go to the harness page (ipykernel's go to the front end)."""
+
+    outbox: queue.Queue = queue.Queue()
+
+    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+        data = json.loads(json.dumps(data or {}))
+        self.outbox.put((self.comm_id, msg_type, data, list(buffers or [])))
 
 
 class Harness:
-    """A Chromium page with the widget's bundle, wired to an :class:`ExplorerWidget`."""
+    """A Chromium page with the widget's bundle, wired to an :class:`ExplorerWidget`'s comm."""
 
-    def __init__(self, browser, w: ExplorerWidget):
+    def __init__(self, browser, w: ExplorerWidget, outbox: queue.Queue):
         self.w = w
-        self.outbox: queue.Queue = queue.Queue()
+        self.outbox = outbox
         self.external: list[str] = []
         self.errors: list[str] = []
-        w.send = lambda content, buffers=None: self.outbox.put(("msg", content, buffers or []))
-
-        def python_change(change):
-            if change["name"] not in w._property_lock:  # ipywidgets echoes none of the view's own
-                self.outbox.put(("state", {change["name"]: change["new"]}, []))
-
-        w.observe(python_change, names=SYNCED)
-        state = {k: getattr(w, k) for k in SYNCED}
-        html = HARNESS % {"state": json.dumps(state)}
+        assert isinstance(w.comm, BrowserComm)
+        self.comm_id = w.comm.comm_id
+        opened = [d for c, t, d, _ in list(outbox.queue) if t == "comm_open" and c == self.comm_id]
+        assert len(opened) == 1
+        html = HARNESS % {"state": json.dumps(opened[0]["state"])}
         self.context = browser.new_context(viewport={"width": 1200, "height": 900})
         self.page = self.context.new_page()
 
@@ -100,7 +119,8 @@ class Harness:
             if url in (ORIGIN + "/", ORIGIN + "/index.html"):
                 r.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
             elif url == ORIGIN + "/widget.mjs":
-                r.fulfill(status=200, content_type="text/javascript; charset=utf-8", body=w._esm)
+                esm = opened[0]["state"]["_esm"]  # the bundle as the comm opened it
+                r.fulfill(status=200, content_type="text/javascript; charset=utf-8", body=esm)
             elif url.startswith(("data:", "blob:")):
                 r.continue_()
             else:
@@ -110,8 +130,12 @@ class Harness:
         self.context.route("**/*", route)
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
-        self.page.expose_function("pyMsg", lambda msg: w._handle_custom_msg(msg, []))
-        self.page.expose_function("pySync", lambda d: w.set_state(d))
+
+        def from_page(data):
+            msg = {"content": {"comm_id": w.comm.comm_id, "data": data}, "buffers": []}
+            w.comm.handle_msg(msg)
+
+        self.page.expose_function("pyComm", from_page)
         self.page.expose_function("pyPoll", self._poll)
         self.page.goto(ORIGIN + "/")
         self.wait("window.harness && harness.ctl && harness.ctl.ready")
@@ -120,11 +144,12 @@ class Harness:
         out = []
         while True:
             try:
-                kind, content, buffers = self.outbox.get_nowait()
+                comm_id, msg_type, data, buffers = self.outbox.get_nowait()
             except queue.Empty:
                 return out
-            b64 = [base64.b64encode(bytes(b)).decode() for b in buffers]
-            out.append([kind, json.loads(json.dumps(content)), b64])
+            if comm_id != self.comm_id:  # the widget's Layout has a comm of its own
+                continue
+            out.append([msg_type, data, [base64.b64encode(bytes(b)).decode() for b in buffers]])
 
     def js(self, expr):
         return self.page.evaluate(expr)
@@ -186,9 +211,12 @@ def browser():
 
 
 @pytest.fixture
-def h(browser):
+def h(browser, monkeypatch):
+    outbox: queue.Queue = queue.Queue()
+    monkeypatch.setattr(BrowserComm, "outbox", outbox)
+    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: BrowserComm(*a, **kw))
     w = relusum.widget("sin(x)", domain=(-3, 3), units=8)
-    harness = Harness(browser, w)
+    harness = Harness(browser, w, outbox)
     yield harness
     try:
         assert harness.external == [], f"requests off the harness: {harness.external}"

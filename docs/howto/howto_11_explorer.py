@@ -9,6 +9,9 @@ drag knots. The page's fits run in the same library code as ``relusum.fit``.
 .. image:: /images/explorer.png
    :alt: the explorer page
 
+In a Jupyter notebook the same page is a widget whose fits run in the kernel: see
+:ref:`sphx_glr_generated_howto_howto_12_notebook_widget.py`.
+
 Start it with ``relusum explore`` (add ``--no-browser`` on a server). Its options:
 """
 

@@ -36,7 +36,14 @@ from relusum.fitting.fixed import breakpoints_for, check_knots
 from relusum.fitting.hat import _locate
 from relusum.fitting.summary import check_chunk
 
-__all__ = ["HullSummary", "hull_vertices", "MAX_PER_PIECE"]
+__all__ = [
+    "HullSummary",
+    "BinHulls",
+    "bin_hull_points",
+    "hull_vertices",
+    "MAX_PER_PIECE",
+    "MAX_PER_CHAIN",
+]
 
 #: Most hull vertices kept per piece (beyond it the hull is thinned).
 MAX_PER_PIECE = 2048
@@ -159,3 +166,108 @@ class HullSummary:
         y = np.concatenate(self.ys)
         pts = np.unique(np.column_stack((x, y)), axis=0)
         return pts[:, 0].copy(), pts[:, 1].copy()
+
+
+#: Most vertices kept per hull chain (upper or lower) of one bin.
+MAX_PER_CHAIN = 64
+
+
+def bin_hull_points(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple:
+    """The points of ``(x, y)`` on the upper or lower hull of their bin, sorted by x.
+
+    For every line ``L`` and every bin, the largest and smallest ``y - L(x)``
+    over the bin's points are reached at a returned point (see
+    :class:`BinHulls`) -- unless a chain had more than :data:`MAX_PER_CHAIN`
+    vertices (smooth noise-free data put every point on a hull) and was
+    thinned: the third result says so.
+    """
+    from relusum.fitting._hull_kernel import bin_hull_mask
+
+    order = np.argsort(x)
+    xs, ys = x[order], y[order]
+    keep, thinned = bin_hull_mask(xs, ys, np.ascontiguousarray(edges, dtype=float), MAX_PER_CHAIN)
+    return xs[keep], ys[keep], bool(thinned)
+
+
+@dataclass(frozen=True, eq=False)
+class BinHulls:
+    """Upper and lower hull vertices of the points of each bin of a fixed grid.
+
+    The summary behind max-error fits with *free* knots of data read in
+    chunks: a function linear on a bin has its largest and smallest error
+    over the bin's points at these vertices, so any fit whose knots avoid the
+    bins' interiors has the same max error on them as on all the points.  A
+    bin with a knot inside can hide a larger error; the caller measures every
+    row and adds the points that exceed (:mod:`relusum.scale.chunks`).  Built
+    chunk by chunk and merged with ``+`` (the hull of a union is the hull of
+    the hulls).
+
+    Attributes
+    ----------
+    edges : ndarray
+        The bin edges (shared by every summary that is merged).
+    x, y : ndarray
+        The kept points, sorted by x.
+    count : int
+        Number of points summarised.
+    thinned : bool
+        Whether a chain lost vertices (see :func:`bin_hull_points`); the
+        caller's check on every row then finds what they hid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relusum.fitting.hulls import BinHulls
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.uniform(0, 1, 20_000); y = np.sin(5 * x) + rng.uniform(-0.1, 0.1, x.size)
+    >>> e = np.linspace(0, 1, 65)
+    >>> a, b = slice(0, 9000), slice(9000, None)
+    >>> s = BinHulls.from_arrays(x[a], y[a], e) + BinHulls.from_arrays(x[b], y[b], e)
+    >>> s.count, bool(s.x.size < 2_000)
+    (20000, True)
+    >>> r = y - 0.3 * x  # any line: the extremes per bin are kept
+    >>> k = np.searchsorted(e, x, side="right") - 1
+    >>> ks = np.searchsorted(e, s.x, side="right") - 1
+    >>> bool(np.max(r[k == 5]) == np.max((s.y - 0.3 * s.x)[ks == 5]))
+    True
+    """
+
+    edges: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    count: int = 0
+    thinned: bool = False
+
+    @classmethod
+    def from_arrays(
+        cls, x: ArrayLike, y: ArrayLike, edges: ArrayLike, domain: tuple[float, float] | None = None
+    ) -> BinHulls:
+        """The summary of the points ``(x, y)`` (checked: finite, inside ``domain``)."""
+        e = np.asarray(edges, dtype=float)
+        xa = np.asarray(x, dtype=float).ravel()
+        ya = np.asarray(y, dtype=float).ravel()
+        if xa.shape != ya.shape:
+            raise ValueError(f"x and y must have the same length, got {xa.size} and {ya.size}")
+        check_chunk(xa, ya, None, domain)
+        if xa.size == 0:
+            return cls(e, np.empty(0), np.empty(0), 0)
+        hx, hy, thinned = bin_hull_points(xa, ya, e)
+        return cls(e, hx, hy, int(xa.size), thinned)
+
+    def __add__(self, other: object) -> BinHulls:
+        if isinstance(other, int) and other == 0:
+            return self
+        if not isinstance(other, BinHulls):
+            return NotImplemented
+        if self.edges.shape != other.edges.shape or not np.array_equal(self.edges, other.edges):
+            raise ValueError("bin hull summaries with different bins cannot be merged")
+        count, thinned = self.count + other.count, self.thinned or other.thinned
+        if other.x.size == 0 or self.x.size == 0:
+            keep = self if other.x.size == 0 else other
+            return BinHulls(self.edges, keep.x, keep.y, count, thinned)
+        hx, hy, cut = bin_hull_points(
+            np.concatenate((self.x, other.x)), np.concatenate((self.y, other.y)), self.edges
+        )
+        return BinHulls(self.edges, hx, hy, count, thinned or cut)
+
+    __radd__ = __add__

@@ -15,7 +15,9 @@ Passes
        pseudo-points, then a Summary for those knots (the polish on all rows);
        For ``loss="linf"`` with fixed knots, the convex-hull vertices of the
        points of each piece (:mod:`relusum.fitting.hulls`), whose LP has the
-       same optimum as the LP on all rows;
+       same optimum as the LP on all rows; with optimal knots, the upper and
+       lower hulls of the points of each bin of a fine grid, solved exactly and
+       checked against every row (:mod:`relusum.scale.minimax`);
     3. the errors of the model over all rows (RMSE, max |error|), with a
        systematic subsample of at most :data:`SAMPLE_POINTS` points kept for plots.
 
@@ -172,9 +174,11 @@ def fit_passes(
     run_pass : callable
         ``run_pass(per, agg, what)`` returns ``agg(per(chunk) for chunk in data)``.
     n_units, knots, domain, loss
-        As in :func:`relusum.fit`; ``loss`` is ``"l2"`` (the default) or, with
-        uniform or given knots, ``"linf"`` (exact: the LP runs on the convex-hull
-        vertices of each piece, :mod:`relusum.fitting.hulls`).
+        As in :func:`relusum.fit`; ``loss`` is ``"l2"`` (the default) or
+        ``"linf"``: with uniform or given knots exact (the LP runs on the
+        convex-hull vertices of each piece, :mod:`relusum.fitting.hulls`); with
+        optimal knots the exact minimax of per-bin hull points, checked on every
+        row (:mod:`relusum.scale.minimax`).
     label : str
         The data's name in the report (a file name).
     known_range : (min x, max x, rows), optional
@@ -182,20 +186,12 @@ def fit_passes(
     weighted : bool
         Whether the chunks carry weights (for the report only).
     """
-    from relusum.fitting.problem import Problem
-    from relusum.fitting.solvers import solve
-
     start = time.perf_counter()
     loss = "l2" if loss is None else loss
     if loss not in ("l2", "linf"):
         raise ValueError(
             f"loss={loss!r} is not available for data read in chunks (out of core or Dask); "
             "use loss='l2' or 'linf', or load the data into memory"
-        )
-    if loss == "linf" and isinstance(knots, str) and knots == "optimal":
-        raise ValueError(
-            "knots='optimal' with loss='linf' is not available for data read in chunks; "
-            "use uniform or given knots (exact), or load the data into memory"
         )
     if n_units is not None:
         n_units = check_n_units(n_units)
@@ -226,6 +222,69 @@ def fit_passes(
         limit = MAX_UNITS if rows is None else min(MAX_UNITS, max(rows - 1, 0))
         raise ValueError(f"{n_req:,} units are too many for these data: at most {limit:,}")
     facts: dict[str, Any] = {}
+    if optimal and loss == "linf":  # exact minimax on per-bin hulls, checked on every row
+        from relusum.scale.minimax import optimal_linf
+
+        n = 16 if n_units is None else n_units
+        model, more, (sse, mx, n_err, xs, ys), k = optimal_linf(run_pass, n, dom, label)
+        facts.update(more)
+        passes += k
+        rows, how = n_err, "optimal"
+        seconds = time.perf_counter() - start
+    else:
+        model, rows, how, seconds, k = _fit_l2_or_fixed(
+            run_pass, n_units, knots, optimal, loss, dom, label, facts, start
+        )
+        passes += k
+        every = max(1, -(-int(rows) // SAMPLE_POINTS))
+        sse, mx, n_err, xs, ys = run_pass(
+            lambda c: chunk_errors(c, model, every), agg_errors, "errors"
+        )
+        passes += 1
+        if n_err != rows:
+            raise ValueError(
+                f"{label}: the data changed between passes ({rows:,} rows, then {n_err:,}); "
+                "nothing was written"
+            )
+    order = np.argsort(xs, kind="stable")
+    sample = Target("data", label, dom, xs[order], ys[order])
+    facts.update({"passes": passes, "sample_points": int(xs.size), **(extra or {})})
+    if weighted:
+        facts["weighted"] = True
+    report = FitReport(
+        n_units=model.n_units,
+        n_pieces=model.n_pieces,
+        rmse=float(np.sqrt(sse / rows)),
+        max_abs_error=float(mx),
+        error_on="data",
+        seconds=seconds,
+        loss=loss,
+        knots=how,
+        interpolate=False,
+        n_samples=int(rows),
+        n_verify=int(n_err),
+        extra=facts,
+    )
+    return FitResult(model, report, sample)
+
+
+def _fit_l2_or_fixed(
+    run_pass: RunPass,
+    n_units: int | None,
+    knots: Any,
+    optimal: bool,
+    loss: str,
+    dom: tuple[float, float],
+    label: str,
+    facts: dict[str, Any],
+    start: float,
+) -> tuple[ReluSum, int, str, float, int]:
+    """Least squares (fixed or optimal knots) or max error with fixed knots: the model,
+    the row count, how the knots were set, the seconds so far and the passes run."""
+    from relusum.fitting.problem import Problem
+    from relusum.fitting.solvers import solve
+
+    passes = 0
     if optimal:
         n = 16 if n_units is None else n_units
         h = _optimal_knots(run_pass, n, dom, facts)
@@ -259,35 +318,7 @@ def fit_passes(
         empty_target = Target("data", label, dom, np.empty(0), np.empty(0))
         model, more = solve(Problem(empty_target, "l2", knots=h, summary=summ))
     facts.update(more)
-    seconds = time.perf_counter() - start
-    every = max(1, -(-int(rows) // SAMPLE_POINTS))
-    sse, mx, n_err, xs, ys = run_pass(lambda c: chunk_errors(c, model, every), agg_errors, "errors")
-    passes += 1
-    if n_err != rows:
-        raise ValueError(
-            f"{label}: the data changed between passes ({rows:,} rows, then {n_err:,}); "
-            "nothing was written"
-        )
-    order = np.argsort(xs, kind="stable")
-    sample = Target("data", label, dom, xs[order], ys[order])
-    facts.update({"passes": passes, "sample_points": int(xs.size), **(extra or {})})
-    if weighted:
-        facts["weighted"] = True
-    report = FitReport(
-        n_units=model.n_units,
-        n_pieces=model.n_pieces,
-        rmse=float(np.sqrt(sse / rows)),
-        max_abs_error=float(mx),
-        error_on="data",
-        seconds=seconds,
-        loss=loss,
-        knots=how,
-        interpolate=False,
-        n_samples=int(rows),
-        n_verify=int(n_err),
-        extra=facts,
-    )
-    return FitResult(model, report, sample)
+    return model, int(rows), how, time.perf_counter() - start, passes
 
 
 def _optimal_knots(run_pass: RunPass, n: int, dom: tuple[float, float], facts: dict) -> np.ndarray:

@@ -112,9 +112,18 @@ def _map_reduce(
     """
     mapped = bag.map_partitions(_wrap(per_partition))
     client = _client()
-    if client is not None and _show(progress):
-        mapped = _watch(client, mapped, desc)
-    return _compute(mapped.reduction(agg, agg, split_every=SPLIT_EVERY), progress, desc)
+    try:
+        if client is not None and _show(progress):
+            mapped = _watch(client, mapped, desc)
+        return _compute(mapped.reduction(agg, agg, split_every=SPLIT_EVERY), progress, desc)
+    except Exception as exc:
+        if type(exc).__name__ != "KilledWorker":
+            raise
+        # Dask already retried the partition on other workers (allowed-failures).
+        raise ValueError(
+            "Dask workers died each time they ran one partition (Dask retried it on other "
+            "workers); check the workers' memory limit and logs; nothing was written"
+        ) from None
 
 
 def _wrap(per_partition: Callable[[Any], Any]) -> Callable[[Any], list]:

@@ -242,7 +242,9 @@ def fit_file(
     n_units, knots, domain, loss
         As in :func:`relusum.fit`: least squares (optimal knots are searched
         on per-bin moments of all rows, then refitted on all rows), or
-        ``loss="linf"`` with uniform or given knots (exact optimum).
+        ``loss="linf"``: the exact optimum with uniform or given knots (hulls
+        per piece) and with optimal knots (hulls per bin, checked on every
+        row, :mod:`relusum.scale.minimax`).
     chunk_rows : int
         Rows per chunk; peak memory grows with it, not with the file.
     progress : bool, optional

@@ -48,6 +48,7 @@ from relusum.torch_bridge.training import (  # noqa: F401
     MAX_TRAIN_WORK,
     TrainResult,
     train,
+    train_many,
 )
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "plot_units",
     "TrainResult",
     "train",
+    "train_many",
     "CompressResult",
     "compress",
     "to_onnx",

@@ -15,6 +15,7 @@ from torch import nn
 
 from relusum.model import ReluSum
 from relusum.targets import Target, TargetLike, make_target
+from relusum.torch_bridge.batched_loss import BatchedLoss
 from relusum.torch_bridge.convert import from_torch
 from relusum.torch_bridge.layers import _mlp_from_arrays
 
@@ -131,6 +132,10 @@ def train(
     -------
     TrainResult
 
+    See Also
+    --------
+    train_many : several networks in one batched program, each as this gives it.
+
     Examples
     --------
     >>> from relusum.torch_bridge import train
@@ -138,12 +143,58 @@ def train(
     >>> bool(r.history[-1] < r.history[0]), r.relusum.n_pieces <= 5
     (True, True)
     """
+    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 1:
+        raise ValueError(f"n_units must be a positive integer, got {n_units!r}")
+    return train_many(target, domain, (n_units,), steps, lr, seed, init, samples, progress, dtype)[
+        0
+    ]
+
+
+def train_many(
+    target: TargetLike,
+    domain: Sequence[Any] | None = None,
+    units: Sequence[int] = (16,),
+    steps: int = 3000,
+    lr: float | None = None,
+    seed: int = 0,
+    init: str = "default",
+    samples: int | None = None,
+    progress: bool | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> list[TrainResult]:
+    """Train one network per entry of ``units`` at once, each exactly as :func:`train` would.
+
+    The networks are independent: their hidden units are laid side by side in
+    one tensor program (one forward pass, one backward pass and one Adam step
+    per step for all of them), and the loss summed over the networks has, for
+    each network's parameters, the gradient of that network's own loss.  Adam
+    works element by element, so each network follows the same path as when
+    trained alone, to rounding; each starts from its own ``torch.Generator(seed)``
+    and keeps its own best parameters.  Several small networks cost little more
+    than the largest alone.  The arguments are those of :func:`train`, shared.
+
+    Returns
+    -------
+    list of TrainResult
+        In the order of ``units``; ``seconds`` is the wall time of the whole batch.
+
+    Examples
+    --------
+    >>> from relusum.torch_bridge import train_many
+    >>> rs = train_many("sin(x)", (0, 3), units=(2, 4), steps=50, samples=200)
+    >>> [r.model[0].out_features for r in rs]
+    [2, 4]
+    """
     start_time = time.perf_counter()
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
-    for name, val in (("n_units", n_units), ("steps", steps)):
+    if isinstance(units, (str, bytes)) or not isinstance(units, Sequence) or not units:
+        raise ValueError(f"units must be a non-empty sequence of unit counts, got {units!r}")
+    for val in units:
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
-            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+            raise ValueError(f"n_units must be a positive integer, got {val!r}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if lr is None:
@@ -152,13 +203,14 @@ def train(
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    n_units, steps = int(n_units), int(steps)
+    sizes, steps = [int(n) for n in units], int(steps)
+    total = sum(sizes)
     tgt = make_target(target, domain, samples)
-    if n_units * tgt.x.size > MAX_TRAIN_WORK:
+    if total * tgt.x.size > MAX_TRAIN_WORK:
         raise ValueError(
-            f"training {n_units:,} units on {tgt.x.size:,} samples needs "
-            f"{n_units * tgt.x.size:,} activations per step (about "
-            f"{4 * 8 * n_units * tgt.x.size / 2**30:.0f} GiB with gradients); at most "
+            f"training {total:,} units on {tgt.x.size:,} samples needs "
+            f"{total * tgt.x.size:,} activations per step (about "
+            f"{4 * 8 * total * tgt.x.size / 2**30:.0f} GiB with gradients); at most "
             f"{MAX_TRAIN_WORK:,}: use fewer units or fewer samples"
         )
     lo, hi = tgt.domain
@@ -170,7 +222,105 @@ def train(
     if not sd > 0:
         sd = 1.0
 
-    gen = torch.Generator().manual_seed(int(seed))
+    starts = [
+        _initial(n, int(seed), init, dtype, (target, domain, samples, progress), (c, r, mu, sd))
+        for n in sizes
+    ]
+    a = torch.cat([s[0] for s in starts]).requires_grad_()
+    b = torch.cat([s[1] for s in starts]).requires_grad_()
+    v = torch.cat([s[2] for s in starts]).requires_grad_()
+    c0 = torch.cat([s[3] for s in starts]).requires_grad_()
+    params = (a, b, v, c0)
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
+
+    u = torch.as_tensor((tgt.x - c) / r, dtype=dtype)
+    ys = torch.as_tensor((tgt.y - mu) / sd, dtype=dtype)
+    wt = None if wts is None else torch.as_tensor(wts, dtype=dtype)
+    losses = BatchedLoss(sizes, u, ys, wt)
+    opt = torch.optim.Adam(params, lr=float(lr))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr / 100)
+
+    from tqdm.auto import tqdm
+
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    what = f"{sizes[0]} units" if len(sizes) == 1 else f"{len(sizes)} networks, {total} units"
+    bar = tqdm(
+        total=steps,
+        desc=f"training {what}",
+        disable=not show,
+        delay=2.0 if progress is None else 0.0,
+        file=sys.stderr,
+        leave=False,
+    )
+    history = np.empty((steps + 1, len(sizes)))
+    best_loss = np.full(len(sizes), math.inf)
+    best = [p.detach().clone() for p in params]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is faster and never oversubscribes
+    try:
+        for i in range(steps + 1):
+            opt.zero_grad(set_to_none=True)
+            loss = losses(*params)
+            vals = loss.detach().numpy() * sd * sd
+            history[i] = vals
+            better = vals < best_loss
+            if better.any():
+                best_loss = np.where(better, vals, best_loss)
+                net_mask = torch.from_numpy(better)
+                unit_mask = net_mask[losses.owner]
+                for q, p, mask in zip(best, params, (unit_mask,) * 3 + (net_mask,), strict=True):
+                    q.copy_(torch.where(mask, p.detach(), q))
+            if i == steps:
+                break
+            loss.sum().backward()
+            opt.step()
+            sched.step()
+            if i % 50 == 0:
+                bar.update(min(50, steps - i))
+                bar.set_postfix(loss=f"{float(np.sum(vals)):.3g}", refresh=False)
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
+    seconds = time.perf_counter() - start_time
+    results = []
+    for k in range(len(sizes)):
+        sl = slice(int(bounds[k]), int(bounds[k + 1]))
+        ak, bk, vk = (q[sl].to(torch.float64).numpy() for q in best[:3])
+        ck = float(best[3][k])
+        model = _mlp_from_arrays(ak / r, bk - ak * c / r, vk * sd, ck * sd + mu, dtype)
+        rs = from_torch(model, tgt.domain)
+        results.append(
+            TrainResult(
+                model,
+                history[:, k].copy(),
+                rs,
+                seconds,
+                tgt,
+                init,
+                starts[k][4],
+                int(seed),
+                steps,
+                float(lr),
+            )
+        )
+    return results
+
+
+def _initial(
+    n_units: int,
+    seed: int,
+    init: str,
+    dtype: torch.dtype,
+    fit_args: tuple[Any, Any, Any, Any],
+    maps: tuple[float, float, float, float],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, str]:
+    """Starting ``a, b, v, c`` of one network in the scaled variables, and how it started.
+
+    Unit ``i`` is ``v_i max(0, a_i u + b_i)`` with ``u = (x - c) / r``; the output is
+    ``(y - mu) / sd``.  PyTorch's default initialisation from ``torch.Generator(seed)``
+    (``init="default"``), or the optimal fit (``init="fit"``).
+    """
+    gen = torch.Generator().manual_seed(seed)
     a0 = torch.empty(n_units, dtype=dtype).uniform_(-1.0, 1.0, generator=gen)
     b0 = torch.empty(n_units, dtype=dtype).uniform_(-1.0, 1.0, generator=gen)
     bound = 1.0 / math.sqrt(n_units)
@@ -178,6 +328,8 @@ def train(
     c0 = torch.empty(1, dtype=dtype).uniform_(-bound, bound, generator=gen)
     start = "default"
     if init == "fit":
+        target, domain, samples, progress = fit_args
+        c, r, mu, sd = maps
         s, start = _start_fit(target, domain, n_units, samples, progress)
         k = min(s.n_units, n_units)
         # Unit i: max(0, u - u_i) with u = (x - c) / r equals max(0, x - h_i) / r.
@@ -186,67 +338,4 @@ def train(
         v0[:] = 0.0
         v0[:k] = torch.as_tensor(s.weights[:k] * r / sd, dtype=dtype)
         c0[:] = (s.bias - mu) / sd
-
-    net = _mlp_from_arrays(a0.numpy(), b0.numpy(), v0.numpy(), float(c0[0]), dtype)
-    u = torch.as_tensor((tgt.x - c) / r, dtype=dtype).reshape(-1, 1)
-    ys = torch.as_tensor((tgt.y - mu) / sd, dtype=dtype).reshape(-1, 1)
-    wt = None if wts is None else torch.as_tensor(wts, dtype=dtype).reshape(-1, 1)
-    opt = torch.optim.Adam(net.parameters(), lr=float(lr))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr / 100)
-
-    from tqdm.auto import tqdm
-
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    bar = tqdm(
-        total=steps,
-        desc=f"training {n_units} units",
-        disable=not show,
-        delay=2.0 if progress is None else 0.0,
-        file=sys.stderr,
-        leave=False,
-    )
-    history = np.empty(steps + 1)
-    best = (math.inf, None)
-
-    def loss_fn() -> torch.Tensor:
-        res = (net(u) - ys) ** 2
-        return res.mean() if wt is None else (wt * res).sum()
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is faster and never oversubscribes
-    try:
-        for i in range(steps + 1):
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn()
-            val = float(loss.detach()) * sd * sd
-            history[i] = val
-            if val < best[0]:
-                best = (val, [p.detach().clone() for p in net.parameters()])
-            if i == steps:
-                break
-            loss.backward()
-            opt.step()
-            sched.step()
-            if i % 50 == 0:
-                bar.update(min(50, steps - i))
-                bar.set_postfix(loss=f"{val:.3g}", refresh=False)
-    finally:
-        torch.set_num_threads(threads)
-        bar.close()
-    with torch.no_grad():
-        for p, q in zip(net.parameters(), best[1], strict=True):
-            p.copy_(q)
-    model = _fold(net, c, r, mu, sd, dtype)
-    seconds = time.perf_counter() - start_time
-    rs = from_torch(model, tgt.domain)
-    return TrainResult(model, history, rs, seconds, tgt, init, start, int(seed), steps, float(lr))
-
-
-def _fold(net: nn.Sequential, c: float, r: float, mu: float, sd: float, dtype) -> nn.Sequential:
-    """The network in x and y from one trained on u = (x - c)/r and (y - mu)/sd."""
-    first, _, second = net
-    a = first.weight.detach().to(torch.float64).numpy()[:, 0]
-    b = first.bias.detach().to(torch.float64).numpy()
-    v = second.weight.detach().to(torch.float64).numpy()[0]
-    c0 = float(second.bias.detach()[0])
-    return _mlp_from_arrays(a / r, b - a * c / r, v * sd, c0 * sd + mu, dtype)
+    return a0, b0, v0, c0, start

@@ -73,7 +73,6 @@ from relusum.tour.data import (
     panel_units,
 )
 from relusum.tour.progress import Progress
-from relusum.tour.results import trained_units_shown
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -201,7 +200,13 @@ def make_tour(
     """
     from relusum.tour import fits, training
     from relusum.tour import frames as frames_mod
-    from relusum.tour.background import Background, optimal_job, torch_available, train_job
+    from relusum.tour.background import (
+        Background,
+        draw_story,
+        optimal_job,
+        torch_available,
+        train_job,
+    )
 
     start = time.perf_counter()
     target, dom, max_units, chosen = _check(target, domain, max_units, fmt, methods)
@@ -242,17 +247,17 @@ def make_tour(
         with Background(min(int(workers), 2)) as bg:
             # 1. Started first, in workers: optimal knots and trained networks, the
             #    longest jobs first so that two workers finish together.
-            shown_n = trained_units_shown(dict.fromkeys(train_n)) if train_n else None
             trained_path = out_dir / ("08b_trained_units" + ext)
             far_jobs = {}
             if "optimal_linf" in far:
                 far_jobs["optimal_linf"] = bg.submit(
                     optimal_job, fit_target, dom, conv_n, ("optimal_linf",)
                 )
-            train_jobs = {
-                n: bg.submit(train_job, fit_target, dom, n, trained_path if n == shown_n else None)
-                for n in sorted(train_n, reverse=True)
-            }
+            train_job_ = (
+                bg.submit(train_job, fit_target, dom, train_n, trained_path) if train_n else None
+            )
+            # Figures 1-6 do not depend on the target: drawn in a worker too.
+            story_job = bg.submit(draw_story, out_dir, ext)
             if "optimal_l2" in far:
                 far_jobs["optimal_l2"] = bg.submit(
                     optimal_job, fit_target, dom, conv_n, ("optimal_l2",)
@@ -264,22 +269,25 @@ def make_tour(
             conv, _ = fits.convergence(fit_target, dom, conv_n, lstsq, near, bar)
             figures = _draw(out_dir, ext, tgt, [lstsq[n] for n in panels], shown, bar)
             # 3. Then what the workers did.
+            story = story_job.result()
+            for stem in story.values():
+                bar.step(f"figure {stem.stem}")
+            figures = {**story, **figures}
             for key, job in far_jobs.items():
                 conv = _merge(conv, job.result()[0], chosen)
                 bar.step(METHODS[key][0], len(conv_n))
             written = None
-            if train_jobs:
+            if train_job_ is not None:
+                errors, why, written = train_job_.result()
+                train_reason = train_reason or why
+                if not errors:
+                    bar.step("training failed", len(train_n))
                 e_max = np.full(conv.units.size, np.nan)
                 e_rms = np.full(conv.units.size, np.nan)
-                for n in train_n:  # in order: the first failure is the reason given
-                    errors, why, path = train_jobs[n].result()
-                    written = written or path
-                    if errors is None:
-                        train_reason = train_reason or why
-                        continue
+                for n, (rmse, mae) in errors.items():
                     k = int(np.flatnonzero(conv.units == n)[0]) if n in conv.units else None
                     if k is not None:
-                        e_rms[k], e_max[k] = errors
+                        e_rms[k], e_max[k] = rmse, mae
                     bar.step(f"trained network, {n} units")
                 if np.any(np.isfinite(e_max)):
                     key, label = TRAINED
@@ -372,18 +380,12 @@ def _draw(
     shown: tuple[Any, ...],
     bar: Progress,
 ) -> dict[str, Path]:
-    """Figures 1-7 and the animation; by name, in tour order."""
-    from relusum.tour import animation, results, story
+    """Figure 7 and the animation; by name, in tour order."""
+    from relusum.tour import animation, results
 
     figures: dict[str, Path] = {}
     save = _save(out_dir, ext, figures, bar)
     with _figures():
-        save("relu", "01_relu", story.fig_relu())
-        save("shift", "02_shift", story.fig_shift())
-        save("neuron", "03_neuron", story.fig_neuron())
-        save("layer", "04_layer", story.fig_layer())
-        save("two_terms", "05_two_terms", story.fig_terms(2))
-        save("three_terms", "06_three_terms", story.fig_terms(3))
         save("units", "07_units", results.fig_units(tgt, panel_results))
         gif = out_dir / "09_adding_units.gif"
         animation.write_gif(tgt, shown, gif, bar)

@@ -17,13 +17,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from relusum.model import ReluSum
-from relusum.tour.data import TRAINED, Convergence
+from relusum.tour.data import Convergence
 from relusum.tour.progress import Progress
 
-__all__ = ["Background", "optimal_job", "train_job", "torch_available"]
+__all__ = ["Background", "draw_story", "optimal_job", "train_job", "torch_available"]
 
 
 def torch_available() -> bool:
@@ -46,32 +44,47 @@ def optimal_job(
 def train_job(
     fit_target: Any,
     dom: tuple[float, float],
-    n: int,
+    units: tuple[int, ...],
     figure: Path | None,
-) -> tuple[tuple[float, float] | None, str | None, Path | None]:
-    """Train and measure one network of ``n`` units; draw figure 8b with it if ``figure``.
+) -> tuple[dict[int, tuple[float, float]], str | None, Path | None]:
+    """Train and measure one network per unit count; draw figure 8b into ``figure``.
 
-    Returns ``(rmse, max error)`` on the verification grid (or ``None``), the
-    reason when it could not be trained, and the figure's path if it was written.
+    Returns ``(rmse, max error)`` on the verification grid per unit count
+    (empty when they could not be trained), the reason then, and the figure's
+    path if it was written.
     """
     from relusum.targets import make_target
     from relusum.tour.training import train_curve, trainer
 
-    train, plot_units, reason = trainer()
-    if train is None:
-        return None, reason, None
+    train_many, plot_units, reason = trainer()
+    if train_many is None:
+        return {}, reason, None
     tgt = make_target(fit_target, dom)
-    key = TRAINED[0]
-    empty = Convergence(np.array([n]), {}, {}, {})
-    conv, trained, reason = train_curve(
-        train, fit_target, dom, tgt, empty, (n,), Progress(0, False)
-    )
-    if not trained:
-        return None, reason, None
+    errors, trained, reason = train_curve(train_many, fit_target, dom, tgt, units)
     written = None
-    if figure is not None and plot_units is not None:
+    if trained and figure is not None and plot_units is not None:
         written = draw_trained(plot_units, trained, fit_target, dom, tgt, figure)
-    return (float(conv.rmse[key][0]), float(conv.max_error[key][0])), None, written
+    return errors, reason, written
+
+
+def draw_story(out_dir: Path, ext: str) -> dict[str, Path]:
+    """Figures 1-6 (the same for every target), by name in tour order."""
+    from relusum.plot import save_figure
+    from relusum.tour import _figures, story
+
+    figures = {}
+    with _figures():
+        for name, stem, make in (
+            ("relu", "01_relu", story.fig_relu),
+            ("shift", "02_shift", story.fig_shift),
+            ("neuron", "03_neuron", story.fig_neuron),
+            ("layer", "04_layer", story.fig_layer),
+            ("two_terms", "05_two_terms", lambda: story.fig_terms(2)),
+            ("three_terms", "06_three_terms", lambda: story.fig_terms(3)),
+        ):
+            path = out_dir / (stem + ext)
+            figures[name] = save_figure(make(), path, dpi=story.DPI, bbox_inches=None)
+    return figures
 
 
 def draw_trained(

@@ -539,9 +539,10 @@ export function createExplorer(opts) {
 
   let measureSeq = 0, measureTimer = null;
   function measureSoon() {
+    // Every change makes the measures still on their way stale (their model is not this one).
     clearTimeout(measureTimer);
+    const seq = ++measureSeq;
     measureTimer = setTimeout(async () => {
-      const seq = ++measureSeq;
       try {
         const out = await api("/api/measure", { target: targetBody(), model: S.model });
         if (seq !== measureSeq || !S.hand) return;

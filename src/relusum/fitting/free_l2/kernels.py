@@ -42,11 +42,12 @@ def _breakpoints(h, a, b):
 
 
 @njit(cache=True)
-def _evaluate(x, y, w, h, a, b, lam, sums, ridge=0.0):
+def _evaluate(x, y, w, h, a, b, lam, res, sums, starts, ridge):
     """Project out the values for knots ``h``.
 
-    Fills ``lam`` (local coordinates) and ``sums`` (rows aa, ab, bb, ra, rb
-    per piece) and returns ``(t, flat, c, ssr, ok)``; ``ok`` is False where
+    Fills ``lam`` (local coordinates), ``res`` (residuals ``f - y``), ``sums``
+    (rows aa, ab, bb, ra, rb per piece) and ``starts`` (first sample of each
+    piece, then ``N``) and returns ``(t, flat, c, ssr, ok)``; ``ok`` is False where
     the Python path would use the minimum-norm solve.  ``ridge > 0`` adds
     ``ridge * max(diag)`` to the diagonal instead (as ``_Problem.batch_ssr``).
     """
@@ -60,7 +61,6 @@ def _evaluate(x, y, w, h, a, b, lam, sums, ridge=0.0):
     rb = sums[4]
     ya = np.zeros(m)
     yb = np.zeros(m)
-    starts = np.empty(m + 1, dtype=np.int64)
     i = 0
     starts[0] = 0
     for k in range(m):
@@ -159,6 +159,7 @@ def _evaluate(x, y, w, h, a, b, lam, sums, ridge=0.0):
         s_rb = 0.0
         for p in range(starts[k], starts[k + 1]):
             r = ck + dc * lam[p] - y[p]
+            res[p] = r
             wr = w[p] * r
             ssr += wr * r
             s_rs += wr
@@ -174,17 +175,22 @@ def batch_ssr_samples(x, y, w, hs, a, b):
     npts = x.size
     k, n = hs.shape
     lam = np.empty(npts)
+    res = np.empty(npts)
     sums = np.zeros((5, n + 2))
+    starts = np.empty(n + 3, dtype=np.int64)
     out = np.empty(k)
     for r in range(k):
-        _, _, _, ssr, ok = _evaluate(x, y, w, hs[r].copy(), a, b, lam, sums, 1e-10)
+        _, _, _, ssr, ok = _evaluate(x, y, w, hs[r].copy(), a, b, lam, res, sums, starts, 1e-10)
         out[r] = ssr if ok else np.inf
     return out
 
 
 @njit(cache=True)
-def _step(t, flat, c, sums, mu):
-    """The knot part of the damped Gauss--Newton step, the predicted gain, and ok."""
+def _step(t, flat, c, sums, mu, hold):
+    """The knot part of the damped Gauss--Newton step, the predicted gain, and ok.
+
+    Knots with ``hold[k]`` stay where they are (their unknowns are fixed).
+    """
     m = t.size - 1
     aa = sums[0, :m].copy()
     ab = sums[1, :m].copy()
@@ -236,8 +242,18 @@ def _step(t, flat, c, sums, mu):
     for i in range(0, nv, 2):
         d0[i] += 1e-13 * (cmax + 1e-300)
     # fixed unknowns: t_0, t_m, and c_0 when the first piece is flat
-    fixed = (0, 1, nv - 1) if flat else (1, nv - 1, nv - 1)
-    for i in fixed:
+    nfix = 3 if flat else 2
+    fixed = np.empty(nfix + hold.size, dtype=np.int64)
+    fixed[0] = 1
+    fixed[1] = nv - 1
+    if flat:
+        fixed[2] = 0
+    off = 1 if flat else 0
+    for k in range(hold.size):
+        if hold[k]:
+            fixed[nfix] = 2 * (k + off) + 1
+            nfix += 1
+    for i in fixed[:nfix]:
         d0[i] = 1.0
         rhs[i] = 0.0
         o1[i] = 0.0
@@ -322,22 +338,29 @@ def _max_step(h, d, a, b, flat):
 
 
 @njit(cache=True)
-def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
-    """Levenberg--Marquardt in the knots on the samples; returns ``(h, ok)``.
+def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale, hold):
+    """Levenberg--Marquardt in the knots on the samples.
 
-    ``ok`` is False when a singular system was met (the caller then runs the
-    Python path, which handles it exactly).
+    Returns ``(h, t, flat, c, ssr, lam, res, sums, starts, ok)``: the final
+    state, with ``sums`` rows aa, ab, bb, ra, rb per piece.  Knots with
+    ``hold[k]`` do not move.  ``ok`` is False
+    when a singular system was met (the caller then runs the Python path,
+    which handles it exactly).
     """
     npts = x.size
     nmax = h0.size + 2
     lam = np.empty(npts)
+    res = np.empty(npts)
     sums = np.zeros((5, nmax))
+    starts = np.empty(nmax + 1, dtype=np.int64)
     lam2 = np.empty(npts)
+    res2 = np.empty(npts)
     sums2 = np.zeros((5, nmax))
+    starts2 = np.empty(nmax + 1, dtype=np.int64)
     h = h0.copy()
-    t, flat, c, ssr, ok = _evaluate(x, y, w, h, a, b, lam, sums)
+    t, flat, c, ssr, ok = _evaluate(x, y, w, h, a, b, lam, res, sums, starts, 0.0)
     if not ok:
-        return h, False
+        return h, t, flat, c, ssr, lam, res, sums, starts, False
     tn, flatn, cn, ssrn = t, flat, c, ssr
     mu = 1e-6
     nu = 2.0
@@ -345,7 +368,7 @@ def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
     for _ in range(max_iter):
         if ssr <= 1e-30 * scale:
             break
-        d, pred, good = _step(t, flat, c, sums, mu)
+        d, pred, good = _step(t, flat, c, sums, mu, hold)
         if not good:
             mu, nu = mu * nu, nu * 2.0
             if mu > 1e10:
@@ -365,9 +388,9 @@ def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
                 valid = False
         accepted = False
         if valid:
-            tn, flatn, cn, ssrn, okn = _evaluate(x, y, w, hn, a, b, lam2, sums2)
+            tn, flatn, cn, ssrn, okn = _evaluate(x, y, w, hn, a, b, lam2, res2, sums2, starts2, 0.0)
             if not okn:
-                return h, False
+                return h, t, flat, c, ssr, lam, res, sums, starts, False
             if ssrn < ssr:
                 accepted = True
         if accepted:
@@ -375,7 +398,9 @@ def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
             rho = gain / max(alpha * pred, 1e-300)
             h, t, flat, c, ssr = hn, tn, flatn, cn, ssrn
             lam, lam2 = lam2, lam
+            res, res2 = res2, res
             sums, sums2 = sums2, sums
+            starts, starts2 = starts2, starts
             mu = max(mu * max(1.0 / 3.0, 1.0 - (2.0 * min(rho, 1.0) - 1.0) ** 3), 1e-12)
             nu = 2.0
             if gain <= 0.1 * _RTOL * ssr and pred <= _RTOL * ssr:
@@ -389,7 +414,7 @@ def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
             mu, nu = mu * nu, nu * 2.0
             if mu > 1e4:
                 break
-    return h, True
+    return h, t, flat, c, ssr, lam, res, sums, starts, True
 
 
 @njit(cache=True)
@@ -440,6 +465,8 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
     ci = np.empty(cap, dtype=np.int64)
     ck = np.empty(cap, dtype=np.int64)
     won = np.zeros(cap, dtype=np.bool_)
+    gbest = np.empty(ngrid)
+    garg = np.zeros(ngrid, dtype=np.int64)
     for level in range(levels):
         na = np.zeros((g + 1, keep))
         nb = np.zeros((g + 1, keep))
@@ -471,15 +498,21 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
                     nf += 1
             if nf == 0:
                 continue
+            # the lowest candidate at each grid value (first index on ties)
             for q in range(ngrid):
-                bestv = inf
-                arg = 0
-                for f in range(nf):
-                    v = ca[f] * vv[q] + cb[f] * vals[q] + cc[f]
-                    if v < bestv:
-                        bestv = v
-                        arg = f
-                won[arg] = True
+                gbest[q] = inf
+                garg[q] = 0
+            for f in range(nf):
+                a_f = ca[f]
+                b_f = cb[f]
+                c_f = cc[f]
+                for q in range(ngrid):
+                    v = a_f * vv[q] + b_f * vals[q] + c_f
+                    better = v < gbest[q]
+                    gbest[q] = v if better else gbest[q]
+                    garg[q] = f if better else garg[q]
+            for q in range(ngrid):
+                won[garg[q]] = True
             nw = 0
             for f in range(nf):
                 if won[f]:
@@ -497,7 +530,15 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
                             m = v
                     wbest[p] = m
                     p += 1
-            order = np.argsort(wbest, kind="mergesort")
+            # stable insertion sort by the lowest value on the grid (at most ngrid winners)
+            order = np.arange(nw)
+            for r in range(1, nw):
+                cur = order[r]
+                pos = r
+                while pos > 0 and wbest[order[pos - 1]] > wbest[cur]:
+                    order[pos] = order[pos - 1]
+                    pos -= 1
+                order[pos] = cur
             s = min(nw, keep)
             for r in range(s):
                 f = widx[order[r]]
@@ -525,4 +566,4 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
         k = pks[level, jj, k]
         cuts[level] = i
         jj = i
-    return np.sort(cuts)
+    return cuts  # increasing: each cut is left of the edge it was reached from

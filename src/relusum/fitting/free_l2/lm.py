@@ -43,7 +43,13 @@ def _max_step(h: np.ndarray, d: np.ndarray, a: float, b: float, flat: bool) -> f
     return float(min(1.0, np.min((1.0 - _KEEP) * gaps[shrink] / -dg[shrink])))
 
 
-def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _State:
+def _lm(
+    prob: _Problem,
+    h0: np.ndarray,
+    pinned: bool,
+    max_iter: int = 50,
+    hold: np.ndarray | None = None,
+) -> _State:
     """Levenberg--Marquardt in the knots with the values projected out.
 
     Stops when the Gauss--Newton model predicts a relative SSR gain below
@@ -51,13 +57,14 @@ def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _St
     samples of a :class:`_Problem` the iterations run in the compiled kernel
     :func:`~relusum.fitting.free_l2.kernels.lm_samples` (the same steps);
     this Python loop runs where it reports a singular system, and on
-    prefix-sum problems.
+    prefix-sum problems.  ``hold``: a mask of knots that stay where they are
+    (compiled path only; the Python loop ignores it).
     """
     if type(prob) is _Problem and problem.COMPILED:
         from relusum.fitting.free_l2.kernels import lm_samples
 
         a, b = prob.domain
-        h, ok = lm_samples(
+        h, t, flat, c, ssr, lam, res, sums, starts, ok = lm_samples(
             prob.x,
             prob.y,
             prob.w,
@@ -67,9 +74,15 @@ def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _St
             bool(pinned),
             int(max_iter),
             float(prob.scale),
+            np.zeros(h0.size, dtype=bool) if hold is None else hold,
         )
         if ok:
-            return prob.state(h)
+            m = t.size - 1
+            prob.evaluations += 1
+            gram = (sums[0, :m].copy(), sums[1, :m].copy(), sums[2, :m].copy())
+            st_starts = starts[:m].copy()
+            counts = np.diff(starts[: m + 1])
+            return _State(h, t, bool(flat), c, lam, res, float(ssr), gram, st_starts, counts)
     return _lm_python(prob, h0, pinned, max_iter)
 
 

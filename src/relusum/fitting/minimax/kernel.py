@@ -32,6 +32,7 @@ def sweep_arrays(
     gamax: float,
     eps: float,
     ttol: float,
+    tube: bool = False,
 ):
     """Run the compiled sweep; returns what :func:`sweep` returns."""
     return sweep(
@@ -44,11 +45,30 @@ def sweep_arrays(
         float(gamax),
         float(eps),
         float(ttol),
+        bool(tube),
     )
 
 
 @njit(cache=True)
-def grow(u, lower, upper, s, has_rel, rel_k, rel_last, rel_side, amax, ttol, A, C, nxt, prv):
+def grow(
+    u,
+    lower,
+    upper,
+    s,
+    has_rel,
+    rel_k,
+    rel_last,
+    rel_side,
+    amax,
+    ttol,
+    A,
+    C,
+    nxt,
+    prv,
+    has_q,
+    qu,
+    qv,
+):
     """One piece from full gate s.  Returns (ok, last, side, imax, size, lam_a, lam_c,
     has_lam_lo, has_lam_hi, last_lo, last_hi)."""
     n = u.size
@@ -64,10 +84,40 @@ def grow(u, lower, upper, s, has_rel, rel_k, rel_last, rel_side, amax, ttol, A, 
     C[2] = hj
     C[3] = hj
     size = 4
-    for t in range(4):
-        nxt[t] = (t + 1) % 4
-        prv[t] = (t + 3) % 4
-    nv = 4  # vertices ever made
+    if has_q and has_rel:
+        # Tube: the joint lies on the previous extreme line before it leaves
+        # the band (Sutherland-Hodgman on the box, as _clip_box).
+        below = rel_side > 0
+        dq = qu - u0
+        bound = qv + ttol if below else qv - ttol
+        ta = np.empty(8)
+        tc = np.empty(8)
+        m = 0
+        for i in range(4):
+            j = (i + 1) % 4
+            vp = A[i] * dq + C[i]
+            vq = A[j] * dq + C[j]
+            pin = vp <= bound if below else vp >= bound
+            qin = vq <= bound if below else vq >= bound
+            if pin:
+                ta[m] = A[i]
+                tc[m] = C[i]
+                m += 1
+            if pin != qin:
+                sc = (bound - vp) / (vq - vp)
+                ta[m] = A[i] + sc * (A[j] - A[i])
+                tc[m] = C[i] + sc * (C[j] - C[i])
+                m += 1
+        if m == 0:
+            return (False, 0, 0, 0, 0, -1, -1, -1, -1, 0)
+        for i in range(m):
+            A[i] = ta[i]
+            C[i] = tc[i]
+        size = m
+    for t in range(size):
+        nxt[t] = (t + 1) % size
+        prv[t] = (t + size - 1) % size
+    nv = size  # vertices ever made
     imax = 0
     imin = 0
     if has_rel:
@@ -288,7 +338,30 @@ def grow(u, lower, upper, s, has_rel, rel_k, rel_last, rel_side, amax, ttol, A, 
 
 
 @njit(cache=True)
-def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol):
+def _exit(u, lower, upper, last, side, u0, sa, sc):
+    """Where a piece's extreme line leaves the band after its last gate (as sweep._exit)."""
+    t0 = last
+    t1 = last + 1
+    v0 = sc + sa * (u[t0] - u0)
+    v1 = sc + sa * (u[t1] - u0)
+    if side > 0:
+        b0 = upper[t0]
+        b1 = upper[t1]
+        e0 = v0 - b0
+        e1 = v1 - b1
+    else:
+        b0 = lower[t0]
+        b1 = lower[t1]
+        e0 = b0 - v0
+        e1 = b1 - v1
+    den = max(e1, 0.0) + max(-e0, 0.0)
+    t = max(-e0, 0.0) / den if den > 0 else 1.0
+    t = min(max(t, 0.0), 1.0)
+    return u[t0] + t * (u[t1] - u[t0]), b0 + t * (b1 - b0)
+
+
+@njit(cache=True)
+def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol, tube):
     """Returns (status, npieces, ints, floats, poly_off, poly_a, poly_c).
 
     status 1: feasible in at most max_pieces pieces, 0: not.  ints[p] =
@@ -303,7 +376,7 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol)
     nxt = np.empty(cap, np.int64)
     prv = np.empty(cap, np.int64)
     ints = np.zeros((max_pieces + 1, 6), np.int64)
-    flts = np.zeros((max_pieces + 1, 5))
+    flts = np.zeros((max_pieces + 1, 7))
     poly_off = np.zeros(max_pieces + 2, np.int64)
     pa = np.empty(4 * n + 16 * (max_pieces + 2))
     pc = np.empty(4 * n + 16 * (max_pieces + 2))
@@ -367,6 +440,10 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol)
         flts[0, 2] = star
         flts[0, 3] = 0.0
         flts[0, 4] = star
+        if tube:
+            qu, qv = _exit(u, lower, upper, m, side, u[0], 0.0, star)
+            flts[0, 5] = qu
+            flts[0, 6] = qv
         if continuous:
             has_rel = True
             rel_k = c
@@ -385,7 +462,28 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol)
         else:
             du = 1.0
         amax = min(gamax, (span + 2.0 * eps + 1.0) * 4.0 / du)
-        r = grow(u, lower, upper, s, has_rel, rel_k, rel_last, rel_side, amax, ttol, A, C, nxt, prv)
+        has_q = tube and continuous and npieces > 0
+        qu = flts[npieces - 1, 5] if has_q else 0.0
+        qv = flts[npieces - 1, 6] if has_q else 0.0
+        r = grow(
+            u,
+            lower,
+            upper,
+            s,
+            has_rel,
+            rel_k,
+            rel_last,
+            rel_side,
+            amax,
+            ttol,
+            A,
+            C,
+            nxt,
+            prv,
+            has_q,
+            qu,
+            qv,
+        )
         if not r[0] and has_rel:
             du_l = inf
             for t in range(rel_k, s):
@@ -409,6 +507,9 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol)
                     C,
                     nxt,
                     prv,
+                    has_q,
+                    qu,
+                    qv,
                 )
         if not r[0]:
             return 0, npieces, ints, flts, poly_off, pa, pc
@@ -466,6 +567,10 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol)
         npieces += 1
         if side == 0:
             return 1, npieces, ints, flts, poly_off, pa, pc
+        if tube:
+            qu, qv = _exit(u, lower, upper, last, side, u0, flts[p, 3], flts[p, 4])
+            flts[p, 5] = qu
+            flts[p, 6] = qv
         if continuous:
             has_rel = True
             rel_k = ints[p, 3]

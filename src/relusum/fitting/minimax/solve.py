@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -42,6 +42,8 @@ class MinimaxInfo:
     rounds: int = 0  # refinement rounds (functions)
     lower_bound: float = 0.0  # proven: no sum with these units does better on the points
     jumps: int = 0  # jumps of the target found (functions)
+    #: The final (refined) fit samples the bound is proven on (functions; None for data).
+    samples: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def gap(self) -> float:

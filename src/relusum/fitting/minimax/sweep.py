@@ -104,28 +104,31 @@ def greedy_pieces(
     >>> greedy_pieces(g, 1e-9, 1, flat_first=False) is None
     True
     """
-    if not tube:
-        return compiled_pieces(g, eps, max_pieces, flat_first, continuous)
-    return python_pieces(g, eps, max_pieces, flat_first, continuous, tube)
+    return compiled_pieces(g, eps, max_pieces, flat_first, continuous, tube)
 
 
 def compiled_pieces(
-    g: Gates, eps: float, max_pieces: int, flat_first: bool = True, continuous: bool = True
+    g: Gates,
+    eps: float,
+    max_pieces: int,
+    flat_first: bool = True,
+    continuous: bool = True,
+    tube: bool = False,
 ) -> list[Piece] | None:
-    """:func:`greedy_pieces` (without the tube) by the compiled kernel of :mod:`.kernel`."""
+    """:func:`greedy_pieces` by the compiled kernel of :mod:`.kernel` (the same pieces)."""
     from relusum.fitting.minimax.kernel import sweep_arrays
 
     lower, upper = g.bounds(eps)
     ttol = _TOUCH * (1.0 + eps)
     status, npieces, ints, flts, off, pa, pc = sweep_arrays(
-        g.u, lower, upper, max_pieces, flat_first, continuous, g.amax, eps, ttol
+        g.u, lower, upper, max_pieces, flat_first, continuous, g.amax, eps, ttol, tube
     )
     if status != 1:
         return None
     pieces = []
     for p in range(npieces):
         s, last, side, c, flat, has_lam = (int(v) for v in ints[p])
-        u0, lam_a, lam_c, star_a, star_c = (float(v) for v in flts[p])
+        u0, lam_a, lam_c, star_a, star_c, qu, qv = (float(v) for v in flts[p])
         poly = list(zip(pa[off[p] : off[p + 1]].tolist(), pc[off[p] : off[p + 1]].tolist()))
         pieces.append(
             Piece(
@@ -138,6 +141,7 @@ def compiled_pieces(
                 (lam_a, lam_c) if has_lam else None,
                 (star_a, star_c) if side != 0 else None,
                 flat=bool(flat),
+                q=(qu, qv) if (tube and side != 0) else None,
             )
         )
     return pieces
@@ -151,7 +155,7 @@ def python_pieces(
     continuous: bool = True,
     tube: bool = False,
 ) -> list[Piece] | None:
-    """The pure-Python sweep (the reference for the kernel, and the tube mode)."""
+    """The pure-Python sweep: the reference the compiled kernel is tested against."""
     u = g.u
     n = u.size
     lower, upper = g.bounds(eps)
