@@ -65,7 +65,7 @@ def test_projected_values_ssr_and_step_equal_numpy(n, seed, weighted, pinned):
             np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-10)
         for mu in (1e-6, 1e-2, 10.0):
             ref = prob.step(st, mu)
-            d, pred, good = kernels._step(t, flat, c, sums, mu)
+            d, pred, good = kernels._step(t, flat, c, sums, mu, np.zeros(k, dtype=bool))
             assert good and ref is not None
             if pinned and not flat:
                 ref[0] = d[0] = 0.0

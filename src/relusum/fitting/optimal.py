@@ -87,8 +87,8 @@ def fit_optimal(
         extra["jumps"] = info.jumps
     if info.eps > 0:
         # A guard (issue 9): on data the fit is the certified optimum; for a
-        # function it is the optimum against the samples' interpolant, within
-        # 0.1% of the continuous one, so a uniform-knot linear program can win
+        # function it is the certified optimum on samples refined until the
+        # grid agrees within 0.02%, so a uniform-knot linear program can win
         # only by that margin.  Never return worse than it or a warm start.
         best = measure(model, target)[1]
         tiny = 1e-10 * (1.0 + float(np.max(np.abs(target.y))))

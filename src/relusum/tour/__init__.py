@@ -200,7 +200,13 @@ def make_tour(
     """
     from relusum.tour import fits, training
     from relusum.tour import frames as frames_mod
-    from relusum.tour.background import Background, optimal_job, torch_available, train_job
+    from relusum.tour.background import (
+        Background,
+        draw_story,
+        optimal_job,
+        torch_available,
+        train_job,
+    )
 
     start = time.perf_counter()
     target, dom, max_units, chosen = _check(target, domain, max_units, fmt, methods)
@@ -250,6 +256,8 @@ def make_tour(
             train_job_ = (
                 bg.submit(train_job, fit_target, dom, train_n, trained_path) if train_n else None
             )
+            # Figures 1-6 do not depend on the target: drawn in a worker too.
+            story_job = bg.submit(draw_story, out_dir, ext)
             if "optimal_l2" in far:
                 far_jobs["optimal_l2"] = bg.submit(
                     optimal_job, fit_target, dom, conv_n, ("optimal_l2",)
@@ -261,6 +269,10 @@ def make_tour(
             conv, _ = fits.convergence(fit_target, dom, conv_n, lstsq, near, bar)
             figures = _draw(out_dir, ext, tgt, [lstsq[n] for n in panels], shown, bar)
             # 3. Then what the workers did.
+            story = story_job.result()
+            for stem in story.values():
+                bar.step(f"figure {stem.stem}")
+            figures = {**story, **figures}
             for key, job in far_jobs.items():
                 conv = _merge(conv, job.result()[0], chosen)
                 bar.step(METHODS[key][0], len(conv_n))
@@ -368,18 +380,12 @@ def _draw(
     shown: tuple[Any, ...],
     bar: Progress,
 ) -> dict[str, Path]:
-    """Figures 1-7 and the animation; by name, in tour order."""
-    from relusum.tour import animation, results, story
+    """Figure 7 and the animation; by name, in tour order."""
+    from relusum.tour import animation, results
 
     figures: dict[str, Path] = {}
     save = _save(out_dir, ext, figures, bar)
     with _figures():
-        save("relu", "01_relu", story.fig_relu())
-        save("shift", "02_shift", story.fig_shift())
-        save("neuron", "03_neuron", story.fig_neuron())
-        save("layer", "04_layer", story.fig_layer())
-        save("two_terms", "05_two_terms", story.fig_terms(2))
-        save("three_terms", "06_three_terms", story.fig_terms(3))
         save("units", "07_units", results.fig_units(tgt, panel_results))
         gif = out_dir / "09_adding_units.gif"
         animation.write_gif(tgt, shown, gif, bar)

@@ -21,7 +21,7 @@ from relusum.model import ReluSum
 from relusum.tour.data import Convergence
 from relusum.tour.progress import Progress
 
-__all__ = ["Background", "optimal_job", "train_job", "torch_available"]
+__all__ = ["Background", "draw_story", "optimal_job", "train_job", "torch_available"]
 
 
 def torch_available() -> bool:
@@ -65,6 +65,26 @@ def train_job(
     if trained and figure is not None and plot_units is not None:
         written = draw_trained(plot_units, trained, fit_target, dom, tgt, figure)
     return errors, reason, written
+
+
+def draw_story(out_dir: Path, ext: str) -> dict[str, Path]:
+    """Figures 1-6 (the same for every target), by name in tour order."""
+    from relusum.plot import save_figure
+    from relusum.tour import _figures, story
+
+    figures = {}
+    with _figures():
+        for name, stem, make in (
+            ("relu", "01_relu", story.fig_relu),
+            ("shift", "02_shift", story.fig_shift),
+            ("neuron", "03_neuron", story.fig_neuron),
+            ("layer", "04_layer", story.fig_layer),
+            ("two_terms", "05_two_terms", lambda: story.fig_terms(2)),
+            ("three_terms", "06_three_terms", lambda: story.fig_terms(3)),
+        ):
+            path = out_dir / (stem + ext)
+            figures[name] = save_figure(make(), path, dpi=story.DPI, bbox_inches=None)
+    return figures
 
 
 def draw_trained(

@@ -186,8 +186,11 @@ def batch_ssr_samples(x, y, w, hs, a, b):
 
 
 @njit(cache=True)
-def _step(t, flat, c, sums, mu):
-    """The knot part of the damped Gauss--Newton step, the predicted gain, and ok."""
+def _step(t, flat, c, sums, mu, hold):
+    """The knot part of the damped Gauss--Newton step, the predicted gain, and ok.
+
+    Knots with ``hold[k]`` stay where they are (their unknowns are fixed).
+    """
     m = t.size - 1
     aa = sums[0, :m].copy()
     ab = sums[1, :m].copy()
@@ -239,8 +242,18 @@ def _step(t, flat, c, sums, mu):
     for i in range(0, nv, 2):
         d0[i] += 1e-13 * (cmax + 1e-300)
     # fixed unknowns: t_0, t_m, and c_0 when the first piece is flat
-    fixed = (0, 1, nv - 1) if flat else (1, nv - 1, nv - 1)
-    for i in fixed:
+    nfix = 3 if flat else 2
+    fixed = np.empty(nfix + hold.size, dtype=np.int64)
+    fixed[0] = 1
+    fixed[1] = nv - 1
+    if flat:
+        fixed[2] = 0
+    off = 1 if flat else 0
+    for k in range(hold.size):
+        if hold[k]:
+            fixed[nfix] = 2 * (k + off) + 1
+            nfix += 1
+    for i in fixed[:nfix]:
         d0[i] = 1.0
         rhs[i] = 0.0
         o1[i] = 0.0
@@ -325,11 +338,12 @@ def _max_step(h, d, a, b, flat):
 
 
 @njit(cache=True)
-def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
+def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale, hold):
     """Levenberg--Marquardt in the knots on the samples.
 
     Returns ``(h, t, flat, c, ssr, lam, res, sums, starts, ok)``: the final
-    state, with ``sums`` rows aa, ab, bb, ra, rb per piece.  ``ok`` is False
+    state, with ``sums`` rows aa, ab, bb, ra, rb per piece.  Knots with
+    ``hold[k]`` do not move.  ``ok`` is False
     when a singular system was met (the caller then runs the Python path,
     which handles it exactly).
     """
@@ -354,7 +368,7 @@ def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
     for _ in range(max_iter):
         if ssr <= 1e-30 * scale:
             break
-        d, pred, good = _step(t, flat, c, sums, mu)
+        d, pred, good = _step(t, flat, c, sums, mu, hold)
         if not good:
             mu, nu = mu * nu, nu * 2.0
             if mu > 1e10:

@@ -31,6 +31,7 @@ from relusum.fitting.free_l2.moves import (
     _evolve,
     _grow,
     _hop,
+    _kink_snap,
     _pair_moves,
     _polish,
     _swap,
@@ -276,6 +277,7 @@ def _search(
             st = _hop(prob, st, pinned, rng, 8)
             if st.h.size <= 32:
                 st = _pair_moves(prob, st, pinned)
+            st = _kink_snap(prob, st, pinned)
         st = _lm(prob, st.h, pinned)  # converge the winner of the moves
         if st.ssr < best.ssr:
             best = st

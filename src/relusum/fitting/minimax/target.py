@@ -1,13 +1,21 @@
 """Free-knot minimax fit of a target: data exactly, functions with errors that hold between samples.
 
 Functions
-    The exact optimum on the samples can be beaten between them (near a
-    singular derivative such as ``sqrt`` at 0, or at a jump).  After each fit
-    the error is checked on a dense grid (offset from the samples and from
-    relusum's verification grid); where it peaks above the error on the
-    samples, the peak is located precisely and added as a sample, and the fit
-    is redone (the bisection restarts from the proven lower bound), until the
-    dense error is within 0.05% of the sample error.
+    The fit is the exact optimum on the fit samples (so its certificate, the
+    bisection's lower end on those samples, is within 1e-6 of the error it
+    reaches there), and the samples are refined until that optimum also holds
+    between them: an exchange, as in Remez's algorithm.  After each fit the
+    error is checked on a dense grid (offset from the samples and from
+    relusum's verification grid) and at the model's knots; every peak above
+    the error on the samples is located precisely and added, with a comb of
+    points around it (the next optimum's kinks would hide in the nearest
+    wide gap), and the fit is redone from the proven lower bound (more samples
+    only raise the optimum), until the error anywhere is within 0.02% of the
+    error on the samples.  Where that cannot be reached (samples would have to
+    be closer than the sweep resolves, as for ``sqrt`` near 0 with many
+    units), the tube fit of :mod:`.tube` is taken if it is better on the grid,
+    and the reported gap against the same bound says how far it is from
+    certified.
 Jumps
     At each such peak the target is bisected inside its sample interval; if
     its values on either side stay apart as the interval shrinks to rounding
@@ -29,23 +37,30 @@ from relusum.fitting.fixed import check_n_units
 from relusum.fitting.minimax.build import model_from_pieces
 from relusum.fitting.minimax.fixed_lp import dense_grid, local_max, peaks
 from relusum.fitting.minimax.gates import Gates, make_gates
-from relusum.fitting.minimax.solve import MinimaxInfo, Solved, bisect, pieces_for, solve_gates
+from relusum.fitting.minimax.solve import MinimaxInfo, Solved, pieces_for, solve_gates
 from relusum.fitting.minimax.sweep import greedy_pieces
 from relusum.model import ReluSum
 from relusum.targets import Target
 
 __all__ = ["minimax_target", "find_jumps"]
 
-#: Stop refining when the dense error is within this fraction of the sample error.
-_AGREE = 5e-4
-#: Accuracy of the tube optimum once the grid agrees.
-_FINE = 1e-4
-#: Where inside a sample interval with an error peak new samples go.
-_FILL = np.arange(1, 8) / 8.0
+#: Stop refining when the error between the samples is within this fraction
+#: of the error on them.
+_AGREE = 2e-4
+#: New samples closer than this (relative to the domain) to another are not
+#: added: the sweep's arithmetic stays exact to rounding only for wider gaps
+#: (closer points gave false infeasibility, so bounds above the known optimum).
+_SPACING = 1e-8
+#: Accuracy of the optimum on the samples while they are still refined.
+_COARSE = 1e-5
+#: New samples around an error peak, in units of the sample interval it lies in.
+_COMB = np.concatenate((-np.arange(1, 65), np.arange(1, 65))) / 16.0
+#: Above this disagreement between the grid and the samples the tube fit is tried.
+_LIMIT = 5e-4
 
 
-def _error_of(model: ReluSum, target: Target) -> Callable[[np.ndarray], np.ndarray]:
-    def err(t: np.ndarray) -> np.ndarray:
+def _error_of(target: Target) -> Callable[[ReluSum, np.ndarray], np.ndarray]:
+    def err(model: ReluSum, t: np.ndarray) -> np.ndarray:
         return model(t) - target.evaluate(t)
 
     return err
@@ -112,7 +127,7 @@ def minimax_target(
     *,
     flat_first: bool = True,
     rtol: float | None = None,
-    rounds: int = 6,
+    rounds: int = 40,
     progress: Callable[[], None] | None = None,
 ) -> tuple[ReluSum, MinimaxInfo]:
     """Free-knot minimax fit of a :class:`~relusum.targets.Target` with ``n_units`` units.
@@ -144,12 +159,13 @@ def minimax_target(
                 model = better
         err = _sample_error(model, x, y)
         return model, MinimaxInfo(err, int(g.u.size), res.iterations, 0, res.lower * g.half)
-    # Functions: the optimum against the samples' interpolant on the whole
-    # interval (joints inside the band), refined where the target itself
-    # still peaks between the samples.
+    # Functions: the exact optimum on the samples, refined where the error
+    # between them peaks (an exchange, as in Remez's algorithm) until the
+    # error anywhere is within _AGREE of the error on the samples.
     dense = dense_grid(target.domain, max(20 * x.size, 100_000))
     fd = target.evaluate(dense)
     scale = float(np.max(np.abs(fd))) + 1.0
+    err_at = _error_of(target)
     # A target that is itself such a sum (kinks between samples) is matched
     # on the samples exactly; the joints are then its kinks.
     exact = greedy_pieces(g, 0.0, pieces_for(n_units, flat_first), flat_first, True)
@@ -157,87 +173,174 @@ def minimax_target(
         model = model_from_pieces(g, exact, flat_first)
         if float(np.max(np.abs(model(dense) - fd))) <= 1e-9 * scale:
             return model, MinimaxInfo(_sample_error(model, x, y), int(g.u.size), 1, 0, 0.0)
-    # Refinement rounds run at a coarse accuracy; once the grid agrees, the
-    # tube optimum is sharpened and checked once more.
-    rt = max(rtol, 1e-4)
-    res, model = _tube_solve(g, n_units, flat_first, rt, None, progress)
+    res, model = _points_solve(g, n_units, flat_first, max(rtol, _COARSE), None, None, progress)
+    lb = res.lower * g.half  # proven, original units
     its = res.iterations
     xs, ys = x, y
     done = 0
     n_jumps = 0
     a_, b_ = target.domain
+    floor_x = _SPACING * (b_ - a_)
+    fine = False
     for _ in range(rounds):
         on_pts = _sample_error(model, xs, ys)
         e = model(dense) - fd
-        emax = float(np.max(np.abs(e)))
+        # Peaks on the dense grid, located precisely (the kinks too).
+        idx = peaks(e, on_pts * (1.0 + _AGREE * 0.25), 4 * n_units + 64)
+        knots_in = model.knots[(model.knots > a_) & (model.knots < b_)]
+        cand = np.concatenate((dense[idx], knots_in))
+        ek = np.abs(err_at(model, cand)) if cand.size else cand
+        cand = cand[ek > on_pts * (1.0 + _AGREE * 0.25)]
+        xm = np.zeros(0)
+        if cand.size:
+            k = np.clip(np.searchsorted(dense, cand), 1, dense.size - 1)
+            xm = local_max(
+                lambda t, m=model: err_at(m, t),
+                dense[k - 1],
+                dense[np.minimum(k + 1, dense.size - 1)],
+                8,
+            )
+        em = np.abs(err_at(model, xm)) if xm.size else xm
+        emax = max(float(np.max(np.abs(e))), float(np.max(em)) if em.size else 0.0)
         if emax <= on_pts * (1.0 + _AGREE) + 1e-12 * scale:
-            if rt <= _FINE:
+            if fine:
                 break
-            rt = _FINE
-            res, model = _tube_solve(g, n_units, flat_first, rt, on_pts, progress, 2e-4)
+            fine = True
+            res, model = _points_solve(g, n_units, flat_first, rtol, lb, on_pts, progress)
+            lb = res.lower * g.half
             its += res.iterations
             continue
-        idx = peaks(e, on_pts * (1.0 + _AGREE * 0.5), 4 * n_units + 64)
-        if idx.size == 0:
+        # This round's optimum need only be as accurate as the disagreement is small.
+        rt = max(rtol, min(_COARSE, 0.02 * (emax / max(on_pts, 1e-300) - 1.0)))
+        big = em > on_pts * (1.0 + _AGREE * 0.25)
+        xm = xm[big]
+        if xm.size == 0:
             break
-        xp = dense[idx]
-        k = np.clip(np.searchsorted(xs, xp), 1, xs.size - 1)
+        k = np.clip(np.searchsorted(xs, xm), 1, xs.size - 1)
         left, right = xs[k - 1], xs[k]
         jx, jv = find_jumps(target.evaluate, left, right, scale)
         new_x = [jx, jx, jx]
         new_y = [jv[:, 0], jv[:, 1], jv[:, 2]]
         n_jumps += int(jx.size)
-        # Peaks away from any jump: locate the maximum of the error precisely.
-        keep = np.ones(xp.size, dtype=bool)
+        keep = np.ones(xm.size, dtype=bool)
         for xj in np.unique(jx):
             keep &= ~((left <= xj) & (xj <= right))
         if np.any(keep):
-            ii = idx[keep]
-            lo_b = dense[np.maximum(ii - 1, 0)]
-            hi_b = dense[np.minimum(ii + 1, dense.size - 1)]
-            xm = local_max(_error_of(model, target), lo_b, hi_b)
-            # The peak, and points filling its sample interval.
-            # (and its two neighbours: the touch points of the next optimum
-            # move by a sample or so).
-            kk = np.clip(np.searchsorted(xs, xm), 1, xs.size - 1)
-            kk = np.unique(np.clip(np.concatenate((kk - 1, kk, kk + 1)), 1, xs.size - 1))
-            fill = xs[kk - 1][:, None] + (xs[kk] - xs[kk - 1])[:, None] * _FILL[None, :]
-            xm = np.concatenate((xm, fill.ravel()))
-            new_x.append(xm)
-            new_y.append(target.evaluate(xm))
+            # The peak, and a fine comb around it: the next optimum's
+            # touch points and kinks move by a fraction of the spacing.
+            xk = xm[keep]
+            w = (right - left)[keep]
+            comb = xk[:, None] + w[:, None] * _COMB[None, :]
+            xk = np.clip(np.concatenate((xk, comb.ravel())), a_, b_)
+            new_x.append(xk)
+            new_y.append(target.evaluate(xk))
         nx = np.concatenate(new_x)
-        if nx.size == 0:
+        ny = np.concatenate(new_y)
+        # New samples closer than _SPACING to a sample (or to each other) are
+        # dropped: the sweep's arithmetic is exact to rounding only for wider
+        # gaps.  Old samples are all kept, so the lower bound carries over.
+        ok = _apart(xs, nx, floor_x, int(jx.size) * 3)
+        if not np.any(ok):
             break
-        xs = np.concatenate((xs, nx))
-        ys = np.concatenate((ys, np.concatenate(new_y)))
+        xs = np.concatenate((xs, nx[ok]))
+        ys = np.concatenate((ys, ny[ok]))
         order = np.argsort(xs, kind="stable")
         xs, ys = xs[order], ys[order]
-        # Points closer than 1e-13 of the domain add nothing but rounding
-        # (a jump's two values share one x and are kept).
-        dx = np.diff(xs)
-        dup = np.concatenate(([False], (dx <= 1e-13 * (b_ - a_)) & (dx > 0)))
-        xs, ys = xs[~dup], ys[~dup]
         g = make_gates(xs, ys, target.domain)
-        res, model = _tube_solve(
-            g, n_units, flat_first, rt, _sample_error(model, xs, ys), progress, 4e-3
-        )
+        # More samples only raise the optimum: the last lower bound stays
+        # proven; the last model's error on the new samples is reachable.
+        hi = _sample_error(model, xs, ys)
+        res, model = _points_solve(g, n_units, flat_first, rtol if fine else rt, lb, hi, progress)
+        lb = res.lower * g.half
         its += res.iterations
         done += 1
-    # The certificate: the exact optimum on the final samples (points only)
-    # is a proven lower bound; the tube optimum is at or above it.
+    if not fine:
+        res, model = _points_solve(
+            g, n_units, flat_first, rtol, lb, _sample_error(model, xs, ys), progress
+        )
+        lb = res.lower * g.half
+        its += res.iterations
     err = _sample_error(model, xs, ys)
-    pts = bisect(
+    if _dense_error(model, dense, fd, err_at) > err * (1.0 + _LIMIT) + 1e-12 * scale:
+        # The optimum on the samples still dips between them (samples would
+        # have to be closer than the sweep resolves): the tube fit holds
+        # between its samples; if it is better, it is measured against the
+        # same bound, so the gap says how far from certified it is.
+        from relusum.fitting.minimax.tube import tube_fit
+
+        tube, t_its = tube_fit(target, n_units, flat_first, rtol, dense, fd, scale, 6, progress)
+        its += t_its
+        # Compared on the dense grid and on the refined samples (near a
+        # singularity the samples see what the grid does not).
+        if max(_dense_error(tube, dense, fd, err_at), _sample_error(tube, xs, ys)) < max(
+            _dense_error(model, dense, fd, err_at), err
+        ):
+            model = tube
+            err = _sample_error(model, xs, ys)
+    return model, MinimaxInfo(err, int(g.u.size), its, done, lb, n_jumps, (xs, ys))
+
+
+def _dense_error(model: ReluSum, dense: np.ndarray, fd: np.ndarray, err_at) -> float:
+    """The max error on the dense grid and at the model's knots."""
+    e = float(np.max(np.abs(model(dense) - fd)))
+    if model.knots.size:
+        e = max(e, float(np.max(np.abs(err_at(model, model.knots)))))
+    return e
+
+
+def _apart(xs: np.ndarray, new: np.ndarray, floor: float, n_jump: int) -> np.ndarray:
+    """Which of ``new`` lie more than ``floor`` from every sample and from each other.
+
+    The first ``n_jump`` entries (a jump's one-sided values, which share
+    their x) need only be apart from the old samples.
+    """
+    ok = np.ones(new.size, dtype=bool)
+    if new.size == 0:
+        return ok
+    k = np.clip(np.searchsorted(xs, new), 1, xs.size - 1)
+    near = np.minimum(np.abs(new - xs[k - 1]), np.abs(xs[k] - new))
+    ok &= near > floor
+    order = np.argsort(new[n_jump:], kind="stable") + n_jump
+    last = -np.inf
+    for i in order.tolist():
+        if not ok[i]:
+            continue
+        if new[i] - last <= floor:
+            ok[i] = False
+        else:
+            last = new[i]
+    return ok
+
+
+def _points_solve(
+    g: Gates,
+    n_units: int,
+    flat_first: bool,
+    rtol: float,
+    lower: float | None,
+    hi: float | None,
+    progress: Callable[[], None] | None,
+) -> tuple[Solved, ReluSum]:
+    """The exact optimum on the gates; a jump-dominated optimum gets the second pass.
+
+    ``lower`` is a proven lower bound (normalised units of an earlier,
+    smaller sample set: the optimum only grows with the samples) and ``hi``
+    an error (original units) some fit reaches.
+    """
+    res, model = solve_gates(
         g,
-        pieces_for(n_units, flat_first),
+        n_units,
         flat_first,
-        True,
-        max(rtol, 1e-4),
-        hi=err / g.half * (1.0 + 1e-12),
+        rtol,
+        lo=None if lower is None else lower / g.half,
+        hi=None if hi is None else hi / g.half * (1.0 + 1e-9),
         progress=progress,
-        guess=err / g.half * (1.0 - 4e-3),
     )
-    its += pts.iterations
-    return model, MinimaxInfo(err, int(g.u.size), its, done, pts.lower * g.half, n_jumps)
+    if res.eps <= g.floor and g.floor > 0:
+        better = _second_pass(g, n_units, flat_first, rtol, res.eps)
+        if better is not None:
+            model = better
+    return res, model
 
 
 def _tube_solve(
