@@ -116,6 +116,19 @@ def compiled_pieces(
     tube: bool = False,
 ) -> list[Piece] | None:
     """:func:`greedy_pieces` by the compiled kernel of :mod:`.kernel` (the same pieces)."""
+    raw = sweep_raw(g, eps, max_pieces, flat_first, continuous, tube)
+    return None if raw is None else raw_to_pieces(raw)
+
+
+def sweep_raw(
+    g: Gates,
+    eps: float,
+    max_pieces: int,
+    flat_first: bool = True,
+    continuous: bool = True,
+    tube: bool = False,
+) -> tuple | None:
+    """The kernel's arrays for a feasible sweep (``None`` if infeasible): no Python objects."""
     from relusum.fitting.minimax.kernel import sweep_arrays
 
     lower, upper = g.bounds(eps)
@@ -125,6 +138,12 @@ def compiled_pieces(
     )
     if status != 1:
         return None
+    return (npieces, ints, flts, off, pa, pc, tube)
+
+
+def raw_to_pieces(raw: tuple) -> list[Piece]:
+    """The :class:`Piece` list of a feasible :func:`sweep_raw`."""
+    npieces, ints, flts, off, pa, pc, tube = raw
     pieces = []
     for p in range(npieces):
         s, last, side, c, flat, has_lam = (int(v) for v in ints[p])
