@@ -139,3 +139,42 @@ def test_envelope_dp_kernel_picks_the_same_knots_as_numpy(monkeypatch, n, seed, 
         monkeypatch.setattr(problem, "COMPILED", True)
         assert mine is not None and ref is not None
         np.testing.assert_array_equal(mine, ref)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_tiny_data_fit_beats_every_placement_of_knots_in_sample_gaps(k):
+    from itertools import combinations
+
+    from relusum.fitting.fixed import lstsq_knots
+    from relusum.fitting.free_l2 import free_knot_l2
+
+    rng = np.random.default_rng(k)
+    x = np.sort(rng.uniform(0.0, 1.0, 30))
+    y = np.abs(np.sin(7.0 * x)) + rng.normal(0.0, 0.1, x.size)
+    t = make_target(Data(x, y))
+    s = free_knot_l2(t, k, pin_first=True)
+    mine = float(np.sum((s(x) - y) ** 2))
+    mids = 0.5 * (x[1:] + x[:-1])
+    ref = min(
+        float(np.sum((lstsq_knots(t, np.array([t.domain[0], *c]))(x) - y) ** 2))
+        for c in combinations(mids, k - 1)
+    )
+    assert mine <= ref * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+@pytest.mark.parametrize("pinned", [True, False])
+def test_window_dp_kernel_picks_the_same_cuts_as_numpy(monkeypatch, n, seed, weighted, pinned):
+    from relusum.fitting.free_l2.segment import _window_cuts
+
+    prob = data_problem(n, seed, weighted)
+    rng = np.random.default_rng(seed)
+    for k, window in ((3, 3), (5, 8), (7, 20)):
+        h = random_knots(prob, rng, k, pinned)
+        mine = _window_cuts(prob, h, not pinned, pinned, window)
+        monkeypatch.setattr(problem, "COMPILED", False)
+        ref = _window_cuts(prob, h, not pinned, pinned, window)
+        monkeypatch.setattr(problem, "COMPILED", True)
+        assert (mine is None) == (ref is None)
+        if ref is not None:
+            np.testing.assert_array_equal(mine, ref)

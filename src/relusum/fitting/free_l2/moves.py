@@ -372,3 +372,30 @@ def _kink_snap(prob: _Problem, st: _State, pinned: bool) -> _State:
         free = _lm(prob, new.h, pinned)  # and let them go again
         return free if free.ssr < new.ssr else new
     return st
+
+
+def _gap_starts(
+    prob: _Problem, n: int, pinned: bool, max_combos: int = 5_000, best: int = 3
+) -> list[np.ndarray] | None:
+    """Exhaustive starts for tiny data: every placement of the free knots in sample gaps.
+
+    Each free knot goes to the middle of a gap between distinct sample values,
+    every combination is evaluated (one batched call) and the ``best`` are
+    returned for LM to finish; None when there are more than ``max_combos``
+    combinations (then the population search runs instead).
+    """
+    from itertools import combinations
+    from math import comb
+
+    free = n - 1 if pinned else n
+    ux = np.unique(prob.x)
+    mids = 0.5 * (ux[1:] + ux[:-1])
+    if free < 1 or mids.size < free or comb(mids.size, free) > max_combos:
+        return None
+    idx = np.array(list(combinations(range(mids.size), free)), dtype=np.int64)
+    hs = mids[idx]
+    if pinned:
+        hs = np.concatenate((np.full((hs.shape[0], 1), prob.a), hs), axis=1)
+    vals = prob.batch_ssr(hs, flat=not pinned)
+    order = np.argsort(vals, kind="stable")[:best]
+    return [hs[i] for i in order if np.isfinite(vals[i])]
