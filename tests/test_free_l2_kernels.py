@@ -160,3 +160,21 @@ def test_tiny_data_fit_beats_every_placement_of_knots_in_sample_gaps(k):
         for c in combinations(mids, k - 1)
     )
     assert mine <= ref * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+@pytest.mark.parametrize("pinned", [True, False])
+def test_window_dp_kernel_picks_the_same_cuts_as_numpy(monkeypatch, n, seed, weighted, pinned):
+    from relusum.fitting.free_l2.segment import _window_cuts
+
+    prob = data_problem(n, seed, weighted)
+    rng = np.random.default_rng(seed)
+    for k, window in ((3, 3), (5, 8), (7, 20)):
+        h = random_knots(prob, rng, k, pinned)
+        mine = _window_cuts(prob, h, not pinned, pinned, window)
+        monkeypatch.setattr(problem, "COMPILED", False)
+        ref = _window_cuts(prob, h, not pinned, pinned, window)
+        monkeypatch.setattr(problem, "COMPILED", True)
+        assert (mine is None) == (ref is None)
+        if ref is not None:
+            np.testing.assert_array_equal(mine, ref)

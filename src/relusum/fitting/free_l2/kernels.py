@@ -567,3 +567,79 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
         cuts[level] = i
         jj = i
     return cuts  # increasing: each cut is left of the edge it was reached from
+
+
+@njit(cache=True)
+def _seg_cost1(p, i, j, const):
+    """:func:`~relusum.fitting.free_l2.segment._seg_cost` for one segment ``[i, j)``."""
+    s0 = p[0, j] - p[0, i]
+    s1 = p[1, j] - p[1, i]
+    s2 = p[2, j] - p[2, i]
+    sy = p[3, j] - p[3, i]
+    sxy = p[4, j] - p[4, i]
+    syy = p[5, j] - p[5, i]
+    if j - i < (1 if const else 2):
+        return np.inf
+    pos = s0 > 0
+    mean = sy / s0 if pos else 0.0
+    cost = syy - mean * sy
+    if not const:
+        det = s0 * s2 - s1 * s1
+        if det > 1e-12 * max(s0 * s2, 1e-300):
+            beta = (s0 * sxy - s1 * sy) / det
+            alpha = (sy - beta * s1) / s0 if pos else 0.0
+            cost = syy - alpha * sy - beta * sxy
+    return max(cost, 0.0)
+
+
+@njit(cache=True)
+def window_cuts(p, cand, valid, first_const):
+    """The dynamic program of :func:`~relusum.fitting.free_l2.segment._window_cuts`.
+
+    ``p``: the six prefix sums (rows), ``cand``/``valid``: candidate cut
+    indices per knot and whether each is a gap between distinct x.  Returns
+    the chosen cut indices (empty when no finite segmentation exists).
+    """
+    npts = p.shape[1] - 1
+    n, width = cand.shape
+    best = np.empty(width)
+    for b in range(width):
+        best[b] = _seg_cost1(p, 0, cand[0, b], first_const) if valid[0, b] else np.inf
+    back = np.zeros((max(n - 1, 1), width), dtype=np.int64)
+    new = np.empty(width)
+    for k in range(1, n):
+        for b in range(width):
+            cb = cand[k, b]
+            arg = 0
+            val = np.inf
+            first = True
+            for a in range(width):
+                ca = cand[k - 1, a]
+                if valid[k, b] and cb > ca:
+                    tot = best[a] + _seg_cost1(p, ca, cb, False)
+                else:
+                    tot = np.inf
+                if first or tot < val:  # argmin: the first of equal values
+                    val = tot
+                    arg = a
+                    first = False
+            back[k - 1, b] = arg
+            new[b] = val
+        best[:] = new
+    pick = 0
+    val = np.inf
+    found = False
+    for b in range(width):
+        tot = best[b] + _seg_cost1(p, cand[n - 1, b], npts, False)
+        if not found or tot < val:
+            val = tot
+            pick = b
+            found = True
+    if not np.isfinite(val):
+        return np.empty(0, dtype=np.int64)
+    cuts = np.empty(n, dtype=np.int64)
+    cuts[n - 1] = cand[n - 1, pick]
+    for k in range(n - 2, -1, -1):
+        pick = back[k, pick]
+        cuts[k] = cand[k, pick]
+    return cuts

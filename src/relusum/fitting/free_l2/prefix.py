@@ -165,5 +165,8 @@ class _PrefixProblem(_Problem):
         """The prefix sums (segment costs do not depend on the ``y`` offset)."""
         return list(self.prefix_sums)
 
+    def prefix_array(self) -> np.ndarray:
+        return self.prefix_sums
+
     def batch_ssr(self, hs: np.ndarray, flat: bool) -> np.ndarray:
         return np.array([self.state(h).ssr for h in hs])
