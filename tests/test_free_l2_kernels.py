@@ -178,3 +178,32 @@ def test_window_dp_kernel_picks_the_same_cuts_as_numpy(monkeypatch, n, seed, wei
         assert (mine is None) == (ref is None)
         if ref is not None:
             np.testing.assert_array_equal(mine, ref)
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_gap_search_finds_the_best_placements_of_all(pinned):
+    from itertools import combinations
+
+    prob = data_problem(25, 5, True)
+    mids = 0.5 * (prob.x[1:] + prob.x[:-1])
+    free = 3
+    hs, vals = kernels.gap_search(prob.x, prob.y, prob.w, mids, prob.a, prob.b, pinned, free, 3)
+    every = np.array([[*([prob.a] if pinned else []), *c] for c in combinations(mids, free)])
+    ref = np.sort(prob._batch_ssr_numpy(every, flat=not pinned))[:3]
+    np.testing.assert_allclose(vals, ref, rtol=1e-8)
+    np.testing.assert_allclose(prob.batch_ssr(hs, flat=not pinned), vals, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_prefix_sums_kernel_equals_numpy_cumsums(monkeypatch, weighted):
+    from relusum.fitting.free_l2.prefix import _PrefixProblem
+
+    rng = np.random.default_rng(7)
+    x = np.sort(rng.uniform(3.0, 9.0, 5000))
+    y = np.cos(x) + rng.normal(0.0, 0.1, x.size)
+    w = rng.uniform(0.5, 2.0, x.size) if weighted else None
+    mine = _PrefixProblem(x, y, w, (3.0, 9.0))
+    monkeypatch.setattr(problem, "COMPILED", False)
+    ref = _PrefixProblem(x, y, w, (3.0, 9.0))
+    np.testing.assert_array_equal(mine.prefix_sums, ref.prefix_sums)
+    assert mine.scale == ref.scale

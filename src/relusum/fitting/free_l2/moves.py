@@ -375,27 +375,26 @@ def _kink_snap(prob: _Problem, st: _State, pinned: bool) -> _State:
 
 
 def _gap_starts(
-    prob: _Problem, n: int, pinned: bool, max_combos: int = 5_000, best: int = 3
+    prob: _Problem, n: int, pinned: bool, max_combos: int = 60_000, best: int = 3
 ) -> list[np.ndarray] | None:
     """Exhaustive starts for tiny data: every placement of the free knots in sample gaps.
 
     Each free knot goes to the middle of a gap between distinct sample values,
-    every combination is evaluated (one batched call) and the ``best`` are
-    returned for LM to finish; None when there are more than ``max_combos``
-    combinations (then the population search runs instead).
+    every combination is evaluated (compiled, no allocation per combination)
+    and the ``best`` are returned for LM to finish; None when there are more
+    than ``max_combos`` combinations or no kernels (then the population search
+    runs instead).
     """
-    from itertools import combinations
     from math import comb
 
     free = n - 1 if pinned else n
     ux = np.unique(prob.x)
     mids = 0.5 * (ux[1:] + ux[:-1])
+    if type(prob) is not _Problem or not problem.COMPILED:
+        return None
     if free < 1 or mids.size < free or comb(mids.size, free) > max_combos:
         return None
-    idx = np.array(list(combinations(range(mids.size), free)), dtype=np.int64)
-    hs = mids[idx]
-    if pinned:
-        hs = np.concatenate((np.full((hs.shape[0], 1), prob.a), hs), axis=1)
-    vals = prob.batch_ssr(hs, flat=not pinned)
-    order = np.argsort(vals, kind="stable")[:best]
-    return [hs[i] for i in order if np.isfinite(vals[i])]
+    from relusum.fitting.free_l2.kernels import gap_search
+
+    hs, vals = gap_search(prob.x, prob.y, prob.w, mids, prob.a, prob.b, pinned, free, best)
+    return [hs[i] for i in range(hs.shape[0]) if np.isfinite(vals[i])]
