@@ -129,6 +129,19 @@ def sweep_raw(
     tube: bool = False,
 ) -> tuple | None:
     """The kernel's arrays for a feasible sweep (``None`` if infeasible): no Python objects."""
+    return sweep_status(g, eps, max_pieces, flat_first, continuous, tube)[1]
+
+
+def sweep_status(
+    g: Gates,
+    eps: float,
+    max_pieces: int,
+    flat_first: bool = True,
+    continuous: bool = True,
+    tube: bool = False,
+) -> tuple[int, tuple | None]:
+    """``(status, raw)``: 1 feasible (``raw`` the kernel's arrays), 0 proven infeasible,
+    2 undecided (a piece could not be grown, only by rounding)."""
     from relusum.fitting.minimax.kernel import sweep_arrays
 
     lower, upper = g.bounds(eps)
@@ -137,8 +150,8 @@ def sweep_raw(
         g.u, lower, upper, max_pieces, flat_first, continuous, g.amax, eps, ttol, tube
     )
     if status != 1:
-        return None
-    return (npieces, ints, flts, off, pa, pc, tube)
+        return int(status), None
+    return 1, (npieces, ints, flts, off, pa, pc, tube)
 
 
 def raw_to_pieces(raw: tuple) -> list[Piece]:
