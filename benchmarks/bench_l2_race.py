@@ -10,7 +10,8 @@ fx=identity, learn_ends=False)``, installed from ``../shared/peers/google-pwlfit
 pwlf ``fitfast(k)`` and ``fit(k)``; piecewise-regression with ``k - 1``
 breakpoints, without bootstrap and with its default 100 bootstrap restarts).
 SSR is computed the same way for all, on the data; time is one run (wall
-clock) of the fit call alone.  Peers are skipped where a single fit would run
+clock) of the fit call alone, after one untimed warm-up call of every tool (imports,
+relusum's compiled-kernel cache).  Peers are skipped where a single fit would run
 past about a minute (pwlf ``fit`` and the bootstrap beyond N = 2,000 and k = 3),
 and a peer that fails or does not converge is reported as such.
 
@@ -169,6 +170,15 @@ def race(label: str, x: np.ndarray, y: np.ndarray, k: int) -> dict:
     return row
 
 
+def warm_up() -> None:
+    """One untimed call of every tool: imports, JIT caches and first-call costs are not timed."""
+    x, y = truth(300, 3, seed=99)
+    for _, fn in tools_for(x.size, 3):
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(x, y, 3)  # type: ignore[operator]
+
+
 def fmt_row(row: dict) -> str:
     ssrs = [v[0] for n in NAMES if isinstance(v := row.get(n), tuple) and isinstance(v[0], float)]
     best = min(ssrs) if ssrs else float("nan")
@@ -215,6 +225,7 @@ def main() -> int:
     only = args.sizes is not None
     if only:
         sizes, ks, seeds = tuple(args.sizes), tuple(args.ks or ks), ()
+    warm_up()
     rows = []
     for n in sizes:
         for k in ks:

@@ -76,6 +76,23 @@ def test_loop_path_for_optimal_knots():
     _check_against_single_fits(df, out, **kw)
 
 
+def test_optimal_knots_in_worker_processes_equal_single_fits():
+    df = _table(n_curves=6, per=120)
+    kw = {"n_units": 3, "knots": "optimal"}
+    out = relusum.fit_many(df, by="curve", x="t", y="v", progress=False, n_jobs=2, **kw)
+    _check_against_single_fits(df, out, **kw)
+    # a curve that cannot be fitted is named, from a worker process too
+    bad = pd.concat([df, pd.DataFrame({"curve": ["zz"] * 3, "t": [0.0, 0.0, 1.0], "v": 1.0})])
+    with pytest.raises(ValueError, match="curve 'zz': "):
+        relusum.fit_many(bad, by="curve", x="t", y="v", progress=False, n_jobs=2, **kw)
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError)])
+def test_bad_n_jobs(bad, exc):
+    with pytest.raises(exc, match="n_jobs"):
+        relusum.fit_many(_table(n_curves=2), by="curve", x="t", y="v", knots="optimal", n_jobs=bad)
+
+
 def test_weights_column():
     df = _table(n_curves=5)
     df["w"] = np.random.default_rng(0).uniform(0.1, 1.0, len(df))

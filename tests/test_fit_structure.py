@@ -38,6 +38,8 @@ RANK = {
     "batch": 4,
     "select": 9,  # the choice of n (relusum.fit is passed in, not imported)
     "additive": 11,  # additive models of several inputs, built on fit
+    "_hull_kernel": 0,  # the numba kernel behind hulls (imports nothing of fitting)
+    "warm": 12,  # tiny fits through the public API that compile the kernels
 }
 
 
@@ -126,3 +128,40 @@ def test_a_new_loss_in_the_table_reaches_fit():
         assert r.model(1.0) == pytest.approx(0.5)
     finally:
         del solvers.SOLVERS[("fixed", "half")]
+
+
+def _compiled_signatures() -> dict[str, int]:
+    import importlib
+
+    out = {}
+    for name in (
+        "relusum.fitting.minimax.kernel",
+        "relusum.fitting.free_l2.kernels",
+        "relusum.fitting._hull_kernel",
+    ):
+        mod = importlib.import_module(name)
+        for attr, obj in vars(mod).items():
+            if hasattr(obj, "signatures") and getattr(obj, "__module__", "") == name:
+                out[f"{name}.{attr}"] = len(obj.signatures)
+    return out
+
+
+def test_warm_kernels_leaves_nothing_to_compile_for_real_fits():
+    """After warm_kernels, larger fits of every optimal kind compile no new kernel signature
+    (so an explorer worker, warmed before it says it is ready, never compiles in a request)."""
+    from relusum.fitting.warm import warm_kernels
+
+    warm_kernels()
+    before = _compiled_signatures()
+    assert sum(before.values()) > 0
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(-2, 2, 3000))
+    y = np.abs(x) + np.sin(3 * x) + 0.1 * rng.normal(size=x.size)
+    relusum.fit((x, y), n_units=6, knots="optimal")
+    relusum.fit((x, y), pieces=4, knots="optimal")
+    relusum.fit((x, y), n_units=6, knots="optimal", loss="linf")
+    relusum.fit("sin(x)", domain=(-3, 3), n_units=12, knots="optimal", loss="linf")
+    relusum.fit("sqrt(x)", domain=(0, 1), n_units=5, knots="optimal", loss="linf")
+    relusum.fit("sin(x)", domain=(-3, 3), tol=1e-3)
+    relusum.fit("exp(x)", domain=(0, 2), n_units=7, knots="optimal")
+    assert _compiled_signatures() == before

@@ -65,7 +65,7 @@ def test_projected_values_ssr_and_step_equal_numpy(n, seed, weighted, pinned):
             np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-10)
         for mu in (1e-6, 1e-2, 10.0):
             ref = prob.step(st, mu)
-            d, pred, good = kernels._step(t, flat, c, sums, mu)
+            d, pred, good = kernels._step(t, flat, c, sums, mu, np.zeros(k, dtype=bool))
             assert good and ref is not None
             if pinned and not flat:
                 ref[0] = d[0] = 0.0
@@ -139,3 +139,71 @@ def test_envelope_dp_kernel_picks_the_same_knots_as_numpy(monkeypatch, n, seed, 
         monkeypatch.setattr(problem, "COMPILED", True)
         assert mine is not None and ref is not None
         np.testing.assert_array_equal(mine, ref)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_tiny_data_fit_beats_every_placement_of_knots_in_sample_gaps(k):
+    from itertools import combinations
+
+    from relusum.fitting.fixed import lstsq_knots
+    from relusum.fitting.free_l2 import free_knot_l2
+
+    rng = np.random.default_rng(k)
+    x = np.sort(rng.uniform(0.0, 1.0, 30))
+    y = np.abs(np.sin(7.0 * x)) + rng.normal(0.0, 0.1, x.size)
+    t = make_target(Data(x, y))
+    s = free_knot_l2(t, k, pin_first=True)
+    mine = float(np.sum((s(x) - y) ** 2))
+    mids = 0.5 * (x[1:] + x[:-1])
+    ref = min(
+        float(np.sum((lstsq_knots(t, np.array([t.domain[0], *c]))(x) - y) ** 2))
+        for c in combinations(mids, k - 1)
+    )
+    assert mine <= ref * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+@pytest.mark.parametrize("pinned", [True, False])
+def test_window_dp_kernel_picks_the_same_cuts_as_numpy(monkeypatch, n, seed, weighted, pinned):
+    from relusum.fitting.free_l2.segment import _window_cuts
+
+    prob = data_problem(n, seed, weighted)
+    rng = np.random.default_rng(seed)
+    for k, window in ((3, 3), (5, 8), (7, 20)):
+        h = random_knots(prob, rng, k, pinned)
+        mine = _window_cuts(prob, h, not pinned, pinned, window)
+        monkeypatch.setattr(problem, "COMPILED", False)
+        ref = _window_cuts(prob, h, not pinned, pinned, window)
+        monkeypatch.setattr(problem, "COMPILED", True)
+        assert (mine is None) == (ref is None)
+        if ref is not None:
+            np.testing.assert_array_equal(mine, ref)
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_gap_search_finds_the_best_placements_of_all(pinned):
+    from itertools import combinations
+
+    prob = data_problem(25, 5, True)
+    mids = 0.5 * (prob.x[1:] + prob.x[:-1])
+    free = 3
+    hs, vals = kernels.gap_search(prob.x, prob.y, prob.w, mids, prob.a, prob.b, pinned, free, 3)
+    every = np.array([[*([prob.a] if pinned else []), *c] for c in combinations(mids, free)])
+    ref = np.sort(prob._batch_ssr_numpy(every, flat=not pinned))[:3]
+    np.testing.assert_allclose(vals, ref, rtol=1e-8)
+    np.testing.assert_allclose(prob.batch_ssr(hs, flat=not pinned), vals, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_prefix_sums_kernel_equals_numpy_cumsums(monkeypatch, weighted):
+    from relusum.fitting.free_l2.prefix import _PrefixProblem
+
+    rng = np.random.default_rng(7)
+    x = np.sort(rng.uniform(3.0, 9.0, 5000))
+    y = np.cos(x) + rng.normal(0.0, 0.1, x.size)
+    w = rng.uniform(0.5, 2.0, x.size) if weighted else None
+    mine = _PrefixProblem(x, y, w, (3.0, 9.0))
+    monkeypatch.setattr(problem, "COMPILED", False)
+    ref = _PrefixProblem(x, y, w, (3.0, 9.0))
+    np.testing.assert_array_equal(mine.prefix_sums, ref.prefix_sums)
+    assert mine.scale == ref.scale

@@ -38,15 +38,17 @@ def _random_set(rng: np.random.Generator, case: int):
     return x, y
 
 
-N_SETS = 80
+N_SETS = 2000
 
 
 def test_brute_force_random_small_sets():
     """N <= 12, n <= 3, a third each convex, non-convex and jumping, some repeated x:
     the fit reaches what it reports, nothing beats it by 1e-9, and the bound is tight."""
     rng = np.random.default_rng(2026)
-    mismatches, checked = [], 0
-    for case in range(N_SETS):
+    mismatches, checked, kinds, repeated = [], 0, [0, 0, 0], 0
+    for case in range(3 * N_SETS):
+        if checked == N_SETS:
+            break
         x, y = _random_set(rng, case)
         n = int(rng.integers(1, 4))
         flat = bool(rng.integers(0, 2))
@@ -61,9 +63,12 @@ def test_brute_force_random_small_sets():
         assert err <= res.lower * g.half * (1 + 1e-6) + scale  # the certificate's gap
         below = brute_force_below(x, y, n + 1 if flat else n, err * (1 - 1e-9) - scale, flat)
         checked += 1
+        kinds[case % 3] += 1
+        repeated += int(np.unique(x).size < x.size)
         if below is not None:
             mismatches.append((x.tolist(), y.tolist(), n, flat, err, below[0]))
-    assert checked > 60
+    assert checked == N_SETS
+    assert min(kinds) > N_SETS // 4 and repeated > N_SETS // 10
     assert mismatches == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,10 +63,8 @@ def test_csv_unreadable(tmp_path):
         read_csv(p)
 
 
-def test_pwlf_example_data_if_present(shared_dir):
-    p = shared_dir / "data" / "pwlf_example.csv"
-    if not p.exists():
-        pytest.skip("shared data not present")
+def test_pwlf_example_data():
+    p = Path(__file__).parent / "data" / "pwlf_example.csv"
     d = read_csv(p, x="x", y="y")
     assert d.x.size == 59 and d.n_distinct == 55
     assert np.all(np.diff(d.x) >= 0)

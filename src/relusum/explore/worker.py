@@ -65,6 +65,15 @@ def _worker_main(conn: Any) -> None:  # pragma: no cover - runs in the child pro
 
     tqdm.set_lock(threading.RLock())
     import relusum.fitting  # noqa: F401 - warm the imports before the first request
+
+    # Compile (first run after an install) or load the fitting kernels now, before the
+    # worker says it is ready: inside a request they would count against its time limit.
+    try:
+        from relusum.fitting.warm import warm_kernels
+
+        warm_kernels()
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first fit compiles
+        pass
     from relusum.explore.tasks import TASKS
     from relusum.formula import FormulaError
 

@@ -59,6 +59,7 @@ def fit_many(
     interpolate: bool = False,
     tol: float | None = None,
     progress: bool | None = None,
+    n_jobs: int = 1,
 ) -> Any:
     """Fit a sum of ReLUs to every curve of a long table.
 
@@ -75,6 +76,10 @@ def fit_many(
         Column of non-negative point weights (least squares only).
     progress : bool, optional
         Progress bar for the per-curve loop (default: when stderr is a terminal).
+    n_jobs : int
+        Worker processes for the per-curve loop (optimal knots, ``linf``, ...);
+        ``-1``: one per CPU.  The results are the same as with one.  Batched
+        fixed-knot fits ignore it (they are one vectorised solve).
 
     Returns
     -------
@@ -106,7 +111,10 @@ def fit_many(
             n_units = check_n_units(n_units)
         out = _batched(df, by, x, y, weight, n_units, knots, domain, progress)
     else:
-        out = _loop(df, by, x, y, weight, n_units, knots, domain, loss, interpolate, tol, progress)
+        jobs = _check_jobs(n_jobs)
+        out = _loop(
+            df, by, x, y, weight, n_units, knots, domain, loss, interpolate, tol, progress, jobs
+        )
     out = pd.DataFrame(out)
     out.attrs["seconds"] = time.perf_counter() - start
     out.attrs["batched"] = batched
@@ -424,46 +432,83 @@ def _check_capacity(df, by, x, ids, summ: BatchSummary, n: int) -> None:
 # -- any other fit: one relusum.fit per curve --------------------------------
 
 
-def _loop(df, by, x, y, weight, n_units, knots, domain, loss, interpolate, tol, progress):
+def _check_jobs(n_jobs: object) -> int:
+    import os
+
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer):
+        raise TypeError(f"n_jobs must be an integer, got {type(n_jobs).__name__}")
+    if n_jobs == -1:
+        return max(1, os.cpu_count() or 1)
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs}")
+    return int(n_jobs)
+
+
+def _fit_one(cid, xs, ys, w, kw) -> tuple:
+    """One curve's fit and report fields (module level: it runs in worker processes)."""
+    try:
+        r = fit((xs, ys), sample_weight=w, progress=False, **kw)
+    except ValueError as exc:
+        raise ValueError(f"curve {_cid(cid)!r}: {exc}") from None
+    rep = r.report
+    fields = (rep.n_units, rep.n_pieces, rep.rmse, rep.max_abs_error, rep.n_samples, rep.loss)
+    return (cid, r.model, *fields, rep.knots, "data")
+
+
+def _fit_chunk(items: list[tuple], kw: dict[str, Any]) -> list[tuple]:
+    return [_fit_one(*item, kw) for item in items]
+
+
+def _loop(df, by, x, y, weight, n_units, knots, domain, loss, interpolate, tol, progress, jobs=1):
     from tqdm.auto import tqdm
 
     if is_dask(df):
         df = df.compute()  # per-curve loops need each curve in memory
     groups = df.groupby(by, sort=True)
     disable = None if progress is None else not progress  # None: on when stderr is a tty
-    rows: dict[str, list[Any]] = {k: [] for k in (by, "model", *REPORT_COLUMNS)}
-    for cid, part in tqdm(
-        groups, total=groups.ngroups, disable=disable, leave=False, desc="fit_many", unit="curve"
-    ):
+    kw = dict(
+        domain=domain, n_units=n_units, knots=knots, loss=loss, interpolate=interpolate, tol=tol
+    )
+    items = []
+    for cid, part in groups:
         xs = _numeric(part, x, "x", by)
         ys = _numeric(part, y, "y", by)
         w = None if weight is None else part[weight].to_numpy(dtype=float)
-        try:
-            r = fit(
-                (xs, ys),
-                domain=domain,
-                n_units=n_units,
-                knots=knots,
-                loss=loss,
-                interpolate=interpolate,
-                sample_weight=w,
-                tol=tol,
-                progress=False,
-            )
-        except ValueError as exc:
-            raise ValueError(f"curve {_cid(cid)!r}: {exc}") from None
-        rep = r.report
-        rows[by].append(cid)
-        rows["model"].append(r.model)
-        for k, v in (
-            ("n_units", rep.n_units),
-            ("n_pieces", rep.n_pieces),
-            ("rmse", rep.rmse),
-            ("max_abs_error", rep.max_abs_error),
-            ("n_samples", rep.n_samples),
-            ("loss", rep.loss),
-            ("knots_method", rep.knots),
-            ("error_on", "data"),
-        ):
+        items.append((cid, xs, ys, w))
+    bar = tqdm(total=len(items), disable=disable, leave=False, desc="fit_many", unit="curve")
+    results: list[tuple] = []
+    try:
+        if jobs <= 1 or len(items) < 2:
+            for item in items:
+                results.append(_fit_one(*item, kw))
+                bar.update(1)
+        else:
+            results = _pool(items, kw, jobs, bar)
+    finally:
+        bar.close()
+    rows: dict[str, list[Any]] = {k: [] for k in (by, "model", *REPORT_COLUMNS)}
+    names = (by, "model", *REPORT_COLUMNS)
+    for res in results:
+        for k, v in zip(names, res, strict=True):
             rows[k].append(v)
     return rows
+
+
+def _pool(items: list[tuple], kw: dict[str, Any], jobs: int, bar) -> list[tuple]:
+    """Fit chunks of curves in ``jobs`` worker processes; results in the curves' order."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    size = max(1, min(64, -(-len(items) // (8 * jobs))))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    out: list[list[tuple] | None] = [None] * len(chunks)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as ex:
+        futures = {ex.submit(_fit_chunk, c, kw): i for i, c in enumerate(chunks)}
+        try:
+            for fut in as_completed(futures):
+                out[futures[fut]] = fut.result()
+                bar.update(len(chunks[futures[fut]]))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return [r for part in out for r in part]  # type: ignore[union-attr]

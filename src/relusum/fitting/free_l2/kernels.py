@@ -172,22 +172,20 @@ def _evaluate(x, y, w, h, a, b, lam, res, sums, starts, ridge):
 @njit(cache=True)
 def batch_ssr_samples(x, y, w, hs, a, b):
     """SSR for each row of ``hs`` with a tiny ridge (``_Problem.batch_ssr``); inf if singular."""
-    npts = x.size
     k, n = hs.shape
-    lam = np.empty(npts)
-    res = np.empty(npts)
-    sums = np.zeros((5, n + 2))
-    starts = np.empty(n + 3, dtype=np.int64)
+    work = np.zeros((9, n + 3))
     out = np.empty(k)
     for r in range(k):
-        _, _, _, ssr, ok = _evaluate(x, y, w, hs[r].copy(), a, b, lam, res, sums, starts, 1e-10)
-        out[r] = ssr if ok else np.inf
+        out[r] = _ridge_ssr(x, y, w, hs[r], a, b, work)
     return out
 
 
 @njit(cache=True)
-def _step(t, flat, c, sums, mu):
-    """The knot part of the damped Gauss--Newton step, the predicted gain, and ok."""
+def _step(t, flat, c, sums, mu, hold):
+    """The knot part of the damped Gauss--Newton step, the predicted gain, and ok.
+
+    Knots with ``hold[k]`` stay where they are (their unknowns are fixed).
+    """
     m = t.size - 1
     aa = sums[0, :m].copy()
     ab = sums[1, :m].copy()
@@ -239,8 +237,18 @@ def _step(t, flat, c, sums, mu):
     for i in range(0, nv, 2):
         d0[i] += 1e-13 * (cmax + 1e-300)
     # fixed unknowns: t_0, t_m, and c_0 when the first piece is flat
-    fixed = (0, 1, nv - 1) if flat else (1, nv - 1, nv - 1)
-    for i in fixed:
+    nfix = 3 if flat else 2
+    fixed = np.empty(nfix + hold.size, dtype=np.int64)
+    fixed[0] = 1
+    fixed[1] = nv - 1
+    if flat:
+        fixed[2] = 0
+    off = 1 if flat else 0
+    for k in range(hold.size):
+        if hold[k]:
+            fixed[nfix] = 2 * (k + off) + 1
+            nfix += 1
+    for i in fixed[:nfix]:
         d0[i] = 1.0
         rhs[i] = 0.0
         o1[i] = 0.0
@@ -325,11 +333,12 @@ def _max_step(h, d, a, b, flat):
 
 
 @njit(cache=True)
-def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
+def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale, hold):
     """Levenberg--Marquardt in the knots on the samples.
 
     Returns ``(h, t, flat, c, ssr, lam, res, sums, starts, ok)``: the final
-    state, with ``sums`` rows aa, ab, bb, ra, rb per piece.  ``ok`` is False
+    state, with ``sums`` rows aa, ab, bb, ra, rb per piece.  Knots with
+    ``hold[k]`` do not move.  ``ok`` is False
     when a singular system was met (the caller then runs the Python path,
     which handles it exactly).
     """
@@ -354,7 +363,7 @@ def lm_samples(x, y, w, h0, a, b, pinned, max_iter, scale):
     for _ in range(max_iter):
         if ssr <= 1e-30 * scale:
             break
-        d, pred, good = _step(t, flat, c, sums, mu)
+        d, pred, good = _step(t, flat, c, sums, mu, hold)
         if not good:
             mu, nu = mu * nu, nu * 2.0
             if mu > 1e10:
@@ -553,3 +562,247 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
         cuts[level] = i
         jj = i
     return cuts  # increasing: each cut is left of the edge it was reached from
+
+
+@njit(cache=True)
+def _seg_cost1(p, i, j, const):
+    """:func:`~relusum.fitting.free_l2.segment._seg_cost` for one segment ``[i, j)``."""
+    s0 = p[0, j] - p[0, i]
+    s1 = p[1, j] - p[1, i]
+    s2 = p[2, j] - p[2, i]
+    sy = p[3, j] - p[3, i]
+    sxy = p[4, j] - p[4, i]
+    syy = p[5, j] - p[5, i]
+    if j - i < (1 if const else 2):
+        return np.inf
+    pos = s0 > 0
+    mean = sy / s0 if pos else 0.0
+    cost = syy - mean * sy
+    if not const:
+        det = s0 * s2 - s1 * s1
+        if det > 1e-12 * max(s0 * s2, 1e-300):
+            beta = (s0 * sxy - s1 * sy) / det
+            alpha = (sy - beta * s1) / s0 if pos else 0.0
+            cost = syy - alpha * sy - beta * sxy
+    return max(cost, 0.0)
+
+
+@njit(cache=True)
+def window_cuts(p, cand, valid, first_const):
+    """The dynamic program of :func:`~relusum.fitting.free_l2.segment._window_cuts`.
+
+    ``p``: the six prefix sums (rows), ``cand``/``valid``: candidate cut
+    indices per knot and whether each is a gap between distinct x.  Returns
+    the chosen cut indices (empty when no finite segmentation exists).
+    """
+    npts = p.shape[1] - 1
+    n, width = cand.shape
+    best = np.empty(width)
+    for b in range(width):
+        best[b] = _seg_cost1(p, 0, cand[0, b], first_const) if valid[0, b] else np.inf
+    back = np.zeros((max(n - 1, 1), width), dtype=np.int64)
+    new = np.empty(width)
+    for k in range(1, n):
+        for b in range(width):
+            cb = cand[k, b]
+            arg = 0
+            val = np.inf
+            first = True
+            for a in range(width):
+                ca = cand[k - 1, a]
+                if valid[k, b] and cb > ca:
+                    tot = best[a] + _seg_cost1(p, ca, cb, False)
+                else:
+                    tot = np.inf
+                if first or tot < val:  # argmin: the first of equal values
+                    val = tot
+                    arg = a
+                    first = False
+            back[k - 1, b] = arg
+            new[b] = val
+        best[:] = new
+    pick = 0
+    val = np.inf
+    found = False
+    for b in range(width):
+        tot = best[b] + _seg_cost1(p, cand[n - 1, b], npts, False)
+        if not found or tot < val:
+            val = tot
+            pick = b
+            found = True
+    if not np.isfinite(val):
+        return np.empty(0, dtype=np.int64)
+    cuts = np.empty(n, dtype=np.int64)
+    cuts[n - 1] = cand[n - 1, pick]
+    for k in range(n - 2, -1, -1):
+        pick = back[k, pick]
+        cuts[k] = cand[k, pick]
+    return cuts
+
+
+@njit(cache=True)
+def _ridge_ssr(x, y, w, h, a, b, work):
+    """SSR for knots ``h`` with the tiny ridge of ``batch_ssr``, no allocation.
+
+    ``work``: a ``(9, n + 3)`` scratch array (``n = h.size``).
+    """
+    n = h.size
+    flat = h[0] > a
+    t = work[0]
+    if flat:
+        t[0] = a
+        t[1 : n + 1] = h
+        t[n + 1] = b
+        m = n + 1
+    else:
+        t[:n] = h
+        t[n] = b
+        m = n
+    npts = x.size
+    aa, ab, bb, ya, yb = work[1], work[2], work[3], work[4], work[5]
+    diag, rhs, z = work[6], work[7], work[8]
+    i = 0
+    for k in range(m):
+        j = npts
+        if k < m - 1:
+            j = i
+            while j < npts and x[j] < t[k + 1]:
+                j += 1
+        lo = t[k]
+        inv = 1.0 / (t[k + 1] - lo)
+        s_aa = s_ab = s_bb = s_ya = s_yb = 0.0
+        for p in range(i, j):
+            lp = (x[p] - lo) * inv
+            wb = w[p] * lp
+            wa = w[p] - wb
+            s_ab += wa * lp
+            s_aa += wa - wa * lp
+            s_bb += wb * lp
+            s_ya += wa * y[p]
+            s_yb += wb * y[p]
+        aa[k], ab[k], bb[k], ya[k], yb[k] = s_aa, s_ab, s_bb, s_ya, s_yb
+        i = j
+    for k in range(m + 1):
+        diag[k] = 0.0
+        rhs[k] = 0.0
+    for k in range(m):
+        diag[k] += aa[k]
+        diag[k + 1] += bb[k]
+        rhs[k] += ya[k]
+        rhs[k + 1] += yb[k]
+    s0 = 0
+    if flat:
+        diag[1] += aa[0] + 2.0 * ab[0]
+        rhs[1] += ya[0]
+        s0 = 1
+    dmax = 0.0
+    for k in range(s0, m + 1):
+        dmax = max(dmax, diag[k])
+    for k in range(s0, m + 1):
+        diag[k] += 1e-10 * dmax + 1e-300
+    # LDL^T in place: diag -> d, z -> forward solution, then back substitution into z
+    z[s0] = rhs[s0]
+    for k in range(s0 + 1, m + 1):
+        lk = ab[k - 1] / diag[k - 1]
+        diag[k] -= lk * ab[k - 1]
+        z[k] = rhs[k] - lk * z[k - 1]
+    z[m] = z[m] / diag[m]
+    for k in range(m - 1, s0 - 1, -1):
+        z[k] = z[k] / diag[k] - (ab[k] / diag[k]) * z[k + 1]
+    if flat:
+        z[0] = z[1]
+    ssr = 0.0
+    i = 0
+    for k in range(m):
+        j = npts
+        if k < m - 1:
+            j = i
+            while j < npts and x[j] < t[k + 1]:
+                j += 1
+        ck = z[k]
+        dc = z[k + 1] - ck
+        lo = t[k]
+        inv = 1.0 / (t[k + 1] - lo)
+        for p in range(i, j):
+            r = ck + dc * ((x[p] - lo) * inv) - y[p]
+            ssr += w[p] * r * r
+        i = j
+    return ssr if np.isfinite(ssr) else np.inf
+
+
+@njit(cache=True)
+def gap_search(x, y, w, mids, a, b, pinned, free, best):
+    """Every placement of ``free`` knots in the gap midpoints ``mids`` (increasing).
+
+    With ``pinned`` a first knot at ``a`` is added.  Returns the ``best``
+    knot vectors of lowest SSR (rows, best first) and their SSRs.
+    """
+    n = free + 1 if pinned else free
+    work = np.zeros((9, n + 3))
+    h = np.empty(n)
+    if pinned:
+        h[0] = a
+    off = 1 if pinned else 0
+    keep_h = np.zeros((best, n))
+    keep_v = np.full(best, np.inf)
+    g = mids.size
+    idx = np.arange(free)
+    while True:
+        for q in range(free):
+            h[off + q] = mids[idx[q]]
+        v = _ridge_ssr(x, y, w, h, a, b, work)
+        if v < keep_v[best - 1]:
+            pos = best - 1
+            while pos > 0 and keep_v[pos - 1] > v:
+                keep_v[pos] = keep_v[pos - 1]
+                keep_h[pos] = keep_h[pos - 1]
+                pos -= 1
+            keep_v[pos] = v
+            keep_h[pos] = h
+        # next combination in lexicographic order
+        q = free - 1
+        while q >= 0 and idx[q] == g - free + q:
+            q -= 1
+        if q < 0:
+            break
+        idx[q] += 1
+        for r in range(q + 1, free):
+            idx[r] = idx[r - 1] + 1
+    return keep_h, keep_v
+
+
+@njit(cache=True)
+def prefix_sums(x, y, w, weighted, a, scale, y0, p):
+    """The six prefix sums of ``_PrefixProblem`` in one pass (the same sums, in order).
+
+    Row ``k`` of ``p`` (``(6, N + 1)``, column 0 zero) gets the running sums of
+    ``w, w u, w u^2, w v, w v u, w v^2`` with ``u = (x - a) * scale`` and
+    ``v = y - y0`` (``w = 1`` unless ``weighted``).
+    """
+    s0 = s1 = s2 = s3 = s4 = s5 = 0.0
+    for i in range(x.size):
+        u = (x[i] - a) * scale
+        v = y[i] - y0
+        if weighted:
+            wi = w[i]
+            wu = wi * u
+            wv = wi * v
+            s0 += wi
+            s1 += wu
+            s2 += wu * u
+            s3 += wv
+            s4 += wv * u
+            s5 += wv * v
+        else:
+            s0 = i + 1.0
+            s1 += u
+            s2 += u * u
+            s3 += v
+            s4 += u * v
+            s5 += v * v
+        p[0, i + 1] = s0
+        p[1, i + 1] = s1
+        p[2, i + 1] = s2
+        p[3, i + 1] = s3
+        p[4, i + 1] = s4
+        p[5, i + 1] = s5

@@ -43,7 +43,13 @@ def _max_step(h: np.ndarray, d: np.ndarray, a: float, b: float, flat: bool) -> f
     return float(min(1.0, np.min((1.0 - _KEEP) * gaps[shrink] / -dg[shrink])))
 
 
-def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _State:
+def _lm(
+    prob: _Problem,
+    h0: np.ndarray,
+    pinned: bool,
+    max_iter: int = 50,
+    hold: np.ndarray | None = None,
+) -> _State:
     """Levenberg--Marquardt in the knots with the values projected out.
 
     Stops when the Gauss--Newton model predicts a relative SSR gain below
@@ -51,7 +57,8 @@ def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _St
     samples of a :class:`_Problem` the iterations run in the compiled kernel
     :func:`~relusum.fitting.free_l2.kernels.lm_samples` (the same steps);
     this Python loop runs where it reports a singular system, and on
-    prefix-sum problems.
+    prefix-sum problems.  ``hold``: a mask of knots that stay where they are
+    (compiled path only; the Python loop ignores it).
     """
     if type(prob) is _Problem and problem.COMPILED:
         from relusum.fitting.free_l2.kernels import lm_samples
@@ -67,6 +74,7 @@ def _lm(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _St
             bool(pinned),
             int(max_iter),
             float(prob.scale),
+            np.zeros(h0.size, dtype=bool) if hold is None else hold,
         )
         if ok:
             m = t.size - 1

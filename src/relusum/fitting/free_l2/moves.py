@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from relusum.fitting.free_l2 import problem
 from relusum.fitting.free_l2.lm import _lm, _sanitize
 from relusum.fitting.free_l2.problem import _COLLAPSE, _Problem, _State
 
@@ -337,3 +338,63 @@ def _pair_moves(prob: _Problem, st: _State, pinned: bool, reach: int = 12) -> _S
         return st
     new = _lm(prob, hs[i], pinned)
     return new if new.ssr < st.ssr * (1.0 - 1e-12) else st
+
+
+def _kink_snap(prob: _Problem, st: _State, pinned: bool) -> _State:
+    """Put knots that LM left next to a sample exactly on it, and re-optimise the others.
+
+    Where the best position of a knot is a sample (a kink of the sample SSR),
+    LM stops a little short of it, and the other knots then stop short of
+    their own optimum too (the steps keep failing at the kink).  Holding those
+    knots on their samples makes the rest smooth again; kept only if better.
+    """
+    if type(prob) is not _Problem or not problem.COMPILED or st.h.size < 2:
+        return st
+    x = prob.x
+    h = st.h
+    left = x[np.clip(np.searchsorted(x, h, side="right") - 1, 0, x.size - 1)]  # <= h
+    right = x[np.clip(np.searchsorted(x, h, side="left"), 0, x.size - 1)]  # >= h
+    near = np.where(h - left < right - h, left, right)
+    gap = right - left  # 0 when h is a sample
+    close = (np.abs(near - h) < 0.02 * gap) | (gap == 0)  # on a sample already: held too
+    if pinned or not st.flat:
+        close[0] = False
+    if not np.any(close):
+        return st
+    cand = h.copy()
+    cand[close] = near[close]
+    if not (np.all(np.diff(cand) > 0) and cand[-1] < prob.b and cand[0] >= prob.a):
+        return st
+    if st.flat and cand[0] <= prob.a:
+        return st
+    new = _lm(prob, cand, pinned, hold=close)
+    if new.ssr < st.ssr * (1.0 - 1e-12):
+        free = _lm(prob, new.h, pinned)  # and let them go again
+        return free if free.ssr < new.ssr else new
+    return st
+
+
+def _gap_starts(
+    prob: _Problem, n: int, pinned: bool, max_combos: int = 60_000, best: int = 3
+) -> list[np.ndarray] | None:
+    """Exhaustive starts for tiny data: every placement of the free knots in sample gaps.
+
+    Each free knot goes to the middle of a gap between distinct sample values,
+    every combination is evaluated (compiled, no allocation per combination)
+    and the ``best`` are returned for LM to finish; None when there are more
+    than ``max_combos`` combinations or no kernels (then the population search
+    runs instead).
+    """
+    from math import comb
+
+    free = n - 1 if pinned else n
+    ux = np.unique(prob.x)
+    mids = 0.5 * (ux[1:] + ux[:-1])
+    if type(prob) is not _Problem or not problem.COMPILED:
+        return None
+    if free < 1 or mids.size < free or comb(mids.size, free) > max_combos:
+        return None
+    from relusum.fitting.free_l2.kernels import gap_search
+
+    hs, vals = gap_search(prob.x, prob.y, prob.w, mids, prob.a, prob.b, pinned, free, best)
+    return [hs[i] for i in range(hs.shape[0]) if np.isfinite(vals[i])]

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.linalg.lapack import dptsv
 
 from relusum.fitting.fixed import breakpoints_for
+from relusum.fitting.free_l2 import problem
 from relusum.fitting.free_l2.condense import BinMoments
 from relusum.fitting.free_l2.problem import _Problem, _State
 
@@ -49,6 +50,15 @@ class _PrefixProblem(_Problem):
         npts = x.size
         self.prefix_sums = np.zeros((6, npts + 1))
         p = self.prefix_sums
+        if problem.COMPILED:
+            from relusum.fitting.free_l2.kernels import prefix_sums
+
+            wk = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=float)
+            xs = np.ascontiguousarray(x, dtype=float)
+            ys = np.ascontiguousarray(y, dtype=float)
+            prefix_sums(xs, ys, wk, w is not None, self.a, 1.0 / self.length, self.y0, p)
+            self.scale = float(p[5, -1] + p[0, -1] * self.y0 * self.y0) + 1e-300
+            return
         u = x - self.a
         u *= 1.0 / self.length
         v = y - self.y0
@@ -164,6 +174,9 @@ class _PrefixProblem(_Problem):
     def prefix(self) -> list[np.ndarray]:
         """The prefix sums (segment costs do not depend on the ``y`` offset)."""
         return list(self.prefix_sums)
+
+    def prefix_array(self) -> np.ndarray:
+        return self.prefix_sums
 
     def batch_ssr(self, hs: np.ndarray, flat: bool) -> np.ndarray:
         return np.array([self.state(h).ssr for h in hs])

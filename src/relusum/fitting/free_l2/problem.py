@@ -154,6 +154,12 @@ class _Problem:
             self._prefix = [np.concatenate(([0.0], np.cumsum(cv))) for cv in cols]
         return self._prefix
 
+    def prefix_array(self) -> np.ndarray:
+        """:meth:`prefix` as one C-contiguous ``(6, N + 1)`` array (for the kernels), cached."""
+        if getattr(self, "_prefix_array", None) is None:
+            self._prefix_array = np.ascontiguousarray(np.stack(self.prefix()))
+        return self._prefix_array
+
     @staticmethod
     def _piece_sums(stack: np.ndarray, starts: np.ndarray, counts: np.ndarray):
         """Sums of each row over the contiguous pieces (``reduceat``, empty pieces 0)."""

@@ -29,8 +29,10 @@ from relusum.fitting.free_l2.lm import _lm, _sanitize
 from relusum.fitting.free_l2.moves import (
     _end_pieces,
     _evolve,
+    _gap_starts,
     _grow,
     _hop,
+    _kink_snap,
     _pair_moves,
     _polish,
     _swap,
@@ -251,10 +253,12 @@ def _search(
     if thorough and not prob.is_function and prob.x.size * n <= 2000:
         tiny = prob.x.size * n <= 500
         for pinned in (p for p in modes if tiny or p not in global_start):
-            h = _evolve(prob, n, pinned, rng, 3000)
-            hs = None if h is None else _sanitize(h, a, b, pinned, not pinned)
-            if hs is not None:
-                results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
+            # few enough placements of the knots in sample gaps: all of them, else evolution
+            gap = _gap_starts(prob, n, pinned)
+            for h in gap if gap is not None else [_evolve(prob, n, pinned, rng, 3000)]:
+                hs = None if h is None else _sanitize(h, a, b, pinned, not pinned)
+                if hs is not None:
+                    results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
     results.sort(key=lambda p: p[0].ssr)
     bar.update(1)
     # Improve the best start of each shape: finish LM, swap useless knots,
@@ -276,6 +280,7 @@ def _search(
             st = _hop(prob, st, pinned, rng, 8)
             if st.h.size <= 32:
                 st = _pair_moves(prob, st, pinned)
+            st = _kink_snap(prob, st, pinned)
         st = _lm(prob, st.h, pinned)  # converge the winner of the moves
         if st.ssr < best.ssr:
             best = st

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from relusum.fitting.free_l2 import problem
 from relusum.fitting.free_l2.lm import _lm, _sanitize
 from relusum.fitting.free_l2.problem import _Problem, _State
 from relusum.fitting.free_l2.starts import _second_derivative
@@ -60,6 +61,14 @@ def _window_cuts(prob: _Problem, h: np.ndarray, flat: bool, pinned: bool, window
     cand = np.clip(cand, 1, npts - 1)
     valid = x[cand - 1] < x[cand]
     first_const = flat and not pinned
+    if problem.COMPILED:
+        from relusum.fitting.free_l2.kernels import window_cuts
+
+        c = window_cuts(prob.prefix_array(), cand, valid, first_const)
+        if c.size == 0:
+            return None
+        knots = 0.5 * (x[c - 1] + x[c])
+        return np.concatenate(([prob.a], knots)) if pinned else knots
     best = _seg_cost(prob, np.zeros_like(cand[0]), cand[0], first_const)
     best = np.where(valid[0], best, np.inf)
     back = []

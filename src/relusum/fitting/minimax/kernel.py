@@ -512,7 +512,9 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol,
                     qv,
                 )
         if not r[0]:
-            return 0, npieces, ints, flts, poly_off, pa, pc
+            # Only rounding (a slope box too small for the one-sided gates, or
+            # every vertex cut): not a proof of infeasibility.
+            return 2, npieces, ints, flts, poly_off, pa, pc
         ok, last, side, imax, size, lam_lo, lam_hi, last_lo, last_hi, nv = r
         p = npieces
         ints[p, 0] = s

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 from relusum.fitting.fixed import check_n_units
 from relusum.fitting.minimax.build import model_from_pieces
 from relusum.fitting.minimax.gates import Gates, make_gates
-from relusum.fitting.minimax.sweep import Piece, greedy_pieces
+from relusum.fitting.minimax.sweep import Piece, raw_to_pieces, sweep_status
 from relusum.model import ReluSum
 
 __all__ = [
@@ -88,28 +88,36 @@ def bisect(
     """
     its = 0
     floor = g.floor
-    res = greedy_pieces(g, floor, max_pieces, flat_first, continuous, tube)
-    its += 1
+    # The reported bound moves only on proven infeasibility (status 0); a
+    # sweep undecided by rounding (status 2) steers the search but proves nothing.
+    proven = max(floor, lo if lo is not None else 0.0)
+
+    def test(eps: float):
+        nonlocal its, proven
+        its += 1
+        status, raw = sweep_status(g, eps, max_pieces, flat_first, continuous, tube)
+        if status == 0 and eps > proven:
+            proven = eps
+        return raw
+
+    res = test(floor)
     if res is not None:
-        return Solved(floor, res, floor, its)
+        return Solved(floor, raw_to_pieces(res), floor, its)
     lo_e = max(floor, lo if lo is not None else 0.0)
     if hi is None:
         hi = _initial_bound(g, max_pieces, flat_first)
     hi_e = max(hi, lo_e * (1.0 + rtol), 1e-14)
-    best = greedy_pieces(g, hi_e, max_pieces, flat_first, continuous, tube)
-    its += 1
+    best = test(hi_e)
     while best is None:  # hi was too optimistic
         lo_e = hi_e
         hi_e = hi_e * 2.0 + 1e-12
-        best = greedy_pieces(g, hi_e, max_pieces, flat_first, continuous, tube)
-        its += 1
+        best = test(hi_e)
     if guess is not None and lo_e < guess < hi_e:
         # Step down from hi in growing relative steps until infeasible.
         step = 1.0 - guess / hi_e
         trial = guess
         while lo is None and step < 0.5:
-            res = greedy_pieces(g, trial, max_pieces, flat_first, continuous, tube)
-            its += 1
+            res = test(trial)
             if res is None:
                 lo_e, lo = trial, trial
                 break
@@ -120,23 +128,21 @@ def bisect(
         # Bracket from above in big steps: the optimum is rarely far below.
         while hi_e > 64.0 * max(lo_e, 1e-14):
             trial = hi_e / 64.0
-            res = greedy_pieces(g, trial, max_pieces, flat_first, continuous, tube)
-            its += 1
+            res = test(trial)
             if res is None:
                 lo_e = trial
                 break
             hi_e, best = trial, res
     while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
         mid = math.sqrt(max(lo_e, 1e-300) * hi_e) if hi_e > 4.0 * lo_e else 0.5 * (lo_e + hi_e)
-        res = greedy_pieces(g, mid, max_pieces, flat_first, continuous, tube)
-        its += 1
+        res = test(mid)
         if progress is not None:
             progress()
         if res is None:
             lo_e = mid
         else:
             hi_e, best = mid, res
-    return Solved(hi_e, best, lo_e, its)
+    return Solved(hi_e, raw_to_pieces(best), min(proven, hi_e), its)
 
 
 def _initial_bound(g: Gates, max_pieces: int, flat_first: bool) -> float:

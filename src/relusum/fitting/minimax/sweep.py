@@ -116,6 +116,32 @@ def compiled_pieces(
     tube: bool = False,
 ) -> list[Piece] | None:
     """:func:`greedy_pieces` by the compiled kernel of :mod:`.kernel` (the same pieces)."""
+    raw = sweep_raw(g, eps, max_pieces, flat_first, continuous, tube)
+    return None if raw is None else raw_to_pieces(raw)
+
+
+def sweep_raw(
+    g: Gates,
+    eps: float,
+    max_pieces: int,
+    flat_first: bool = True,
+    continuous: bool = True,
+    tube: bool = False,
+) -> tuple | None:
+    """The kernel's arrays for a feasible sweep (``None`` if infeasible): no Python objects."""
+    return sweep_status(g, eps, max_pieces, flat_first, continuous, tube)[1]
+
+
+def sweep_status(
+    g: Gates,
+    eps: float,
+    max_pieces: int,
+    flat_first: bool = True,
+    continuous: bool = True,
+    tube: bool = False,
+) -> tuple[int, tuple | None]:
+    """``(status, raw)``: 1 feasible (``raw`` the kernel's arrays), 0 proven infeasible,
+    2 undecided (a piece could not be grown, only by rounding)."""
     from relusum.fitting.minimax.kernel import sweep_arrays
 
     lower, upper = g.bounds(eps)
@@ -124,7 +150,13 @@ def compiled_pieces(
         g.u, lower, upper, max_pieces, flat_first, continuous, g.amax, eps, ttol, tube
     )
     if status != 1:
-        return None
+        return int(status), None
+    return 1, (npieces, ints, flts, off, pa, pc, tube)
+
+
+def raw_to_pieces(raw: tuple) -> list[Piece]:
+    """The :class:`Piece` list of a feasible :func:`sweep_raw`."""
+    npieces, ints, flts, off, pa, pc, tube = raw
     pieces = []
     for p in range(npieces):
         s, last, side, c, flat, has_lam = (int(v) for v in ints[p])

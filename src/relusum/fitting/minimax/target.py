@@ -175,6 +175,7 @@ def minimax_target(
             return model, MinimaxInfo(_sample_error(model, x, y), int(g.u.size), 1, 0, 0.0)
     res, model = _points_solve(g, n_units, flat_first, max(rtol, _COARSE), None, None, progress)
     lb = res.lower * g.half  # proven, original units
+    lb0 = lb  # on the evenly spaced samples
     its = res.iterations
     xs, ys = x, y
     done = 0
@@ -261,6 +262,15 @@ def minimax_target(
         lb = res.lower * g.half
         its += res.iterations
     err = _sample_error(model, xs, ys)
+    if err < lb * (1.0 - 1e-12):
+        # A bound above an error reached on the same samples: rounding in a
+        # sweep on the crowded samples declared a feasible error infeasible.
+        # Recompute on the final samples alone, else keep the first bound.
+        chk, _ = solve_gates(g, n_units, flat_first, rtol, hi=err / g.half, progress=progress)
+        its += chk.iterations
+        lb = chk.lower * g.half
+        if err < lb * (1.0 - 1e-12):
+            lb = lb0
     if _dense_error(model, dense, fd, err_at) > err * (1.0 + _LIMIT) + 1e-12 * scale:
         # The optimum on the samples still dips between them (samples would
         # have to be closer than the sweep resolves): the tube fit holds
