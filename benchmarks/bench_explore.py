@@ -19,8 +19,6 @@ Target: under 100 ms at 200 units.
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import relusum
+from _report import machine, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "bench" / "bench_explore.md"
@@ -130,14 +129,12 @@ def main() -> int:
     if external:
         raise RuntimeError(f"the page made requests outside the server: {external}")
 
-    cpu = platform.processor() or platform.machine()
     lines = [
         "# Explorer: slider move to redrawn chart (in the browser)",
         "",
         "Written by `python benchmarks/bench_explore.py` (do not edit by hand).",
         "",
-        f"Headless Debian Chromium driven by Playwright, viewport 1366×768; {os.cpu_count()} CPU"
-        f" cores ({cpu}), Python {platform.python_version()}, relusum {relusum.__version__}.",
+        f"Headless Debian Chromium driven by Playwright, viewport 1366×768; {machine()}.",
         "Target sin(x) on [−π, π], least squares with uniform knots, 2,000 samples; errors "
         "measured on the 100,000-point verification grid in every request.",
         f"Median of {REPEATS} moves between n and n − 1 units (p90 beside it).",
@@ -163,11 +160,7 @@ def main() -> int:
         "and no browser, in the same run.",
         "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    from relusum._io import atomic_write_text
-
-    atomic_write_text(OUT, "\n".join(lines))
-    print(f"wrote {OUT.relative_to(ROOT)}", file=sys.stderr)
+    write_report(OUT, lines)
     return 0
 
 

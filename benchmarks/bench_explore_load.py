@@ -24,7 +24,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-import relusum
+from _report import machine, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "bench" / "bench_explore_load.md"
@@ -157,15 +156,13 @@ def main() -> int:
         proc.terminate()
         proc.communicate(timeout=30)
 
-    cpu = platform.processor() or platform.machine()
     lines = [
         "# Explorer server under load (slow clients, bursts)",
         "",
         "Written by `python benchmarks/bench_explore_load.py` (do not edit by hand).",
         "",
         f"`relusum explore --workers 2` (uvicorn + Starlette) and its clients on 127.0.0.1; "
-        f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}, relusum "
-        f"{relusum.__version__}. A slow client sends part of a request head and stalls "
+        f"{machine()}. A slow client sends part of a request head and stalls "
         "(slowloris); the connection cap is 4,096 and a request head must arrive within 10 s.",
         "",
         "| while | GET /api/info median (ms) | worst of 20 (ms) | back to baseline after "
@@ -195,11 +192,7 @@ def main() -> int:
         "the worst GET then includes the wait in the kernel's accept queue behind the flood.",
         "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    from relusum._io import atomic_write_text
-
-    atomic_write_text(OUT, "\n".join(lines))
-    print(f"wrote {OUT.relative_to(ROOT)}", file=sys.stderr)
+    write_report(OUT, lines)
     return 0
 
 

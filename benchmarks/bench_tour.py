@@ -40,23 +40,39 @@ TARGETS = {"--no-train": 10.0, "": 20.0}
 
 
 def old_source(rev: str, into: Path) -> Path:
-    """Today's ``src/`` with the tour of ``rev`` (its ``tour.py`` and ``cli/tour.py``).
+    """Today's ``src/`` with the tour and the PyTorch bridge of ``rev``.
 
-    So the old and the new tour call the same fitting library and PyTorch bridge: the
-    ratio is the tour's own (the exact minimax that replaced the greedy max-error fit
-    after ``rev`` costs more, and would otherwise count against the new tour only).
+    Each of ``relusum/tour``, ``relusum/cli/tour.py`` and ``relusum/torch_bridge``
+    is taken from ``rev`` as it was there (a module or a package), so the old and
+    the new tour call the same fitting library: the ratio is the tour's own (the
+    exact minimax that replaced the greedy max-error fit after ``42c9cde`` costs
+    more, and would otherwise count against the new tour only).  The bridge of
+    ``42c9cde`` is kept as today's (only its training changed since).
     """
     src = into / "src"
     shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.rmtree(src / "relusum" / "tour")
-    for path in ("src/relusum/tour.py", "src/relusum/cli/tour.py"):
-        text = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{rev}:{path}"],
-            check=True,
-            capture_output=True,
-            text=True,
+    parts = ["src/relusum/tour", "src/relusum/cli/tour.py"]
+    if rev != BASELINE:
+        parts.append("src/relusum/torch_bridge")
+    for part in parts:
+        for old in (into / part, into / (part + ".py")):
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
+        names = [part, part + ".py"] if not part.endswith(".py") else [part]
+        found = [
+            n
+            for n in names
+            if subprocess.run(
+                ["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:{n}"], capture_output=True
+            ).returncode
+            == 0
+        ]
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev, *found], check=True, capture_output=True
         ).stdout
-        (into / path).write_text(text)
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return src
 
 
@@ -132,6 +148,15 @@ def parts(units: int) -> list[tuple[str, float, float]]:
         rows.append(("figures 1-8 (PNG)", w, c))
         w, c, _ = timed(lambda: animation.write_gif(tgt, shown, Path(tmp) / "a.gif", bar))
         rows.append((f"GIF, {units} frames", w, c))
+    try:
+        from relusum.torch_bridge import train_many
+    except ImportError:
+        return rows
+    from relusum.tour.data import TRAIN_STEPS, TRAIN_UNITS
+
+    sizes = tuple(n for n in TRAIN_UNITS if n <= units)
+    w, c, _ = timed(lambda: train_many(t, d, sizes, steps=TRAIN_STEPS, seed=0, progress=False))
+    rows.append((f"trained networks {sizes}, {TRAIN_STEPS} steps, one batch", w, c))
     return rows
 
 

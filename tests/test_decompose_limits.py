@@ -207,46 +207,13 @@ def test_train_refuses_huge_networks_before_allocating():
 def test_train_json_is_strict_and_outputs_are_all_or_nothing(capsys, tmp_path):
     keep = tmp_path / "keep.json"
     keep.write_text("PRECIOUS\n")
-    code, out, err = run(
-        capsys,
-        "train",
-        "sin(x)",
-        "--domain",
-        0,
-        1,
-        "--units",
-        3,
-        "--steps",
-        5,
-        "--samples",
-        50,
-        "--json",
-        "--export",
-        keep,
-        "--plot",
-        "/proc/units.png",
-    )
+    train = ("train", "sin(x)", "--domain", 0, 1, "--units", 3, "--steps", 5, "--samples", 50)
+    code, out, err = run(capsys, *train, "--json", "--export", keep, "--plot", "/proc/units.png")
     assert code == 2 and out == "" and "'/proc/units.png'" in err
     assert keep.read_text() == "PRECIOUS\n" and [p.name for p in tmp_path.iterdir()] == [
         "keep.json"
     ]
-    code, out, err = run(
-        capsys,
-        "train",
-        "sin(x)",
-        "--domain",
-        0,
-        1,
-        "--units",
-        3,
-        "--steps",
-        5,
-        "--samples",
-        50,
-        "--json",
-        "--export",
-        keep,
-    )
+    code, out, err = run(capsys, *train, "--json", "--export", keep)
     assert code == 0 and err == f"relusum: overwrote {keep}\n"
     doc = json.loads(out, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
     assert doc["units"] == 3

@@ -64,49 +64,27 @@ def test_c_header_matches_python_on_every_input(tmp_path, tanh_table):
     np.testing.assert_array_equal(np.array(out, dtype=np.int64), t.evaluate_q(xq))
 
 
+#: ``relusum fit`` of tanh within 1e-3 (the flags every command below shares).
+TANH_FIT = ("fit", "tanh(x)", "--domain", "-8", "8", "--tol", "1e-3")
+
+
+def _relusum(*args: object) -> subprocess.CompletedProcess:
+    """``relusum ARGS`` in a fresh process, its output captured."""
+    cmd = [sys.executable, "-m", "relusum", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
 def test_cli_fixed_point_export(tmp_path):
     h = tmp_path / "tanh_q.h"
-    cmd = [
-        sys.executable,
-        "-m",
-        "relusum",
-        "fit",
-        "tanh(x)",
-        "--domain",
-        "-8",
-        "8",
-        "--tol",
-        "1e-3",
-        "--export",
-        str(h),
-        "--fixed-point",
-        "16,11",
-        "--json",
-    ]
-    d = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    ok = _relusum(*TANH_FIT, "--export", h, "--fixed-point", "16,11", "--json")
+    assert ok.returncode == 0, ok.stderr
+    d = json.loads(ok.stdout)
     assert d["fixed_point"]["format"] == "Q16.11"
     assert d["fixed_point"]["max_abs_error"] <= 1e-3 and d["fixed_point"]["inputs_checked"] == 32769
     assert "tanh" not in h.read_text() or "int32_t" in h.read_text()
-    bad = subprocess.run(cmd[:-2] + ["16,20"], capture_output=True, text=True)
+    bad = _relusum(*TANH_FIT, "--export", h, "--fixed-point", "16,20")
     assert bad.returncode == 2 and "fraction bits" in bad.stderr and "Traceback" not in bad.stderr
-    nohdr = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "relusum",
-            "fit",
-            "tanh(x)",
-            "--domain",
-            "-8",
-            "8",
-            "--tol",
-            "1e-3",
-            "--fixed-point",
-            "16,11",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    nohdr = _relusum(*TANH_FIT, "--fixed-point", "16,11")
     assert nohdr.returncode == 2 and "--export FILE.h" in nohdr.stderr
 
 

@@ -129,3 +129,25 @@ def _finite(obj: Any, path: str, key: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_finite(v, f"{path}[{i}]", key) for i, v in enumerate(obj)]
     return obj
+
+
+def terms_table(s: Any) -> str:
+    """A ReluSum's terms, one line each: knot, weight, the slope after the knot, the value there.
+
+    Examples
+    --------
+    >>> from relusum import ReluSum
+    >>> print(terms_table(ReluSum(1.0, [0.0, 2.0], [1.0, -1.0])))
+        i          knot h_i        weight w_i       slope after            f(h_i)
+        0                 0                 1                 1                 1
+        1                 2                -1                 0                 3
+    """
+    lines = [f"{'i':>5}  {'knot h_i':>16}  {'weight w_i':>16}  {'slope after':>16}  {'f(h_i)':>16}"]
+    slopes = s.slopes[1:]
+    values = s(s.knots) if s.n_units else []
+    for i in range(s.n_units):
+        lines.append(
+            f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
+            f"  {values[i]:>16.10g}"
+        )
+    return "\n".join(lines)

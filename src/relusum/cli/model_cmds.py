@@ -15,6 +15,7 @@ from typing import IO
 import numpy as np
 
 from relusum._text import plural
+from relusum.cli._common import terms_table
 
 EVAL_EXAMPLES = """examples:
   relusum eval model.json 0.1 -0.2 pi/4         # values on the command line
@@ -339,12 +340,5 @@ def run_show(args: argparse.Namespace) -> int:
         f"bias {s.bias:.10g}; domain {dom}; {plural(s.n_units, 'unit')}; "
         f"{plural(s.n_pieces, 'linear piece')}"
     )
-    print(f"{'i':>5}  {'knot h_i':>16}  {'weight w_i':>16}  {'slope after':>16}  {'f(h_i)':>16}")
-    slopes = s.slopes[1:]
-    values = s(s.knots) if s.n_units else []
-    for i in range(s.n_units):
-        print(
-            f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
-            f"  {values[i]:>16.10g}"
-        )
+    print(terms_table(s))
     return 0

@@ -21,6 +21,7 @@ from relusum.cli._common import (
     dump_json,
     positive_float,
     positive_int,
+    terms_table,
 )
 from relusum.plot import FIGURE_SUFFIXES
 
@@ -323,14 +324,7 @@ def run_decompose(args: argparse.Namespace) -> int:
     print(f"network {arch}")
     print(f"on [{a:.10g}, {b:.10g}] it is exactly f(x) = bias + sum_i w_i * max(0, x - h_i):")
     print(f"bias {s.bias:.10g}; {plural(s.n_units, 'term')}; {plural(s.n_pieces, 'linear piece')}")
-    print(f"{'i':>5}  {'knot h_i':>16}  {'weight w_i':>16}  {'slope after':>16}  {'f(h_i)':>16}")
-    slopes = s.slopes[1:]
-    values = s(s.knots) if s.n_units else []
-    for i in range(s.n_units):
-        print(
-            f"{i:>5}  {s.knots[i]:>16.10g}  {s.weights[i]:>16.10g}  {slopes[i]:>16.10g}"
-            f"  {values[i]:>16.10g}"
-        )
+    print(terms_table(s))
     if units is not None:
         print()
         print("hidden units v * max(0, a x + b) on the domain:")

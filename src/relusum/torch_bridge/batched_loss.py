@@ -64,10 +64,12 @@ class BatchedLoss:
         self.owner = torch.repeat_interleave(torch.arange(self.k), counts)
         self.start = torch.cumsum(counts, 0) - counts
         self.width = int(counts.max())
-        self.u = u.reshape(1, -1)
-        self.uk = self.u.expand(self.k, -1).contiguous()
-        self.y = y.reshape(1, -1)
-        self.weight = None if weight is None else weight.reshape(1, -1)
+        # The loss is a sum over samples: sorted by u, the knots left of each sample are
+        # counted by one pass over the knots (see __call__) instead of a search per sample.
+        by_u = torch.argsort(u.reshape(-1), stable=True)
+        self.u = u.reshape(-1)[by_u].reshape(1, -1)
+        self.y = y.reshape(-1)[by_u].reshape(1, -1)
+        self.weight = None if weight is None else weight.reshape(-1)[by_u].reshape(1, -1)
 
     @staticmethod
     def _pairs(index: torch.Tensor) -> torch.Tensor:
@@ -85,9 +87,13 @@ class BatchedLoss:
             order = order[torch.argsort(owner[order], stable=True)]
             net = owner[order]
             rank = torch.arange(net.numel()) - self.start[net]
-            sorted_knots = torch.full((k, self.width), torch.inf, dtype=dtype)
-            sorted_knots[net, rank] = knot[order]
-            left_of = torch.searchsorted(sorted_knots, self.uk)  # knots strictly left of u
+            # Knots of each network strictly left of each sample: knot j is left of the
+            # samples from index pos_j on (u sorted); count them with a cumulative sum.
+            n = self.u.shape[1]
+            pos = torch.searchsorted(self.u[0], knot[order].contiguous(), right=True)
+            hist = torch.zeros(k, n + 1, dtype=torch.int64)
+            hist.index_put_((net, pos), torch.ones_like(pos), accumulate=True)
+            left_of = hist.cumsum(1)[:, :n]
             sign = (ad > 0).to(dtype) - (ad < 0).to(dtype)
             # Active at -inf: units facing left, and flat units with b > 0 (active everywhere).
             base = ((ad < 0) | ((ad == 0) & (bd > 0))).to(dtype)

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from relusum._pieces import _apply
+
 _PASS_THROUGH = (nn.Identity, nn.Flatten, nn.Dropout)
 
 
@@ -94,14 +96,6 @@ def _forward(ops: list[tuple], x: np.ndarray) -> np.ndarray:
     for op in ops:
         v = _apply(op, v)
     return v[:, 0]
-
-
-def _apply(op: tuple, v: np.ndarray) -> np.ndarray:
-    if op[0] == "linear":
-        return v @ op[1].T + op[2]
-    if op[0] == "relu":
-        return np.maximum(v, 0.0)
-    return np.where(v >= 0.0, v, op[1] * v)
 
 
 def describe_layers(model: nn.Sequential) -> str:

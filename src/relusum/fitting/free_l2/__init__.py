@@ -15,10 +15,11 @@ Modules, one idea each:
 :mod:`.lm`                  Levenberg--Marquardt in the knots
 :mod:`.starts`              density and quantile start knots
 :mod:`.segment`             dynamic programs over cuts (global start, windowed polish)
-:mod:`.moves`               insert / swap / single moves / hops / evolution
+:mod:`.moves`               insert / swap / single moves / hops / kink snaps / tiny data
 :mod:`.condense`            per-bin moment summaries for large data
 :mod:`.search`              the search that ties them together: :func:`free_knot_l2`
-:mod:`.kernels`             compiled (numba) LM, batched SSRs and envelope DP
+:mod:`.kernels`             compiled (numba) LM, batched SSRs, prefix sums
+:mod:`.kernels_dp`          compiled (numba) envelope and windowed cut DPs
 ==========================  ========================================================
 """
 

@@ -74,7 +74,7 @@ def envelope_knots(
     vals = np.linspace(float(np.min(ys)) - 0.5 * span, float(np.max(ys)) + 0.5 * span, grid)
     levels = n - 1 if pinned else n
     if problem.COMPILED:
-        from relusum.fitting.free_l2.kernels import envelope_cuts
+        from relusum.fitting.free_l2.kernels_dp import envelope_cuts
 
         qs = (qa_, qb_, qc_, qd_, qe_, qf_, q0)
         cuts = envelope_cuts(*(np.ascontiguousarray(q) for q in qs), pinned, levels, keep, vals)

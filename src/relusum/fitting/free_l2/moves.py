@@ -1,10 +1,12 @@
-"""Moves out of local minima: insert, swap, single-knot moves, basin hops, evolution.
+"""Moves out of local minima: insert, swap, single-knot moves, hops, kink snaps, tiny-data starts.
 
 Knots that collapse or are stranded where ``f''`` vanishes (zero weight, so
 Gauss--Newton hardly moves them) are dropped and re-seeded in the piece with
 the largest residual, kept when that lowers the SSR.  Sparse data also get
 single-knot moves (one batched evaluation) and seeded basin hopping, and small
-data sets a vectorised differential evolution (scipy) before LM.
+data sets every placement of the knots in sample gaps (compiled), or a vectorised
+differential evolution (scipy) where there are too many, before LM.  Knots that
+LM leaves on a sample are held there while the others converge.
 """
 
 from __future__ import annotations

@@ -205,8 +205,9 @@ def _search(
     """Starts, a short LM from each, then the best of each shape polished.
 
     ``thorough`` adds the continuous DP start and the sample-scale moves
-    (a short end piece, single-knot moves, basin hops, and evolution on tiny
-    data); hops stop after two that do not improve.
+    (a short end piece, single-knot moves, basin hops, kink snaps, and on tiny
+    data every placement of the knots in sample gaps, or evolution); hops stop
+    after two that do not improve.
     """
     a, b = prob.domain
     # The uniform-knot fit: the result is never worse than this.

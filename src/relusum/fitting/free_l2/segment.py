@@ -62,7 +62,7 @@ def _window_cuts(prob: _Problem, h: np.ndarray, flat: bool, pinned: bool, window
     valid = x[cand - 1] < x[cand]
     first_const = flat and not pinned
     if problem.COMPILED:
-        from relusum.fitting.free_l2.kernels import window_cuts
+        from relusum.fitting.free_l2.kernels_dp import window_cuts
 
         c = window_cuts(prob.prefix_array(), cand, valid, first_const)
         if c.size == 0:
