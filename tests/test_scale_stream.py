@@ -409,3 +409,13 @@ def test_cli_max_error_optimal_knots_on_a_streamed_file(tmp_path, capsys):
     ref = relusum.fit((t, v), n_units=4, knots="optimal", loss="linf")
     assert payload["streamed"] and payload["exact"]
     assert payload["max_abs_error"] == pytest.approx(ref.report.max_abs_error, rel=1e-8)
+
+
+def test_weights_with_max_error_are_refused_as_in_memory(tmp_path):
+    pq.write_table(
+        pa.table({"t": [0.0, 1.0, 2.0], "v": [0.0, 1.0, 0.0], "w": [1.0] * 3}),
+        tmp_path / "w.parquet",
+    )
+    for knots in ("uniform", "optimal"):
+        with pytest.raises(ValueError, match="the max error ignores weights"):
+            fit_file(tmp_path / "w.parquet", "t", "v", "w", loss="linf", knots=knots, n_units=1)

@@ -193,6 +193,10 @@ def fit_passes(
             f"loss={loss!r} is not available for data read in chunks (out of core or Dask); "
             "use loss='l2' or 'linf', or load the data into memory"
         )
+    if weighted and loss == "linf":  # as relusum.fit says for sample_weight
+        raise ValueError(
+            "weights apply to least squares (loss='l2'); the max error ignores weights"
+        )
     if n_units is not None:
         n_units = check_n_units(n_units)
     optimal = isinstance(knots, str) and knots == "optimal"

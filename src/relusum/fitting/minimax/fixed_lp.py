@@ -108,7 +108,9 @@ def linf_fixed_knots(
     Unknowns are the values at the breakpoints (hat basis, first piece flat
     when the first knot is right of ``A``) and the bound ``t``; every point
     gives two rows with three non-zeros.  Breakpoints no point constrains are
-    filled by linear interpolation of their neighbours.
+    filled by linear interpolation of their neighbours.  Above
+    :data:`REDUCE_ABOVE` points the LP runs on the hull vertices of each knot
+    interval (the same optimum, see :func:`_linf_lp_on_hulls`).
 
     Examples
     --------
@@ -119,15 +121,59 @@ def linf_fixed_knots(
     >>> round(float(np.max(np.abs(s(x) - x**2))), 6)
     0.125
     """
-    from scipy import sparse
-    from scipy.optimize import linprog
-
     xa = np.asarray(x, dtype=float).ravel()
     ya = np.asarray(y, dtype=float).ravel()
     h = np.sort(np.asarray(knots, dtype=float).ravel())
     if h.size == 0:
         raise ValueError("knots must not be empty")
     check_capacity(xa, h.size, data=True)
+    if xa.size <= REDUCE_ABOVE:
+        return _linf_lp(xa, ya, h, domain)
+    return _linf_lp_on_hulls(xa, ya, h, domain)
+
+
+#: Above this many points, the LP runs on the hull vertices of each knot interval.
+REDUCE_ABOVE = 20_000
+
+
+def _linf_lp_on_hulls(
+    xa: np.ndarray, ya: np.ndarray, h: np.ndarray, domain: tuple[float, float]
+) -> ReluSum:
+    """The same optimum as :func:`_linf_lp` on all points, from far fewer rows.
+
+    The sum is linear between consecutive breakpoints, so on the points of one
+    knot interval its largest and smallest error are reached at vertices of
+    their upper and lower convex hulls: the LP on those vertices has the same
+    optimum as on every point.  A hull chain with very many vertices (smooth
+    noise-free data) is thinned, so the errors on all points are measured and
+    the worst points added until none exceeds the LP's bound (cutting planes;
+    usually no round is needed).
+    """
+    from relusum.fitting.hulls import bin_hull_points
+
+    t, _ = breakpoints_for(h, domain)
+    xs, ys, _ = bin_hull_points(xa, ya, t)
+    scale = float(np.max(np.abs(ya))) + 1.0
+    extra = 4 * h.size + 64
+    for _ in range(50):
+        model = _linf_lp(xs, ys, h, domain)
+        bound = float(np.max(np.abs(model(xs) - ys)))
+        err = np.abs(model(xa) - ya)
+        worst = np.flatnonzero(err > bound + 1e-12 * scale)
+        if worst.size == 0:
+            return model
+        if worst.size > extra:
+            worst = worst[np.argpartition(err[worst], -extra)[-extra:]]
+        xs = np.concatenate((xs, xa[worst]))
+        ys = np.concatenate((ys, ya[worst]))
+    return _linf_lp(xa, ya, h, domain)
+
+
+def _linf_lp(xa: np.ndarray, ya: np.ndarray, h: np.ndarray, domain: tuple[float, float]) -> ReluSum:
+    """The LP of :func:`linf_fixed_knots` on the given points (sorted knots ``h``)."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
     t, flat_first = breakpoints_for(h, domain)
     mid = 0.5 * (float(np.max(ya)) + float(np.min(ya)))
     half = 0.5 * (float(np.max(ya)) - float(np.min(ya)))
