@@ -419,3 +419,18 @@ def test_weights_with_max_error_are_refused_as_in_memory(tmp_path):
     for knots in ("uniform", "optimal"):
         with pytest.raises(ValueError, match="the max error ignores weights"):
             fit_file(tmp_path / "w.parquet", "t", "v", "w", loss="linf", knots=knots, n_units=1)
+
+
+def test_cli_many_curves_jobs_give_the_same_table(tmp_path, capsys):
+    src = _curves_file(tmp_path)
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    assert _many_cli(src, one, "--knots", "optimal") == 0
+    assert _many_cli(src, two, "--knots", "optimal", "--jobs", "2") == 0
+    a, b = pd.read_parquet(one), pd.read_parquet(two)
+    assert a["sensor"].tolist() == b["sensor"].tolist()
+    assert a["model"].tolist() == b["model"].tolist()  # the same JSON, curve by curve
+    capsys.readouterr()
+    for bad in ("0", "-2", "many"):
+        assert _many_cli(src, tmp_path / "bad.parquet", "--jobs", bad) == 2
+        assert "--jobs" in capsys.readouterr().err
+    assert not (tmp_path / "bad.parquet").exists()

@@ -61,11 +61,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="no progress bars (they are shown on stderr when it is a terminal)",
     )
     g.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="with --by: worker processes for per-curve fits that are not one batched solve "
+        "(optimal knots, max error, ...); -1: one per CPU (default 1; same results)",
+    )
+    g.add_argument(
         "--workers",
         type=positive_int,
         metavar="N",
         help="worker processes of --dask's local cluster",
     )
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer or -1, got {text!r}"
+        ) from None
+    if value == -1 or value >= 1:
+        return value
+    raise argparse.ArgumentTypeError(f"must be a positive integer or -1, got {text!r}")
 
 
 def wants_scale(args: argparse.Namespace) -> bool:
@@ -225,7 +245,14 @@ def _many(frame: Any, args: argparse.Namespace, opts: dict[str, Any]) -> Any:
 
     progress = False if getattr(args, "quiet", False) else None
     return fit_many(
-        frame, by=args.by, x=args.x, y=args.y, weight=args.weight, progress=progress, **opts
+        frame,
+        by=args.by,
+        x=args.x,
+        y=args.y,
+        weight=args.weight,
+        progress=progress,
+        n_jobs=getattr(args, "jobs", 1),
+        **opts,
     )
 
 
