@@ -73,6 +73,8 @@ class _Problem:
         self.predicted = 0.0
         self._buffer: np.ndarray | None = None
         self._prefix: list[np.ndarray] | None = None
+        # nodes, |f''| and weight density of the starts (read-only once made)
+        self._second: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def _buf(self) -> np.ndarray:

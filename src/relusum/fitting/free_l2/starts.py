@@ -11,7 +11,14 @@ from relusum.targets import Target
 
 # ------------------------------------------------------------------------ starts
 def _second_derivative(prob: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes, |f''| estimate and local weight density there."""
+    """Nodes, |f''| estimate and local weight density there (computed once per problem)."""
+    cached = getattr(prob, "_second", None)
+    if cached is None:
+        cached = prob._second = _second_derivative_of(prob)
+    return cached
+
+
+def _second_derivative_of(prob: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x, y, w = prob.x, prob.y, prob.w
     if np.all(np.diff(x) > 0):
         ux, inv = x, np.arange(x.size)
