@@ -49,26 +49,11 @@ def envelope_knots(
     first piece and ``n`` knots inside.  Returns None when there are too few
     bins for the pieces.
     """
-    npts = prob.x.size
-    g = int(min(bins, npts))
-    if g < n + 1:
+    grid_ = _edge_quadratics(prob, n, bins)
+    if grid_ is None:
         return None
-    starts = (np.arange(g) * npts) // g
-    # and the first and last few sample gaps: a short end piece can pay off
-    ends = np.array([1, 2, 3, npts - 3, npts - 2, npts - 1])
-    starts = np.unique(np.concatenate((starts, ends[(ends > 0) & (ends < npts)])))
-    g = starts.size
-    bounds = np.append(starts, npts)
-    x = prob.x
-    edges = np.concatenate(([prob.a], 0.5 * (x[starts[1:] - 1] + x[starts[1:]]), [prob.b]))
-    if np.any(np.diff(edges) <= 0):
-        keepi = np.concatenate(([True], np.diff(edges) > 0))
-        edges, bounds = edges[keepi], bounds[keepi]
-        g = edges.size - 1
-        if g < n + 1:
-            return None
-    tau = (edges - prob.a) / prob.length
-    qa_, qb_, qc_, qd_, qe_, qf_, q0 = _pair_quadratics(prob, bounds, tau)
+    edges, (qa_, qb_, qc_, qd_, qe_, qf_, q0) = grid_
+    g = edges.size - 1
     ys = prob.y
     span = float(np.max(ys) - np.min(ys)) + 1e-12 * (abs(float(np.max(ys))) + 1.0)
     vals = np.linspace(float(np.min(ys)) - 0.5 * span, float(np.max(ys)) + 0.5 * span, grid)
@@ -77,7 +62,7 @@ def envelope_knots(
         from relusum.fitting.free_l2.kernels_dp import envelope_cuts
 
         qs = (qa_, qb_, qc_, qd_, qe_, qf_, q0)
-        cuts = envelope_cuts(*(np.ascontiguousarray(q) for q in qs), pinned, levels, keep, vals)
+        cuts = envelope_cuts(*qs, pinned, levels, keep, vals)
         if cuts.size != levels:
             return None
         knots = edges[cuts] if levels else np.empty(0)
@@ -151,3 +136,34 @@ def envelope_knots(
         jj = i
     knots = edges[np.array(sorted(cuts), dtype=int)] if cuts else np.empty(0)
     return np.concatenate(([prob.a], knots)) if pinned else knots
+
+
+def _edge_quadratics(prob: _Problem, n: int, bins: int):
+    """Bin edges and the pair quadratics between them; None when too few bins.
+
+    Cached on the problem per ``bins`` (both shapes and both prunings share them).
+    """
+    cache = getattr(prob, "_edge_cache", None)
+    if cache is not None and cache[0] == bins:
+        edges = cache[1][0]
+        return None if edges.size - 1 < n + 1 else cache[1]
+    npts = prob.x.size
+    g = int(min(bins, npts))
+    if g < n + 1:
+        return None
+    starts = (np.arange(g) * npts) // g
+    # and the first and last few sample gaps: a short end piece can pay off
+    ends = np.array([1, 2, 3, npts - 3, npts - 2, npts - 1])
+    starts = np.unique(np.concatenate((starts, ends[(ends > 0) & (ends < npts)])))
+    g = starts.size
+    bounds = np.append(starts, npts)
+    x = prob.x
+    edges = np.concatenate(([prob.a], 0.5 * (x[starts[1:] - 1] + x[starts[1:]]), [prob.b]))
+    if np.any(np.diff(edges) <= 0):
+        keepi = np.concatenate(([True], np.diff(edges) > 0))
+        edges, bounds = edges[keepi], bounds[keepi]
+        g = edges.size - 1
+    tau = (edges - prob.a) / prob.length
+    qs = tuple(np.ascontiguousarray(q) for q in _pair_quadratics(prob, bounds, tau))
+    prob._edge_cache = (bins, (edges, qs))
+    return None if g < n + 1 else (edges, qs)

@@ -70,7 +70,9 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
         nc = np.full((g + 1, keep), inf)
         last = level == levels - 1
         j_lo = g if last else level + 2
-        for jj in range(j_lo, g + 1):
+        # a state past edge g - (levels left) cannot reach edge g: never used
+        j_hi = g - (levels - 1 - level)
+        for jj in range(j_lo, j_hi + 1):
             nf = 0
             for i in range(level + 1, jj):
                 if not np.isfinite(qc[i, 0]):
