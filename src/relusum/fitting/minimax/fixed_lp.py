@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -132,6 +133,29 @@ def linf_fixed_knots(
     return _linf_lp_on_hulls(xa, ya, h, domain)
 
 
+def linf_fixed_lower_bound(
+    x: np.ndarray, y: np.ndarray, knots: ArrayLike, domain: tuple[float, float]
+) -> float:
+    """A lower bound on the max error on ``(x, y)`` of every sum with these knots.
+
+    The max-error LP's optimum on the points, less the solver's tolerance: no
+    sum with these knots (hence none measured on a superset of the points)
+    does better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relusum.fitting.minimax.fixed_lp import linf_fixed_lower_bound
+    >>> x = np.linspace(0, 1, 101)
+    >>> 0.125 - 1e-5 < linf_fixed_lower_bound(x, x**2, [0.0], (0.0, 1.0)) <= 0.125
+    True
+    """
+    xa = np.asarray(x, dtype=float).ravel()
+    ya = np.asarray(y, dtype=float).ravel()
+    h = np.sort(np.asarray(knots, dtype=float).ravel())
+    return float(_linf_lp(xa, ya, h, domain, value_only=True))
+
+
 #: Above this many points, the LP runs on the hull vertices of each knot interval.
 REDUCE_ABOVE = 20_000
 
@@ -169,8 +193,18 @@ def _linf_lp_on_hulls(
     return _linf_lp(xa, ya, h, domain)
 
 
-def _linf_lp(xa: np.ndarray, ya: np.ndarray, h: np.ndarray, domain: tuple[float, float]) -> ReluSum:
-    """The LP of :func:`linf_fixed_knots` on the given points (sorted knots ``h``)."""
+def _linf_lp(
+    xa: np.ndarray,
+    ya: np.ndarray,
+    h: np.ndarray,
+    domain: tuple[float, float],
+    value_only: bool = False,
+) -> Any:
+    """The LP of :func:`linf_fixed_knots` on the given points (sorted knots ``h``).
+
+    With ``value_only`` it returns a lower bound (its optimum less the
+    solver's tolerance) on the max error there of any sum with those knots.
+    """
     from scipy import sparse
     from scipy.optimize import linprog
 
@@ -178,7 +212,7 @@ def _linf_lp(xa: np.ndarray, ya: np.ndarray, h: np.ndarray, domain: tuple[float,
     mid = 0.5 * (float(np.max(ya)) + float(np.min(ya)))
     half = 0.5 * (float(np.max(ya)) - float(np.min(ya)))
     if not half > 0:
-        return ReluSum(mid, h, np.zeros_like(h), domain)
+        return 0.0 if value_only else ReluSum(mid, h, np.zeros_like(h), domain)
     yn = (ya - mid) / half
     j = np.clip(np.searchsorted(t, xa, side="right") - 1, 0, t.size - 2)
     lam = (xa - t[j]) / (t[j + 1] - t[j])
@@ -204,6 +238,11 @@ def _linf_lp(xa: np.ndarray, ya: np.ndarray, h: np.ndarray, domain: tuple[float,
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status != 0 or res.x is None:
         raise ValueError(f"the max-error linear program failed: {res.message}")
+    if value_only:
+        # The optimum, less HiGHS's feasibility tolerance (1e-7 on the
+        # normalised rows) with a margin: a lower bound on the max error of
+        # every sum with these knots on these points.
+        return max(float(res.fun) - 1e-6, 0.0) * half
     coef = res.x[:nun]
     touched = np.zeros(nun, dtype=bool)
     touched[left] = True

@@ -100,9 +100,12 @@ def bisect(
             proven = eps
         return raw
 
-    res = test(floor)
-    if res is not None:
-        return Solved(floor, raw_to_pieces(res), floor, its)
+    if lo is None or not lo > floor * (1.0 + 1e-6):
+        # (A proven lower bound clearly above the floor already rules it
+        # out; one equal to it up to rounding in the units does not.)
+        res = test(floor)
+        if res is not None:
+            return Solved(floor, raw_to_pieces(res), floor, its)
     lo_e = max(floor, lo if lo is not None else 0.0)
     if hi is None:
         hi = _initial_bound(g, max_pieces, flat_first)

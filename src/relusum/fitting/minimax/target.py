@@ -311,14 +311,19 @@ def _apart(xs: np.ndarray, new: np.ndarray, floor: float, n_jump: int) -> np.nda
     near = np.minimum(np.abs(new - xs[k - 1]), np.abs(xs[k] - new))
     ok &= near > floor
     order = np.argsort(new[n_jump:], kind="stable") + n_jump
-    last = -np.inf
-    for i in order.tolist():
-        if not ok[i]:
-            continue
-        if new[i] - last <= floor:
-            ok[i] = False
+    idx = order[ok[order]]
+    vals = new[idx]
+    # Greedy from the left: keep a point if it lies more than ``floor`` past
+    # the last one kept.  A point more than ``floor`` past its predecessor is
+    # always kept, so only the runs of close neighbours need the loop.
+    close = np.diff(vals) <= floor
+    for i in (np.flatnonzero(close) + 1).tolist():
+        if i == 1 or not close[i - 2]:
+            last = vals[i - 1]  # the start of a run: kept
+        if vals[i] - last <= floor:
+            ok[idx[i]] = False
         else:
-            last = new[i]
+            last = vals[i]
     return ok
 
 
