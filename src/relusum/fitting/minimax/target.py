@@ -356,35 +356,3 @@ def _points_solve(
         if better is not None:
             model = better
     return res, model
-
-
-def _tube_solve(
-    g: Gates,
-    n_units: int,
-    flat_first: bool,
-    rtol: float,
-    hi: float | None,
-    progress: Callable[[], None] | None,
-    below: float | None = None,
-) -> tuple[Solved, ReluSum]:
-    """The optimum against the interpolant; a jump-dominated optimum gets the second pass.
-
-    ``hi`` is an error (original units) some fit reaches; ``below`` a relative
-    step under it where the optimum probably lies (tried first).
-    """
-    hi_n = None if hi is None else hi / g.half * (1.0 + 1e-9)
-    res, model = solve_gates(
-        g,
-        n_units,
-        flat_first,
-        rtol,
-        hi=hi_n,
-        progress=progress,
-        tube=True,
-        guess=None if (hi_n is None or below is None) else hi_n * (1.0 - below),
-    )
-    if res.eps <= g.floor and g.floor > 0:
-        better = _second_pass(g, n_units, flat_first, rtol, res.eps, True)
-        if better is not None:
-            model = better
-    return res, model
