@@ -106,11 +106,9 @@ def main() -> int:
         f"{'met' if ideal <= 60 else 'not met'}.",
         "",
     ]
-    from relusum._io import atomic_write_text
+    from _report import write_report
 
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(OUT, "\n".join(lines))
-    print(f"wrote {OUT}")
+    write_report(OUT, lines)
     return 0
 
 

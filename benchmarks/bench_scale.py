@@ -383,11 +383,9 @@ def main() -> int:
         f"Last run: {time.perf_counter() - start:.0f} s.",
         "",
     ]
-    from relusum._io import atomic_write_text
+    from _report import write_report
 
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(OUT, "\n".join(lines))
-    print(f"wrote {OUT}")
+    write_report(OUT, lines)
     return 0
 
 

@@ -28,10 +28,13 @@ import pytest
 from comm.base_comm import BaseComm
 
 import relusum
+import test_explore_browser
 from relusum.notebook.explorer import ExplorerWidget
-from test_explore_browser import ARGS, CHROMIUM, _missing, _skip_or_fail
 
 pytestmark = pytest.mark.browser
+
+#: The same module-scoped headless Chromium the explorer page tests use.
+browser = test_explore_browser.browser
 
 ORIGIN = "http://widget.test"
 
@@ -188,26 +191,6 @@ class Harness:
 
     def close(self):
         self.context.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = _missing()
-    if reason:
-        _skip_or_fail(reason)
-    import os
-    import shutil
-
-    from playwright.sync_api import sync_playwright
-
-    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=path, args=ARGS)
-        except Exception as exc:  # noqa: BLE001 - any launch failure means "no browser"
-            _skip_or_fail(f"Chromium did not start: {exc}")
-        yield b
-        b.close()
 
 
 @pytest.fixture
