@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from minimax_python_sweep import python_pieces
 from relusum.fitting.minimax import make_gates
-from relusum.fitting.minimax.sweep import compiled_pieces, python_pieces
+from relusum.fitting.minimax.sweep import compiled_pieces
 
 
 def _fields(p):

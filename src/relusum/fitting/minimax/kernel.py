@@ -1,8 +1,8 @@
 """The exact sweep of :mod:`.sweep` as one compiled kernel (numba, ``cache=True``).
 
 :func:`sweep_arrays` is a line-by-line translation of the pure-Python sweep
-(:func:`relusum.fitting.minimax.sweep.python_pieces`, which stays as the
-reference and for the tube mode): the same clipping of the polygon of lines,
+(``python_pieces`` in ``tests/minimax_python_sweep.py``, kept there as the
+reference): the same clipping of the polygon of lines,
 the same pivots, the same rounding guards, so both give the same pieces
 (``tests/test_minimax_kernel.py`` compares them).  The polygon lives in
 preallocated vertex arrays (a linked cycle through ``nxt``/``prv``); every
