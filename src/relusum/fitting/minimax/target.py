@@ -207,7 +207,7 @@ def minimax_target(
             if fine:
                 break
             fine = True
-            res, model = _points_solve(g, n_units, flat_first, rtol, lb, on_pts, progress)
+            res, model = _points_solve(g, n_units, flat_first, rtol, lb, on_pts, progress, True)
             lb = res.lower * g.half
             its += res.iterations
             continue
@@ -251,13 +251,15 @@ def minimax_target(
         # More samples only raise the optimum: the last lower bound stays
         # proven; the last model's error on the new samples is reachable.
         hi = _sample_error(model, xs, ys)
-        res, model = _points_solve(g, n_units, flat_first, rtol if fine else rt, lb, hi, progress)
+        res, model = _points_solve(
+            g, n_units, flat_first, rtol if fine else rt, lb, hi, progress, True, True
+        )
         lb = res.lower * g.half
         its += res.iterations
         done += 1
     if not fine:
         res, model = _points_solve(
-            g, n_units, flat_first, rtol, lb, _sample_error(model, xs, ys), progress
+            g, n_units, flat_first, rtol, lb, _sample_error(model, xs, ys), progress, True
         )
         lb = res.lower * g.half
         its += res.iterations
@@ -335,12 +337,16 @@ def _points_solve(
     lower: float | None,
     hi: float | None,
     progress: Callable[[], None] | None,
+    reached: bool = False,
+    near_lo: bool = False,
 ) -> tuple[Solved, ReluSum]:
     """The exact optimum on the gates; a jump-dominated optimum gets the second pass.
 
     ``lower`` is a proven lower bound (normalised units of an earlier,
     smaller sample set: the optimum only grows with the samples) and ``hi``
-    an error (original units) some fit reaches.
+    an error (original units), reached on these gates by the last fit if
+    ``reached``; ``near_lo``: samples were just added to the set ``lower`` is the
+    optimum of (see :func:`~relusum.fitting.minimax.solve.bisect`).
     """
     res, model = solve_gates(
         g,
@@ -350,6 +356,8 @@ def _points_solve(
         lo=None if lower is None else lower / g.half,
         hi=None if hi is None else hi / g.half * (1.0 + 1e-9),
         progress=progress,
+        reached=reached and hi is not None,
+        near_lo=near_lo,
     )
     if res.eps <= g.floor and g.floor > 0:
         better = _second_pass(g, n_units, flat_first, rtol, res.eps)
