@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 
 from relusum.fitting.fixed import check_n_units
+from relusum.fitting.jumps import find_jumps
 from relusum.fitting.minimax.build import model_from_pieces
 from relusum.fitting.minimax.fixed_lp import dense_grid, local_max, peaks
 from relusum.fitting.minimax.gates import Gates, make_gates
@@ -68,45 +69,6 @@ def _error_of(target: Target) -> Callable[[ReluSum, np.ndarray], np.ndarray]:
 
 def _sample_error(model: ReluSum, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.max(np.abs(model(x) - y))) if x.size else 0.0
-
-
-def find_jumps(
-    fn: Callable[[np.ndarray], np.ndarray], left: np.ndarray, right: np.ndarray, scale: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bisect each ``[left, right]`` toward its largest change; return the jumps found.
-
-    Returns ``(x, values)``: the position of each jump and, per jump, the
-    values just left of it, at it and just right of it (shape ``(k, 3)``),
-    for the intervals whose values stay more than ``1e-9 * scale`` apart once
-    the interval is down to rounding size.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from relusum.fitting.minimax.target import find_jumps
-    >>> x, v = find_jumps(np.sign, np.array([-0.1, 0.2]), np.array([0.3, 0.5]), 1.0)
-    >>> abs(float(x[0])) < 1e-15, v.tolist()
-    (True, [[-1.0, 1.0, 1.0]])
-    """
-    lo = np.asarray(left, dtype=float).copy()
-    hi = np.asarray(right, dtype=float).copy()
-    w0 = hi - lo
-    flo = np.asarray(fn(lo), dtype=float)
-    fhi = np.asarray(fn(hi), dtype=float)
-    for _ in range(64):
-        m = 0.5 * (lo + hi)
-        fm = np.asarray(fn(m), dtype=float)
-        go_left = np.abs(fm - flo) >= np.abs(fhi - fm)
-        hi = np.where(go_left, m, hi)
-        fhi = np.where(go_left, fm, fhi)
-        lo = np.where(go_left, lo, m)
-        flo = np.where(go_left, flo, fm)
-    width = hi - lo
-    small = width <= np.maximum(1e-13 * (np.abs(lo) + np.abs(hi)), 1e-15 * w0)
-    jump = (np.abs(fhi - flo) > 1e-9 * scale) & small
-    x = hi[jump]
-    after = np.asarray(fn(x + np.maximum(width[jump], np.spacing(x))), dtype=float)
-    return x, np.stack((flo[jump], fhi[jump], after), axis=1).reshape(-1, 3)
 
 
 def _second_pass(
