@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 
 from relusum.fitting.fixed import check_n_units
+from relusum.fitting.jumps import find_jumps
 from relusum.fitting.minimax.build import model_from_pieces
 from relusum.fitting.minimax.fixed_lp import dense_grid, local_max, peaks
 from relusum.fitting.minimax.gates import Gates, make_gates
@@ -68,45 +69,6 @@ def _error_of(target: Target) -> Callable[[ReluSum, np.ndarray], np.ndarray]:
 
 def _sample_error(model: ReluSum, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.max(np.abs(model(x) - y))) if x.size else 0.0
-
-
-def find_jumps(
-    fn: Callable[[np.ndarray], np.ndarray], left: np.ndarray, right: np.ndarray, scale: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bisect each ``[left, right]`` toward its largest change; return the jumps found.
-
-    Returns ``(x, values)``: the position of each jump and, per jump, the
-    values just left of it, at it and just right of it (shape ``(k, 3)``),
-    for the intervals whose values stay more than ``1e-9 * scale`` apart once
-    the interval is down to rounding size.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from relusum.fitting.minimax.target import find_jumps
-    >>> x, v = find_jumps(np.sign, np.array([-0.1, 0.2]), np.array([0.3, 0.5]), 1.0)
-    >>> abs(float(x[0])) < 1e-15, v.tolist()
-    (True, [[-1.0, 1.0, 1.0]])
-    """
-    lo = np.asarray(left, dtype=float).copy()
-    hi = np.asarray(right, dtype=float).copy()
-    w0 = hi - lo
-    flo = np.asarray(fn(lo), dtype=float)
-    fhi = np.asarray(fn(hi), dtype=float)
-    for _ in range(64):
-        m = 0.5 * (lo + hi)
-        fm = np.asarray(fn(m), dtype=float)
-        go_left = np.abs(fm - flo) >= np.abs(fhi - fm)
-        hi = np.where(go_left, m, hi)
-        fhi = np.where(go_left, fm, fhi)
-        lo = np.where(go_left, lo, m)
-        flo = np.where(go_left, flo, fm)
-    width = hi - lo
-    small = width <= np.maximum(1e-13 * (np.abs(lo) + np.abs(hi)), 1e-15 * w0)
-    jump = (np.abs(fhi - flo) > 1e-9 * scale) & small
-    x = hi[jump]
-    after = np.asarray(fn(x + np.maximum(width[jump], np.spacing(x))), dtype=float)
-    return x, np.stack((flo[jump], fhi[jump], after), axis=1).reshape(-1, 3)
 
 
 def _second_pass(
@@ -207,7 +169,7 @@ def minimax_target(
             if fine:
                 break
             fine = True
-            res, model = _points_solve(g, n_units, flat_first, rtol, lb, on_pts, progress)
+            res, model = _points_solve(g, n_units, flat_first, rtol, lb, on_pts, progress, True)
             lb = res.lower * g.half
             its += res.iterations
             continue
@@ -251,13 +213,15 @@ def minimax_target(
         # More samples only raise the optimum: the last lower bound stays
         # proven; the last model's error on the new samples is reachable.
         hi = _sample_error(model, xs, ys)
-        res, model = _points_solve(g, n_units, flat_first, rtol if fine else rt, lb, hi, progress)
+        res, model = _points_solve(
+            g, n_units, flat_first, rtol if fine else rt, lb, hi, progress, True, True
+        )
         lb = res.lower * g.half
         its += res.iterations
         done += 1
     if not fine:
         res, model = _points_solve(
-            g, n_units, flat_first, rtol, lb, _sample_error(model, xs, ys), progress
+            g, n_units, flat_first, rtol, lb, _sample_error(model, xs, ys), progress, True
         )
         lb = res.lower * g.half
         its += res.iterations
@@ -335,12 +299,16 @@ def _points_solve(
     lower: float | None,
     hi: float | None,
     progress: Callable[[], None] | None,
+    reached: bool = False,
+    near_lo: bool = False,
 ) -> tuple[Solved, ReluSum]:
     """The exact optimum on the gates; a jump-dominated optimum gets the second pass.
 
     ``lower`` is a proven lower bound (normalised units of an earlier,
     smaller sample set: the optimum only grows with the samples) and ``hi``
-    an error (original units) some fit reaches.
+    an error (original units), reached on these gates by the last fit if
+    ``reached``; ``near_lo``: samples were just added to the set ``lower`` is the
+    optimum of (see :func:`~relusum.fitting.minimax.solve.bisect`).
     """
     res, model = solve_gates(
         g,
@@ -350,6 +318,8 @@ def _points_solve(
         lo=None if lower is None else lower / g.half,
         hi=None if hi is None else hi / g.half * (1.0 + 1e-9),
         progress=progress,
+        reached=reached and hi is not None,
+        near_lo=near_lo,
     )
     if res.eps <= g.floor and g.floor > 0:
         better = _second_pass(g, n_units, flat_first, rtol, res.eps)

@@ -1,0 +1,50 @@
+"""The bisection's sweep-saving options give the plain bisection's answer (issue 10, speed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relusum.fitting.minimax import bisect, make_gates, minimax_points
+
+
+def _case(seed: int):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0.0, 1.0, 400))
+    y = np.sin(6.0 * x) + 0.3 * np.abs(x - 0.4) + 0.01 * rng.normal(size=x.size)
+    return x, y
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("pieces", [3, 9])
+def test_reached_hi_is_the_plain_bisection(seed: int, pieces: int) -> None:
+    x, y = _case(seed)
+    g = make_gates(x, y)
+    exact = bisect(g, pieces, True, True, 1e-12)
+    # A lower bound from fewer points (proven: the optimum only grows with
+    # the points) and an error a fit reaches on all of them.
+    lo = bisect(make_gates(x[::3], y[::3], g.domain), pieces, True, True, 1e-9).lower
+    lo *= make_gates(x[::3], y[::3], g.domain).half / g.half
+    model, err = minimax_points(x, y, pieces - 1, rtol=1e-3)
+    hi = err / g.half * (1.0 + 1e-9)
+    plain = bisect(g, pieces, True, True, 1e-9, lo=lo, hi=hi)
+    lazy = bisect(g, pieces, True, True, 1e-9, lo=lo, hi=hi, reached=True)
+    assert lazy.eps == plain.eps and lazy.lower == plain.lower
+    assert lazy.iterations == plain.iterations - 1  # hi itself was not swept
+    near = bisect(g, pieces, True, True, 1e-9, lo=lo, hi=hi, reached=True, near_lo=True)
+    for res in (plain, near):
+        assert res.lower <= exact.eps * (1.0 + 1e-12)
+        assert res.eps >= exact.lower * (1.0 - 1e-12)
+        assert res.eps - res.lower <= 1e-9 * res.eps
+        assert abs(res.eps / exact.eps - 1.0) <= 2e-9
+
+
+def test_reached_hi_that_is_not_feasible_falls_back() -> None:
+    x, y = _case(0)
+    g = make_gates(x, y)
+    exact = bisect(g, 4, True, True, 1e-12)
+    lo = exact.lower * 0.5
+    # A wrong claim (hi below the optimum): the search still ends at the optimum.
+    res = bisect(g, 4, True, True, 1e-9, lo=lo, hi=exact.lower * 0.9, reached=True, near_lo=True)
+    assert abs(res.eps / exact.eps - 1.0) <= 2e-9
+    assert res.lower <= exact.eps
