@@ -180,6 +180,40 @@ def test_window_dp_kernel_picks_the_same_cuts_as_numpy(monkeypatch, n, seed, wei
             np.testing.assert_array_equal(mine, ref)
 
 
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+@pytest.mark.parametrize("flat", [True, False])
+def test_segmentation_dp_kernel_picks_the_same_cuts_as_numpy(monkeypatch, n, seed, weighted, flat):
+    from relusum.fitting.free_l2.segment import _cut_candidates, _segmentation_knots
+
+    prob = data_problem(n, seed, weighted)
+    for k in (1, 3, 8, 12):
+        for cand in (None, _cut_candidates(prob, k + 1 if flat else k)):
+            mine = _segmentation_knots(prob, k, flat, cand)
+            monkeypatch.setattr(problem, "COMPILED", False)
+            ref = _segmentation_knots(prob, k, flat, cand)
+            monkeypatch.setattr(problem, "COMPILED", True)
+            assert (mine is None) == (ref is None)
+            if ref is not None:
+                np.testing.assert_array_equal(mine, ref)
+
+
+def test_segmentation_dp_kernel_on_tied_x(monkeypatch):
+    from relusum.fitting.free_l2.segment import _segmentation_knots
+
+    rng = np.random.default_rng(4)
+    x = np.sort(np.round(rng.uniform(0.0, 1.0, 300) * 25) / 25)
+    y = np.abs(x - 0.4) + rng.normal(0.0, 0.05, x.size)
+    prob = _Problem(make_target(Data(x, y)))
+    for k in (2, 5, 9):
+        for flat in (True, False):
+            mine = _segmentation_knots(prob, k, flat)
+            monkeypatch.setattr(problem, "COMPILED", False)
+            ref = _segmentation_knots(prob, k, flat)
+            monkeypatch.setattr(problem, "COMPILED", True)
+            assert mine is not None and ref is not None
+            np.testing.assert_array_equal(mine, ref)
+
+
 @pytest.mark.parametrize("pinned", [True, False])
 def test_gap_search_finds_the_best_placements_of_all(pinned):
     from itertools import combinations
