@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["sweep_arrays"]
+__all__ = ["sweep_arrays", "greedy_apart"]
 
 inf = math.inf
 
@@ -584,3 +584,22 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol,
         else:
             has_rel = False
         j = last + 1
+
+
+@njit(cache=True)
+def greedy_apart(vals, floor):
+    """Which of the sorted ``vals`` lie more than ``floor`` past the last one kept.
+
+    The first is kept; a greedy pass from the left (used to keep new samples
+    apart, :func:`relusum.fitting.minimax.target._apart`).
+    """
+    keep = np.ones(vals.size, np.bool_)
+    if vals.size == 0:
+        return keep
+    last = vals[0]
+    for i in range(1, vals.size):
+        if vals[i] - last <= floor:
+            keep[i] = False
+        else:
+            last = vals[i]
+    return keep
