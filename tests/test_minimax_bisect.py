@@ -48,3 +48,31 @@ def test_reached_hi_that_is_not_feasible_falls_back() -> None:
     res = bisect(g, 4, True, True, 1e-9, lo=lo, hi=exact.lower * 0.9, reached=True, near_lo=True)
     assert abs(res.eps / exact.eps - 1.0) <= 2e-9
     assert res.lower <= exact.eps
+
+
+def _apart_reference(xs: np.ndarray, new: np.ndarray, floor: float, n_jump: int) -> np.ndarray:
+    """Naive: far from every old sample; then, left to right, from every point kept."""
+    ok = np.array([np.min(np.abs(xs - v)) > floor for v in new], dtype=bool)
+    kept: list[float] = []
+    for i in sorted(range(n_jump, new.size), key=lambda j: (new[j], j)):
+        if not ok[i]:
+            continue
+        if kept and new[i] - kept[-1] <= floor:
+            ok[i] = False
+        else:
+            kept.append(float(new[i]))
+    return ok
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_apart_matches_the_naive_greedy(seed: int) -> None:
+    from relusum.fitting.minimax.target import _apart
+
+    rng = np.random.default_rng(seed)
+    xs = np.sort(rng.uniform(0.0, 1.0, int(rng.integers(2, 40))))
+    m = int(rng.integers(1, 200))
+    new = np.clip(rng.choice(xs, m) + rng.normal(size=m) * 10 ** rng.uniform(-9, -2), 0.0, 1.0)
+    n_jump = int(rng.integers(0, min(3, m) + 1))
+    new[:n_jump] = new[0]
+    floor = 10 ** rng.uniform(-9, -3)
+    assert np.array_equal(_apart(xs, new, floor, n_jump), _apart_reference(xs, new, floor, n_jump))
