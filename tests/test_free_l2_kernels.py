@@ -141,6 +141,23 @@ def test_envelope_dp_kernel_picks_the_same_knots_as_numpy(monkeypatch, n, seed, 
         np.testing.assert_array_equal(mine, ref)
 
 
+@pytest.mark.parametrize("nf", [1, 3, 4, 7, 8, 13, 40])
+def test_lowest_on_grid_is_the_first_lowest_candidate(nf):
+    from relusum.fitting.free_l2.kernels_dp import _lowest_on_grid
+
+    rng = np.random.default_rng(nf)
+    ca, cb, cc = rng.uniform(0.0, 2.0, nf), rng.normal(0.0, 1.0, nf), rng.normal(0.0, 1.0, nf)
+    # exact ties: repeated candidates, and one equal to another only at some grid values
+    ca[nf // 2 :: 3], cb[nf // 2 :: 3], cc[nf // 2 :: 3] = ca[0], cb[0], cc[0]
+    vals = np.linspace(-2.0, 2.0, 33)
+    vv = vals * vals
+    gbest, garg = np.empty(vals.size), np.zeros(vals.size, dtype=np.int64)
+    _lowest_on_grid(ca, cb, cc, nf, vals, vv, gbest, garg)
+    cost = ca[:, None] * vv + cb[:, None] * vals + cc[:, None]
+    np.testing.assert_array_equal(garg, np.argmin(cost, axis=0))  # first index on ties
+    np.testing.assert_array_equal(gbest, cost.min(axis=0))
+
+
 @pytest.mark.parametrize("k", [2, 3])
 def test_tiny_data_fit_beats_every_placement_of_knots_in_sample_gaps(k):
     from itertools import combinations
