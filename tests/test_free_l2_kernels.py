@@ -141,6 +141,23 @@ def test_envelope_dp_kernel_picks_the_same_knots_as_numpy(monkeypatch, n, seed, 
         np.testing.assert_array_equal(mine, ref)
 
 
+@pytest.mark.parametrize("nf", [1, 3, 4, 7, 8, 13, 40])
+def test_lowest_on_grid_is_the_first_lowest_candidate(nf):
+    from relusum.fitting.free_l2.kernels_dp import _lowest_on_grid
+
+    rng = np.random.default_rng(nf)
+    ca, cb, cc = rng.uniform(0.0, 2.0, nf), rng.normal(0.0, 1.0, nf), rng.normal(0.0, 1.0, nf)
+    # exact ties: repeated candidates, and one equal to another only at some grid values
+    ca[nf // 2 :: 3], cb[nf // 2 :: 3], cc[nf // 2 :: 3] = ca[0], cb[0], cc[0]
+    vals = np.linspace(-2.0, 2.0, 33)
+    vv = vals * vals
+    gbest, garg = np.empty(vals.size), np.zeros(vals.size, dtype=np.int64)
+    _lowest_on_grid(ca, cb, cc, nf, vals, vv, gbest, garg)
+    cost = ca[:, None] * vv + cb[:, None] * vals + cc[:, None]
+    np.testing.assert_array_equal(garg, np.argmin(cost, axis=0))  # first index on ties
+    np.testing.assert_array_equal(gbest, cost.min(axis=0))
+
+
 @pytest.mark.parametrize("k", [2, 3])
 def test_tiny_data_fit_beats_every_placement_of_knots_in_sample_gaps(k):
     from itertools import combinations
@@ -177,6 +194,40 @@ def test_window_dp_kernel_picks_the_same_cuts_as_numpy(monkeypatch, n, seed, wei
         monkeypatch.setattr(problem, "COMPILED", True)
         assert (mine is None) == (ref is None)
         if ref is not None:
+            np.testing.assert_array_equal(mine, ref)
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+@pytest.mark.parametrize("flat", [True, False])
+def test_segmentation_dp_kernel_picks_the_same_cuts_as_numpy(monkeypatch, n, seed, weighted, flat):
+    from relusum.fitting.free_l2.segment import _cut_candidates, _segmentation_knots
+
+    prob = data_problem(n, seed, weighted)
+    for k in (1, 3, 8, 12):
+        for cand in (None, _cut_candidates(prob, k + 1 if flat else k)):
+            mine = _segmentation_knots(prob, k, flat, cand)
+            monkeypatch.setattr(problem, "COMPILED", False)
+            ref = _segmentation_knots(prob, k, flat, cand)
+            monkeypatch.setattr(problem, "COMPILED", True)
+            assert (mine is None) == (ref is None)
+            if ref is not None:
+                np.testing.assert_array_equal(mine, ref)
+
+
+def test_segmentation_dp_kernel_on_tied_x(monkeypatch):
+    from relusum.fitting.free_l2.segment import _segmentation_knots
+
+    rng = np.random.default_rng(4)
+    x = np.sort(np.round(rng.uniform(0.0, 1.0, 300) * 25) / 25)
+    y = np.abs(x - 0.4) + rng.normal(0.0, 0.05, x.size)
+    prob = _Problem(make_target(Data(x, y)))
+    for k in (2, 5, 9):
+        for flat in (True, False):
+            mine = _segmentation_knots(prob, k, flat)
+            monkeypatch.setattr(problem, "COMPILED", False)
+            ref = _segmentation_knots(prob, k, flat)
+            monkeypatch.setattr(problem, "COMPILED", True)
+            assert mine is not None and ref is not None
             np.testing.assert_array_equal(mine, ref)
 
 

@@ -138,10 +138,45 @@ def _uniform_cannot_win(target: Target, n_units: int, threshold: float) -> bool:
     provably cannot win: the same result, without its refinement rounds.
     """
     gx, gy = target.verification()
+    knots = uniform_knots(target.domain, n_units)
+    if _chord_bound(gx, gy, knots, target.domain) >= threshold:
+        return True  # the same answer, without the LP
     m = min(gx.size, 32 * (n_units + 1))
     pick = np.unique(np.linspace(0, gx.size - 1, m).round().astype(np.int64))
-    knots = uniform_knots(target.domain, n_units)
     return linf_fixed_lower_bound(gx[pick], gy[pick], knots, target.domain) >= threshold
+
+
+def _chord_bound(
+    x: np.ndarray, y: np.ndarray, knots: np.ndarray, domain: tuple[float, float]
+) -> float:
+    """A lower bound on the max error on ``(x, y)`` (sorted x) of every sum with these knots.
+
+    Such a sum is one line on each interval between breakpoints; against the
+    chord through the interval's first and last points, a point ``j`` has
+    ``y_j - chord_j = e_j - w e_first - (1 - w) e_last`` for the errors ``e``
+    of any line (``0 <= w <= 1``), so the line's max error is at least half
+    the largest ``|y_j - chord_j|`` (exactly that on convex or concave data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relusum.fitting.optimal import _chord_bound
+    >>> x = np.linspace(0, 1, 101)
+    >>> round(_chord_bound(x, x**2, np.array([0.0]), (0.0, 1.0)), 9)
+    0.125
+    """
+    a, b = domain
+    t = np.unique(np.concatenate(([a], knots, [b])))
+    # Each point in one interval (a subset of the points still bounds).
+    seg = np.clip(np.searchsorted(t, x, side="right") - 1, 0, t.size - 2)
+    first = np.searchsorted(x, t[:-1], side="left")[seg]
+    last = np.searchsorted(x, t[1:], side="right")[seg] - 1
+    x0, x1 = x[first], x[last]
+    wide = x1 > x0
+    w = np.where(wide, (x - x0) / np.where(wide, x1 - x0, 1.0), 0.0)
+    dev = np.where(wide, np.abs(y - (y[first] + w * (y[last] - y[first]))), 0.0)
+    # Less a margin for rounding in the chord (far below the callers' 1e-9).
+    return float(np.max(dev)) / 2.0 - 1e-13 * (1.0 + float(np.max(np.abs(y))))
 
 
 def _pad_pieces(target: Target, model: ReluSum, n_units: int) -> ReluSum:

@@ -1,10 +1,13 @@
 """Compiled kernels (numba) for the dynamic programs of the free-knot search.
 
 :func:`envelope_cuts` is the continuous DP of
-:func:`~relusum.fitting.free_l2.envelope.envelope_knots` and
+:func:`~relusum.fitting.free_l2.envelope.envelope_knots`,
 :func:`window_cuts` the windowed cut DP of
-:func:`~relusum.fitting.free_l2.segment._window_cuts`: the same states, costs
-and ties (first index) as the NumPy code, tested to pick the same knots.
+:func:`~relusum.fitting.free_l2.segment._window_cuts` and
+:func:`segmentation_cuts` the discontinuous segmentation start of
+:func:`~relusum.fitting.free_l2.segment._segmentation_knots`: the same
+states, costs and ties (first index) as the NumPy code, tested to pick the
+same knots.
 Only imported by the free-knot search (never by ``import relusum``).
 """
 
@@ -12,6 +15,59 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+
+@njit(cache=True)
+def _lowest_on_grid(ca, cb, cc, nf, vals, vv, gbest, garg):
+    """The lowest of the parabolas ``ca v^2 + cb v + cc`` (the first ``nf``) at each grid value.
+
+    ``gbest``: the lowest value, ``garg``: the first candidate with it (the
+    same values and ties as taking the candidates one by one).  Four
+    candidates per sweep of the grid, in order: each grid value's running
+    minimum is loaded and stored once per four candidates (about 2.5x faster).
+    """
+    ngrid = vals.size
+    for q in range(ngrid):
+        gbest[q] = np.inf
+        garg[q] = 0
+    f = 0
+    while f + 4 <= nf:
+        a0, b0, c0 = ca[f], cb[f], cc[f]
+        a1, b1, c1 = ca[f + 1], cb[f + 1], cc[f + 1]
+        a2, b2, c2 = ca[f + 2], cb[f + 2], cc[f + 2]
+        a3, b3, c3 = ca[f + 3], cb[f + 3], cc[f + 3]
+        for q in range(ngrid):
+            x = vals[q]
+            y = vv[q]
+            g = gbest[q]
+            k = garg[q]
+            v = a0 * y + b0 * x + c0
+            if v < g:
+                g = v
+                k = f
+            v = a1 * y + b1 * x + c1
+            if v < g:
+                g = v
+                k = f + 1
+            v = a2 * y + b2 * x + c2
+            if v < g:
+                g = v
+                k = f + 2
+            v = a3 * y + b3 * x + c3
+            if v < g:
+                g = v
+                k = f + 3
+            gbest[q] = g
+            garg[q] = k
+        f += 4
+    while f < nf:
+        a0, b0, c0 = ca[f], cb[f], cc[f]
+        for q in range(ngrid):
+            v = a0 * vv[q] + b0 * vals[q] + c0
+            if v < gbest[q]:
+                gbest[q] = v
+                garg[q] = f
+        f += 1
 
 
 @njit(cache=True)
@@ -98,18 +154,7 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
             if nf == 0:
                 continue
             # the lowest candidate at each grid value (first index on ties)
-            for q in range(ngrid):
-                gbest[q] = inf
-                garg[q] = 0
-            for f in range(nf):
-                a_f = ca[f]
-                b_f = cb[f]
-                c_f = cc[f]
-                for q in range(ngrid):
-                    v = a_f * vv[q] + b_f * vals[q] + c_f
-                    better = v < gbest[q]
-                    gbest[q] = v if better else gbest[q]
-                    garg[q] = f if better else garg[q]
+            _lowest_on_grid(ca, cb, cc, nf, vals, vv, gbest, garg)
             for q in range(ngrid):
                 won[garg[q]] = True
             nw = 0
@@ -242,3 +287,63 @@ def window_cuts(p, cand, valid, first_const):
         pick = back[k, pick]
         cuts[k] = cand[k, pick]
     return cuts
+
+
+@njit(cache=True)
+def segmentation_cuts(p, cuts_all, pieces, flat):
+    """The dynamic program of :func:`~relusum.fitting.free_l2.segment._segmentation_knots`.
+
+    ``p``: the six prefix sums (rows) at the sample indices ``cuts_all``
+    (``0``, the candidate cuts, ``N``).  The same segment costs (the same
+    arithmetic, element by element) and the same ties (first index) as the
+    NumPy version; returns the positions in ``cuts_all`` of the chosen cuts
+    (empty when no finite segmentation exists).
+    """
+    g = cuts_all.size
+    cost = np.empty((g, g))
+    first = np.empty(g)
+    for i in range(g):
+        for j in range(g):
+            s0 = p[0, j] - p[0, i]
+            s1 = p[1, j] - p[1, i]
+            s2 = p[2, j] - p[2, i]
+            sy = p[3, j] - p[3, i]
+            sxy = p[4, j] - p[4, i]
+            syy = p[5, j] - p[5, i]
+            det = s0 * s2 - s1 * s1
+            okdet = det > 1e-12 * max(s0 * s2, 1e-300)
+            beta = (s0 * sxy - s1 * sy) / det if okdet else 0.0
+            pos = s0 > 0
+            alpha = (sy - beta * s1) / s0 if pos else 0.0
+            count = cuts_all[j] - cuts_all[i]
+            c = max(syy - alpha * sy - beta * sxy, 0.0)
+            cost[i, j] = np.inf if count < 2 or not okdet else c
+            if i == 0:
+                mean = sy / s0 if pos else 0.0
+                first[j] = np.inf if count < 1 else max(syy - mean * sy, 0.0)
+    best = np.empty(g)
+    for j in range(g):
+        best[j] = first[j] if flat else cost[0, j]
+    levels = pieces - 1
+    back = np.zeros((max(levels, 1), g), dtype=np.int64)
+    new = np.empty(g)
+    for level in range(levels):
+        for j in range(g):
+            arg = 0
+            val = best[0] + cost[0, j]
+            for i in range(1, g):
+                tot = best[i] + cost[i, j]
+                if tot < val:  # argmin: the first of equal values
+                    val = tot
+                    arg = i
+            new[j] = val
+            back[level, j] = arg
+        best[:] = new
+    if not np.isfinite(best[g - 1]):
+        return np.empty(0, dtype=np.int64)
+    idx = np.empty(levels, dtype=np.int64)
+    end = g - 1
+    for level in range(levels - 1, -1, -1):
+        end = back[level, end]
+        idx[level] = end
+    return np.sort(idx)

@@ -136,6 +136,15 @@ def _segmentation_knots(
     g = cuts_all.size
     if float(g) ** 2 * pieces > _DP_WORK:
         return None
+    if problem.COMPILED:
+        from relusum.fitting.free_l2.kernels_dp import segmentation_cuts
+
+        pos = segmentation_cuts(prob.prefix_array()[:, cuts_all], cuts_all, pieces, flat)
+        if pos.size != pieces - 1:
+            return None
+        c = cuts_all[pos]
+        knots = 0.5 * (x[c - 1] + x[c])
+        return knots if flat else np.concatenate(([prob.a], knots))
     pre = [p[cuts_all] for p in prob.prefix()]
     s0, s1, s2, sy, sxy, syy = (p[None, :] - p[:, None] for p in pre)  # segment [i, j)
     det = s0 * s2 - s1 * s1

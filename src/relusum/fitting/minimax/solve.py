@@ -79,12 +79,23 @@ def bisect(
     progress: Callable[[], None] | None = None,
     tube: bool = False,
     guess: float | None = None,
+    reached: bool = False,
+    near_lo: bool = False,
 ) -> Solved:
     """Smallest normalised eps (within ``rtol``) for which the sweep fits in ``max_pieces``.
 
     ``lo`` must be a proven lower bound (or None), ``hi`` is only a guess;
     ``guess`` (below ``hi``) is tested first: infeasible, it becomes the
     proven lower end, which saves the bracketing steps.
+
+    ``reached=True`` says some fit reaches ``hi`` on the gates (with ``lo``
+    given): its sweep is run only if no smaller error turns out feasible.
+    ``near_lo=True`` (with ``reached``) says the optimum is probably much
+    closer to ``lo`` than to ``hi`` (samples added to a solved set raise its
+    optimum a little, while ``hi`` is an earlier fit's error at the new
+    samples): the bracket is first narrowed in the logarithm of
+    ``eps / lo - 1``, which takes about ``log2(log2(width / rtol))`` sweeps,
+    then bisected.
     """
     its = 0
     floor = g.floor
@@ -110,7 +121,17 @@ def bisect(
     if hi is None:
         hi = _initial_bound(g, max_pieces, flat_first)
     hi_e = max(hi, lo_e * (1.0 + rtol), 1e-14)
-    best = test(hi_e)
+    if reached and lo is not None and guess is None and hi_e == hi:
+        # hi is reached: bisect below it and sweep it only if nothing smaller is feasible.
+        res = _bisect_below(test, lo_e, hi_e, rtol, progress, near_lo)
+        if res is not None:
+            return Solved(res[0], raw_to_pieces(res[1]), min(proven, res[0]), its)
+        best = test(hi_e)
+        if best is not None:
+            return Solved(hi_e, raw_to_pieces(best), min(proven, hi_e), its)
+        lo_e = max(lo_e, hi_e)  # not reached after all (rounding): the plain search from here
+    else:
+        best = test(hi_e)
     while best is None:  # hi was too optimistic
         lo_e = hi_e
         hi_e = hi_e * 2.0 + 1e-12
@@ -137,7 +158,7 @@ def bisect(
                 break
             hi_e, best = trial, res
     while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
-        mid = math.sqrt(max(lo_e, 1e-300) * hi_e) if hi_e > 4.0 * lo_e else 0.5 * (lo_e + hi_e)
+        mid = _mid(lo_e, hi_e)
         res = test(mid)
         if progress is not None:
             progress()
@@ -146,6 +167,54 @@ def bisect(
         else:
             hi_e, best = mid, res
     return Solved(hi_e, raw_to_pieces(best), min(proven, hi_e), its)
+
+
+def _mid(lo_e: float, hi_e: float) -> float:
+    return math.sqrt(max(lo_e, 1e-300) * hi_e) if hi_e > 4.0 * lo_e else 0.5 * (lo_e + hi_e)
+
+
+def _bisect_below(
+    test: Callable[[float], tuple | None],
+    lo_e: float,
+    hi_e: float,
+    rtol: float,
+    progress: Callable[[], None] | None,
+    near_lo: bool = False,
+) -> tuple[float, tuple] | None:
+    """The bisection of :func:`bisect` with ``hi_e`` taken as feasible, not swept.
+
+    Returns the smallest feasible error found and its sweep, or None if every
+    error tested was infeasible (then ``hi_e`` itself must be swept).  Without
+    ``near_lo`` the errors tested are those of the plain bisection.
+    """
+    best = None
+    if near_lo and lo_e > 0.0:
+        # Offsets x = eps / lo0 - 1: bisect log x while the bracket spans
+        # more than a factor 2 (x below rtol counts as rtol / 2).
+        lo0 = float(lo_e)
+        while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
+            x_lo = max(lo_e / lo0 - 1.0, 0.5 * rtol)
+            x_hi = hi_e / lo0 - 1.0
+            if x_hi <= 2.0 * x_lo:
+                break
+            mid = lo0 * (1.0 + math.sqrt(x_lo * x_hi))
+            res = test(mid)
+            if progress is not None:
+                progress()
+            if res is None:
+                lo_e = mid
+            else:
+                hi_e, best = mid, res
+    while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
+        mid = _mid(lo_e, hi_e)
+        res = test(mid)
+        if progress is not None:
+            progress()
+        if res is None:
+            lo_e = mid
+        else:
+            hi_e, best = mid, res
+    return None if best is None else (hi_e, best)
 
 
 def _initial_bound(g: Gates, max_pieces: int, flat_first: bool) -> float:
@@ -180,6 +249,8 @@ def solve_gates(
     progress: Callable[[], None] | None = None,
     tube: bool = False,
     guess: float | None = None,
+    reached: bool = False,
+    near_lo: bool = False,
 ) -> tuple[Solved, ReluSum]:
     """The optimal sum with ``n_units`` units on the gates, and the bisection behind it.
 
@@ -199,6 +270,8 @@ def solve_gates(
         progress=progress,
         tube=tube,
         guess=guess,
+        reached=reached,
+        near_lo=near_lo,
     )
     return res, model_from_pieces(g, res.pieces, flat_first)
 

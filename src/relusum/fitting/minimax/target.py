@@ -174,7 +174,7 @@ def minimax_target(
             if fine:
                 break
             fine = True
-            res, model = _points_solve(g, n_units, flat_first, rtol, lb, on_pts, progress)
+            res, model = _points_solve(g, n_units, flat_first, rtol, lb, on_pts, progress, True)
             lb = res.lower * g.half
             its += res.iterations
             continue
@@ -223,13 +223,15 @@ def minimax_target(
         # More samples only raise the optimum: the last lower bound stays
         # proven; the last model's error on the new samples is reachable.
         hi = _sample_error(model, xs, ys)
-        res, model = _points_solve(g, n_units, flat_first, rtol if fine else rt, lb, hi, progress)
+        res, model = _points_solve(
+            g, n_units, flat_first, rtol if fine else rt, lb, hi, progress, True, True
+        )
         lb = res.lower * g.half
         its += res.iterations
         done += 1
     if not fine:
         res, model = _points_solve(
-            g, n_units, flat_first, rtol, lb, _sample_error(model, xs, ys), progress
+            g, n_units, flat_first, rtol, lb, _sample_error(model, xs, ys), progress, True
         )
         lb = res.lower * g.half
         its += res.iterations
@@ -369,16 +371,10 @@ def _apart(xs: np.ndarray, new: np.ndarray, floor: float, n_jump: int) -> np.nda
     idx = order[ok[order]]
     vals = new[idx]
     # Greedy from the left: keep a point if it lies more than ``floor`` past
-    # the last one kept.  A point more than ``floor`` past its predecessor is
-    # always kept, so only the runs of close neighbours need the loop.
-    close = np.diff(vals) <= floor
-    for i in (np.flatnonzero(close) + 1).tolist():
-        if i == 1 or not close[i - 2]:
-            last = vals[i - 1]  # the start of a run: kept
-        if vals[i] - last <= floor:
-            ok[idx[i]] = False
-        else:
-            last = vals[i]
+    # the last one kept (compiled: tens of thousands of close comb points).
+    from relusum.fitting.minimax.kernel import greedy_apart
+
+    ok[idx[~greedy_apart(vals, floor)]] = False
     return ok
 
 
@@ -390,12 +386,16 @@ def _points_solve(
     lower: float | None,
     hi: float | None,
     progress: Callable[[], None] | None,
+    reached: bool = False,
+    near_lo: bool = False,
 ) -> tuple[Solved, ReluSum]:
     """The exact optimum on the gates; a jump-dominated optimum gets the second pass.
 
     ``lower`` is a proven lower bound (normalised units of an earlier,
     smaller sample set: the optimum only grows with the samples) and ``hi``
-    an error (original units) some fit reaches.
+    an error (original units), reached on these gates by the last fit if
+    ``reached``; ``near_lo``: samples were just added to the set ``lower`` is the
+    optimum of (see :func:`~relusum.fitting.minimax.solve.bisect`).
     """
     res, model = solve_gates(
         g,
@@ -405,6 +405,8 @@ def _points_solve(
         lo=None if lower is None else lower / g.half,
         hi=None if hi is None else hi / g.half * (1.0 + 1e-9),
         progress=progress,
+        reached=reached and hi is not None,
+        near_lo=near_lo,
     )
     if res.eps <= g.floor and g.floor > 0:
         better = _second_pass(g, n_units, flat_first, rtol, res.eps)
