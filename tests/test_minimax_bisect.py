@@ -76,3 +76,16 @@ def test_apart_matches_the_naive_greedy(seed: int) -> None:
     new[:n_jump] = new[0]
     floor = 10 ** rng.uniform(-9, -3)
     assert np.array_equal(_apart(xs, new, floor, n_jump), _apart_reference(xs, new, floor, n_jump))
+
+
+def test_near_lo_from_a_zero_bound() -> None:
+    # An earlier sample set fitted exactly gives the bound 0: no logarithm of
+    # the rise then, the plain bisection (this once tested NaN errors).
+    x, y = _case(1)
+    g = make_gates(x, y)
+    exact = bisect(g, 5, True, True, 1e-12)
+    hi = exact.eps * 3.0
+    plain = bisect(g, 5, True, True, 1e-9, lo=0.0, hi=hi, reached=True)
+    near = bisect(g, 5, True, True, 1e-9, lo=0.0, hi=hi, reached=True, near_lo=True)
+    assert near.eps == plain.eps and near.lower == plain.lower
+    assert abs(near.eps / exact.eps - 1.0) <= 2e-9

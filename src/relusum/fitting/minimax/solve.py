@@ -188,10 +188,10 @@ def _bisect_below(
     ``near_lo`` the errors tested are those of the plain bisection.
     """
     best = None
-    if near_lo:
+    if near_lo and lo_e > 0.0:
         # Offsets x = eps / lo0 - 1: bisect log x while the bracket spans
         # more than a factor 2 (x below rtol counts as rtol / 2).
-        lo0 = lo_e
+        lo0 = float(lo_e)
         while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
             x_lo = max(lo_e / lo0 - 1.0, 0.5 * rtol)
             x_hi = hi_e / lo0 - 1.0
