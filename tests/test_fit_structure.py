@@ -15,6 +15,7 @@ from relusum.targets import make_target
 FITTING = Path(relusum.__file__).parent / "fitting"
 # Each module may import only modules of a lower rank.
 RANK = {
+    "jumps": -1,  # jumps of a function target, for report's measure (imports nothing of fitting)
     "report": 0,
     "constraints": 0,
     "progress": 0,

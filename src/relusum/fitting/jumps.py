@@ -24,8 +24,16 @@ _MAX_CANDIDATES = 64
 
 def _narrow(
     fn: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Bisect each ``[lo, hi]`` 64 times toward its larger change: ``lo, hi, f(lo), f(hi)``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bisect each ``[lo, hi]`` 64 times toward its larger change.
+
+    Returns ``lo, hi, f(lo), f(hi)`` and the ratio of the spread of the
+    target's values at the final interval to their spread across an interval
+    2047 times as wide around it (inside the first): about 1 at a jump, small
+    for a steep continuous target (``x**0.25`` at 0), whose change shrinks
+    with the interval.
+    """
+    lo0, hi0 = lo, hi
     flo = np.asarray(fn(lo), dtype=float)
     fhi = np.asarray(fn(hi), dtype=float)
     for _ in range(64):
@@ -36,7 +44,16 @@ def _narrow(
         fhi = np.where(go_left, fm, fhi)
         lo = np.where(go_left, lo, m)
         flo = np.where(go_left, flo, fm)
-    return lo, hi, flo, fhi
+    # The spread of the values at lo, hi and the next float (a value exactly
+    # at a jump may lie between its sides), and across 2047 times the width.
+    w = np.maximum(hi - lo, np.spacing(np.maximum(np.abs(lo), np.abs(hi))))
+    k = lo.size
+    at = np.concatenate((np.minimum(hi + np.spacing(hi), hi0), lo - 1023.0 * w, hi + 1023.0 * w))
+    v = np.asarray(fn(np.clip(at, np.tile(lo0, 3), np.tile(hi0, 3))), dtype=float)
+    narrow = np.stack((flo, fhi, v[:k]))
+    wide = np.concatenate((narrow, v[None, k : 2 * k], v[None, 2 * k :]))
+    ratio = np.ptp(narrow, axis=0) / np.maximum(np.ptp(wide, axis=0), 1e-300)
+    return lo, hi, flo, fhi, ratio
 
 
 def find_jumps(
@@ -47,7 +64,8 @@ def find_jumps(
     Returns ``(x, values)``: the position of each jump and, per jump, the
     values just left of it, at it and just right of it (shape ``(k, 3)``),
     for the intervals whose values stay more than ``1e-9 * scale`` apart once
-    the interval is down to rounding size.
+    the interval is down to rounding size, and by at least half what they
+    spread 2047 times wider (a steep continuous target's change shrinks).
 
     Examples
     --------
@@ -60,12 +78,13 @@ def find_jumps(
     lo0 = np.asarray(left, dtype=float).copy()
     hi0 = np.asarray(right, dtype=float).copy()
     w0 = hi0 - lo0
-    lo, hi, flo, fhi = _narrow(fn, lo0, hi0)
+    lo, hi, flo, fhi, ratio = _narrow(fn, lo0, hi0)
     width = hi - lo
     small = width <= np.maximum(1e-13 * (np.abs(lo) + np.abs(hi)), 1e-15 * w0)
-    jump = (np.abs(fhi - flo) > 1e-9 * scale) & small
+    jump = (np.abs(fhi - flo) > 1e-9 * scale) & small & (ratio >= 0.5)
     x = hi[jump]
-    after = np.asarray(fn(x + np.maximum(width[jump], np.spacing(x))), dtype=float)
+    beyond = np.minimum(x + np.maximum(width[jump], np.spacing(x)), np.maximum(hi0[jump], x))
+    after = np.asarray(fn(beyond), dtype=float)
     return x, np.stack((flo[jump], fhi[jump], after), axis=1).reshape(-1, 3)
 
 
@@ -120,7 +139,7 @@ def jump_sides(
         with np.errstate(all="ignore"):
             return np.asarray(fn(t), dtype=float).reshape(t.shape)
 
-    lo, hi, flo, fhi = _narrow(f, x[cand].astype(float), x[cand + 1].astype(float))
+    lo, hi, flo, fhi, _ = _narrow(f, x[cand].astype(float), x[cand + 1].astype(float))
     beyond = np.minimum(hi + np.maximum(hi - lo, np.spacing(hi)), domain[1])
     px = np.concatenate((lo, hi, beyond))
     py = np.concatenate((flo, fhi, f(beyond)))

@@ -36,7 +36,7 @@ import numpy as np
 from relusum.fitting.fixed import check_n_units
 from relusum.fitting.jumps import find_jumps
 from relusum.fitting.minimax.build import model_from_pieces
-from relusum.fitting.minimax.fixed_lp import dense_grid, local_max, peaks
+from relusum.fitting.minimax.fixed_lp import dense_grid, local_max
 from relusum.fitting.minimax.gates import Gates, make_gates
 from relusum.fitting.minimax.solve import MinimaxInfo, Solved, pieces_for, solve_gates
 from relusum.fitting.minimax.sweep import greedy_pieces
@@ -52,6 +52,8 @@ _AGREE = 2e-4
 #: added: the sweep's arithmetic stays exact to rounding only for wider gaps
 #: (closer points gave false infeasibility, so bounds above the known optimum).
 _SPACING = 1e-8
+#: The closest new samples may come when nothing wider is left to add.
+_FINEST = 1e-12
 #: Accuracy of the optimum on the samples while they are still refined.
 _COARSE = 1e-5
 #: New samples around an error peak, in units of the sample interval it lies in.
@@ -147,22 +149,25 @@ def minimax_target(
     fine = False
     for _ in range(rounds):
         on_pts = _sample_error(model, xs, ys)
-        e = model(dense) - fd
-        # Peaks on the dense grid, located precisely (the kinks too).
-        idx = peaks(e, on_pts * (1.0 + _AGREE * 0.25), 4 * n_units + 64)
+        chk, fchk = _check_grid(model, dense, fd, target)
+        e = model(chk) - fchk
+        # Peaks on the check grid, located precisely, and around every knot:
+        # a cusp of the target (sqrt(abs(x)) at 0) is far narrower than the
+        # grid, and the optimum puts a knot next to it.
+        idx = _peaks(e, on_pts * (1.0 + _AGREE * 0.25), 4 * n_units + 64)
         knots_in = model.knots[(model.knots > a_) & (model.knots < b_)]
-        cand = np.concatenate((dense[idx], knots_in))
-        ek = np.abs(err_at(model, cand)) if cand.size else cand
-        cand = cand[ek > on_pts * (1.0 + _AGREE * 0.25)]
+        cand = np.concatenate((chk[idx], knots_in))
         xm = np.zeros(0)
         if cand.size:
-            k = np.clip(np.searchsorted(dense, cand), 1, dense.size - 1)
-            xm = local_max(
+            k = np.clip(np.searchsorted(chk, cand), 1, chk.size - 1)
+            xm = _locate(
                 lambda t, m=model: err_at(m, t),
-                dense[k - 1],
-                dense[np.minimum(k + 1, dense.size - 1)],
-                8,
+                chk[k - 1],
+                chk[np.minimum(k + 1, chk.size - 1)],
+                on_pts * _AGREE * 0.125,
             )
+            # Never lose a candidate to a zoom that missed its peak.
+            xm = np.where(np.abs(err_at(model, xm)) >= np.abs(err_at(model, cand)), xm, cand)
         em = np.abs(err_at(model, xm)) if xm.size else xm
         emax = max(float(np.max(np.abs(e))), float(np.max(em)) if em.size else 0.0)
         if emax <= on_pts * (1.0 + _AGREE) + 1e-12 * scale:
@@ -203,6 +208,11 @@ def minimax_target(
         # dropped: the sweep's arithmetic is exact to rounding only for wider
         # gaps.  Old samples are all kept, so the lower bound carries over.
         ok = _apart(xs, nx, floor_x, int(jx.size) * 3)
+        while not np.any(ok) and floor_x > _FINEST * (b_ - a_):
+            # Every new sample is too close: only near a singular derivative
+            # (sqrt at 0), whose kinks hide between samples 1e-8 apart.
+            floor_x = max(floor_x * 0.01, _FINEST * (b_ - a_))
+            ok = _apart(xs, nx, floor_x, int(jx.size) * 3)
         if not np.any(ok):
             break
         xs = np.concatenate((xs, nx[ok]))
@@ -235,7 +245,7 @@ def minimax_target(
         lb = chk.lower * g.half
         if err < lb * (1.0 - 1e-12):
             lb = lb0
-    if _dense_error(model, dense, fd, err_at) > err * (1.0 + _LIMIT) + 1e-12 * scale:
+    if _dense_error(model, dense, fd, err_at, target) > err * (1.0 + _LIMIT) + 1e-12 * scale:
         # The optimum on the samples still dips between them (samples would
         # have to be closer than the sweep resolves): the tube fit holds
         # between its samples; if it is better, it is measured against the
@@ -246,16 +256,99 @@ def minimax_target(
         its += t_its
         # Compared on the dense grid and on the refined samples (near a
         # singularity the samples see what the grid does not).
-        if max(_dense_error(tube, dense, fd, err_at), _sample_error(tube, xs, ys)) < max(
-            _dense_error(model, dense, fd, err_at), err
+        if max(_dense_error(tube, dense, fd, err_at, target), _sample_error(tube, xs, ys)) < max(
+            _dense_error(model, dense, fd, err_at, target), err
         ):
             model = tube
             err = _sample_error(model, xs, ys)
     return model, MinimaxInfo(err, int(g.u.size), its, done, lb, n_jumps, (xs, ys))
 
 
-def _dense_error(model: ReluSum, dense: np.ndarray, fd: np.ndarray, err_at) -> float:
-    """The max error on the dense grid and at the model's knots."""
+#: Knot intervals narrower than this many steps of the dense grid get points of their own.
+_NARROW = 16
+#: Points per narrow knot interval (ends included).
+_FILL = 33
+
+
+def _check_grid(
+    model: ReluSum, dense: np.ndarray, fd: np.ndarray, target: Target
+) -> tuple[np.ndarray, np.ndarray]:
+    """The dense grid, plus points filling every knot interval too narrow for it to see.
+
+    Near a singular derivative (``sqrt`` at 0) the optimum puts several
+    knots inside one step of the dense grid; the error peaks between them
+    are found only with points there.  Smooth targets have no such interval:
+    the dense grid itself is returned.
+    """
+    a_, b_ = target.domain
+    t = np.concatenate(([a_], model.knots[(model.knots > a_) & (model.knots < b_)], [b_]))
+    h = (b_ - a_) / max(dense.size - 2, 1)
+    narrow = np.flatnonzero(np.diff(t) < _NARROW * h)
+    if narrow.size == 0:
+        return dense, fd
+    frac = np.linspace(0.0, 1.0, _FILL)
+    lo, hi = t[narrow], t[narrow + 1]
+    extra = np.unique((lo[:, None] + (hi - lo)[:, None] * frac[None, :]).ravel())
+    pos = np.searchsorted(dense, extra)
+    new = dense[np.minimum(pos, dense.size - 1)] != extra
+    extra, pos = extra[new], pos[new]
+    return np.insert(dense, pos, extra), np.insert(fd, pos, target.evaluate(extra))
+
+
+def _peaks(err: np.ndarray, above: float, limit: int) -> np.ndarray:
+    """Local maxima of ``|err|`` on ``grid`` above ``above``, or that may hide above it.
+
+    A smooth peak between grid points exceeds its highest grid value by about
+    an eighth of the second difference there: where the target's curvature
+    is large against the grid (``sqrt`` near 0), a peak the grid sees just
+    below ``above`` is located too (at most ``limit``, the highest first).
+    (Next to a knot the second difference also measures the model's kink:
+    those peaks are located and found below ``above`` by the caller.)
+    """
+    a = np.abs(err)
+    if a.size < 3:
+        return np.flatnonzero(a > above)
+    d = np.diff(a)
+    top = np.flatnonzero(np.concatenate(([True], d >= 0)) & np.concatenate((d <= 0, [True])))
+    inner = np.clip(top, 1, a.size - 2)
+    curv = np.abs(a[inner - 1] - 2.0 * a[inner] + a[inner + 1]) * 0.125
+    curv[(top == 0) | (top == a.size - 1)] = 0.0
+    reach = a[top] + curv
+    keep = reach > above
+    idx, reach = top[keep], reach[keep]
+    if idx.size > limit:
+        idx = idx[np.argsort(reach)[::-1][:limit]]
+    return np.sort(idx)
+
+
+def _locate(
+    err_at: Callable[[np.ndarray], np.ndarray], left: np.ndarray, right: np.ndarray, tol: float
+) -> np.ndarray:
+    """Where ``|err_at|`` peaks in each ``[left, right]``: :func:`local_max`, 8 levels.
+
+    A peak still sharper than ``tol`` across the last level's width (a
+    cusp of the target, such as ``sqrt(abs(x))`` at 0) is zoomed into 8
+    levels more, and again, up to three times.
+    """
+    xm = local_max(err_at, left, right, 8)
+    width = (right - left) / 8.0**7
+    for _ in range(3):
+        lo_, hi_ = np.maximum(xm - width, left), np.minimum(xm + width, right)
+        side = np.abs(err_at(np.concatenate((lo_, hi_))))
+        sharp = np.abs(side - np.tile(np.abs(err_at(xm)), 2)).reshape(2, -1).max(axis=0) > tol
+        if not np.any(sharp):
+            break
+        xm = xm.copy()
+        xm[sharp] = local_max(err_at, lo_[sharp], hi_[sharp], 8)
+        width = width / 8.0**8
+    return xm
+
+
+def _dense_error(
+    model: ReluSum, dense: np.ndarray, fd: np.ndarray, err_at, target: Target
+) -> float:
+    """The max error on the check grid (:func:`_check_grid`) and at the model's knots."""
+    dense, fd = _check_grid(model, dense, fd, target)
     e = float(np.max(np.abs(model(dense) - fd)))
     if model.knots.size:
         e = max(e, float(np.max(np.abs(err_at(model, model.knots)))))
