@@ -120,7 +120,14 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
     won = np.zeros(cap, dtype=np.bool_)
     gbest = np.empty(ngrid)
     garg = np.zeros(ngrid, dtype=np.int64)
+    nk = np.zeros(g + 1, dtype=np.int64)
     for level in range(levels):
+        # parabolas per state: they fill the first slots, the rest are inf
+        for i in range(g + 1):
+            c = 0
+            while c < keep and np.isfinite(qc[i, c]):
+                c += 1
+            nk[i] = c
         na = np.zeros((g + 1, keep))
         nb = np.zeros((g + 1, keep))
         nc = np.full((g + 1, keep), inf)
@@ -131,10 +138,32 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
         for jj in range(j_lo, j_hi + 1):
             nf = 0
             for i in range(level + 1, jj):
-                if not np.isfinite(qc[i, 0]):
+                nki = nk[i]
+                if nki == 0:
                     continue
                 a_, b_, c_ = qa_[i, jj], qb_[i, jj], qc_[i, jj]
                 d_, e_, f_ = qd_[i, jj], qe_[i, jj], qf_[i, jj]
+                # all of the state's parabolas at once (branch-free, vectorised);
+                # the same expressions as the checked loop below, which runs only
+                # where one of them is not usable
+                fine = True
+                for k in range(nki):
+                    alpha = qa[i, k] + a_
+                    pos = alpha > 0
+                    alpha = alpha if pos else 1.0  # (no division by zero; redone below)
+                    bi = qb[i, k] - 2.0 * d_
+                    v_cc = f_ + qc[i, k] - bi * bi / (4.0 * alpha)
+                    ca[nf + k] = c_ - b_ * b_ / alpha
+                    cb[nf + k] = -2.0 * e_ - b_ * bi / alpha
+                    cc[nf + k] = v_cc
+                    fine &= pos & (v_cc < inf) & (v_cc > -inf)
+                if fine:
+                    for k in range(nki):
+                        ci[nf + k] = i
+                        ck[nf + k] = k
+                        won[nf + k] = False
+                    nf += nki
+                    continue
                 for k in range(keep):
                     if not np.isfinite(qc[i, k]):
                         break  # a state's parabolas fill its first slots, the rest are inf

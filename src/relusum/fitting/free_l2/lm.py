@@ -60,6 +60,26 @@ def _lm(
     prefix-sum problems.  ``hold``: a mask of knots that stay where they are
     (compiled path only; the Python loop ignores it).
     """
+    # LM is deterministic: a repeated start (a move that proposes the knots LM
+    # already ran from) gets the same state back without a second run
+    key = (
+        np.asarray(h0, dtype=float).tobytes(),
+        bool(pinned),
+        int(max_iter),
+        None if hold is None else np.asarray(hold, dtype=bool).tobytes(),
+        problem.COMPILED,
+    )
+    cache = prob.__dict__.setdefault("_lm_cache", {})
+    st = cache.get(key)
+    if st is None:
+        st = cache[key] = _lm_run(prob, h0, pinned, max_iter, hold)
+    return st
+
+
+def _lm_run(
+    prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int, hold: np.ndarray | None
+) -> _State:
+    """:func:`_lm` without the cache."""
     if type(prob) is _Problem and problem.COMPILED:
         from relusum.fitting.free_l2.kernels import lm_samples
 
@@ -88,7 +108,7 @@ def _lm(
 
 def _lm_python(prob: _Problem, h0: np.ndarray, pinned: bool, max_iter: int = 50) -> _State:
     """The reference LM loop (NumPy), used for prefix-sum problems and singular systems."""
-    st = prob.state(h0)
+    st = prob.state(np.array(h0, dtype=float))  # a copy: the result may be cached
     mu, nu = 1e-6, 2.0
     slow = 0
     a, b = prob.domain
