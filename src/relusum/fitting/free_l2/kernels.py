@@ -72,11 +72,8 @@ def _evaluate(x, y, w, h, a, b, lam, res, sums, starts, ridge):
         aa[k] = 0.0
         ab[k] = 0.0
         bb[k] = 0.0
-        if k < m - 1:
-            hi = t[k + 1]
-            j = i
-            while j < npts and x[j] < hi:
-                j += 1
+        if k < m - 1:  # the first sample at or right of t[k + 1] (x is sorted)
+            j = max(i, np.searchsorted(x, t[k + 1]))
         else:
             j = npts
         lo = t[k]
@@ -441,10 +438,8 @@ def _ridge_ssr(x, y, w, h, a, b, work):
     i = 0
     for k in range(m):
         j = npts
-        if k < m - 1:
-            j = i
-            while j < npts and x[j] < t[k + 1]:
-                j += 1
+        if k < m - 1:  # the first sample at or right of t[k + 1] (x is sorted)
+            j = max(i, np.searchsorted(x, t[k + 1]))
         lo = t[k]
         inv = 1.0 / (t[k + 1] - lo)
         s_aa = s_ab = s_bb = s_ya = s_yb = 0.0
@@ -492,10 +487,8 @@ def _ridge_ssr(x, y, w, h, a, b, work):
     i = 0
     for k in range(m):
         j = npts
-        if k < m - 1:
-            j = i
-            while j < npts and x[j] < t[k + 1]:
-                j += 1
+        if k < m - 1:  # the first sample at or right of t[k + 1] (x is sorted)
+            j = max(i, np.searchsorted(x, t[k + 1]))
         ck = z[k]
         dc = z[k + 1] - ck
         lo = t[k]

@@ -136,6 +136,8 @@ def envelope_cuts(qa_, qb_, qc_, qd_, qe_, qf_, q0, pinned, levels, keep, vals):
                 a_, b_, c_ = qa_[i, jj], qb_[i, jj], qc_[i, jj]
                 d_, e_, f_ = qd_[i, jj], qe_[i, jj], qf_[i, jj]
                 for k in range(keep):
+                    if not np.isfinite(qc[i, k]):
+                        break  # a state's parabolas fill its first slots, the rest are inf
                     alpha = qa[i, k] + a_
                     good = np.isfinite(qc[i, k]) and alpha > 0
                     if not good:
