@@ -25,7 +25,7 @@ _MAX_CANDIDATES = 64
 def _narrow(
     fn: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Bisect each ``[lo, hi]`` 64 times toward its larger change.
+    """Bisect each ``[lo, hi]`` 64 times toward its larger change (8 where it shrinks).
 
     Returns ``lo, hi, f(lo), f(hi)`` and the ratio of the spread of the
     target's values at the final interval to their spread across an interval
@@ -34,16 +34,26 @@ def _narrow(
     with the interval.
     """
     lo0, hi0 = lo, hi
-    flo = np.asarray(fn(lo), dtype=float)
-    fhi = np.asarray(fn(hi), dtype=float)
-    for _ in range(64):
-        m = 0.5 * (lo + hi)
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    flo = np.asarray(fn(lo), dtype=float).copy()
+    fhi = np.asarray(fn(hi), dtype=float).copy()
+    change0 = np.abs(fhi - flo)
+    act = np.arange(lo.size)
+    for it in range(64):
+        if it == 8:
+            # A continuous target's change has shrunk about 256 times by
+            # now; a jump's has not: only those are narrowed further.
+            act = act[np.abs(fhi[act] - flo[act]) * 64.0 >= change0[act]]
+            if act.size == 0:
+                break
+        a_lo, a_hi, a_flo, a_fhi = lo[act], hi[act], flo[act], fhi[act]
+        m = 0.5 * (a_lo + a_hi)
         fm = np.asarray(fn(m), dtype=float)
-        go_left = np.abs(fm - flo) >= np.abs(fhi - fm)
-        hi = np.where(go_left, m, hi)
-        fhi = np.where(go_left, fm, fhi)
-        lo = np.where(go_left, lo, m)
-        flo = np.where(go_left, flo, fm)
+        go_left = np.abs(fm - a_flo) >= np.abs(a_fhi - fm)
+        hi[act] = np.where(go_left, m, a_hi)
+        fhi[act] = np.where(go_left, fm, a_fhi)
+        lo[act] = np.where(go_left, a_lo, m)
+        flo[act] = np.where(go_left, a_flo, fm)
     # The spread of the values at lo, hi and the next float (a value exactly
     # at a jump may lie between its sides), and across 2047 times the width.
     w = np.maximum(hi - lo, np.spacing(np.maximum(np.abs(lo), np.abs(hi))))
