@@ -258,3 +258,20 @@ def test_prefix_sums_kernel_equals_numpy_cumsums(monkeypatch, weighted):
     ref = _PrefixProblem(x, y, w, (3.0, 9.0))
     np.testing.assert_array_equal(mine.prefix_sums, ref.prefix_sums)
     assert mine.scale == ref.scale
+
+
+@pytest.mark.parametrize("n, seed, weighted", CASES)
+def test_lowest_ssr_picks_what_the_reference_states_pick(n, seed, weighted):
+    from relusum.fitting.free_l2.moves import _lowest_ssr
+
+    prob = data_problem(n, seed, weighted)
+    rng = np.random.default_rng(seed + 10)
+    for trial in range(20):
+        cands = [random_knots(prob, rng, 5, False) for _ in range(4)]
+        if trial % 3 == 0:  # exact ties: the first of them
+            cands[2] = cands[0].copy()
+            cands[0], cands[1] = cands[1], cands[0]
+        if trial % 3 == 1:  # a near tie, far below any rounding margin's reach of the others
+            cands[3] = cands[1] * (1.0 + 1e-15)
+        ref = min((prob.state(c) for c in cands), key=lambda s: s.ssr).h
+        assert _lowest_ssr(prob, cands) is ref

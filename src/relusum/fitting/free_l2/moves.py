@@ -294,9 +294,45 @@ def _end_pieces(prob: _Problem, st: _State, pinned: bool) -> _State:
     if not cands:
         return st
     # LM only from the most promising one (one evaluation each to rank them)
-    first = min((prob.state(c) for c in cands), key=lambda s: s.ssr)
-    new = _lm(prob, first.h, pinned)
+    new = _lm(prob, _lowest_ssr(prob, cands), pinned)
     return new if new.ssr < st.ssr * (1.0 - 1e-12) else st
+
+
+def _lowest_ssr(prob: _Problem, cands: list[np.ndarray]) -> np.ndarray:
+    """The candidate knots with the lowest SSR (the first on ties), as ``prob.state`` ranks them.
+
+    Compiled: the kernel's SSRs (no iterations of LM) rank them, and only the
+    candidates within a rounding margin of the lowest are evaluated again by
+    ``prob.state``, so the pick is the reference's (two evaluations of one SSR
+    differ by far less than the margin: the SSR is stationary in the values).
+    """
+    if type(prob) is not _Problem or not problem.COMPILED:
+        return min((prob.state(c) for c in cands), key=lambda s: s.ssr).h
+    from relusum.fitting.free_l2.kernels import lm_samples
+
+    vals = []
+    for c in cands:
+        out = lm_samples(
+            prob.x,
+            prob.y,
+            prob.w,
+            c,
+            prob.a,
+            prob.b,
+            False,
+            0,
+            prob.scale,
+            np.zeros(c.size, dtype=bool),
+        )
+        if not out[-1]:  # a singular system: the reference for all
+            return min((prob.state(c) for c in cands), key=lambda s: s.ssr).h
+        vals.append(float(out[4]))
+    lo = min(vals)
+    margin = 1e-6 * abs(lo) + 1e-12 * prob.scale
+    close = [c for c, v in zip(cands, vals, strict=True) if v <= lo + margin]
+    if len(close) == 1:
+        return close[0]
+    return min((prob.state(c) for c in close), key=lambda s: s.ssr).h
 
 
 def _pair_moves(prob: _Problem, st: _State, pinned: bool, reach: int = 12) -> _State:

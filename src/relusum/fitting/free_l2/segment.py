@@ -187,6 +187,14 @@ def _cut_candidates(prob: _Problem, pieces: int) -> np.ndarray:
     gsize = int(np.clip(6 * pieces, 120, 240))
     if npts <= gsize + 2:
         return np.arange(1, npts)
+    cache = prob.__dict__.setdefault("_cut_cache", {})  # both shapes often share gsize
+    if gsize not in cache:
+        cache[gsize] = _cut_candidates_of(prob, gsize)
+    return cache[gsize]
+
+
+def _cut_candidates_of(prob: _Problem, gsize: int) -> np.ndarray:
+    npts = prob.x.size
     z, f2, dens = _second_derivative(prob)
     rho = (np.maximum(dens, 0.0) * f2 * f2) ** 0.2
     total = np.sum(0.5 * (rho[1:] + rho[:-1]) * np.diff(z))
