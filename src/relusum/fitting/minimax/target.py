@@ -73,6 +73,8 @@ _SEED = 8.0 * 1.25 ** -np.arange(48)
 _GEO = np.concatenate((-(16.0 * 1.25 ** -np.arange(40)), 16.0 * 1.25 ** -np.arange(40)))
 #: Seeded targets are refined until the grid agrees within this (or ``agree`` if smaller).
 _SEED_AGREE = 5e-5
+#: The seeding tube fit runs on evenly spaced samples this many times denser than the target's.
+_SEED_DENSE = 4
 #: Above this disagreement between the grid and the samples the tube fit is tried.
 _LIMIT = 5e-4
 
@@ -349,8 +351,9 @@ def _seed(
     about the slope change times the gap, and every round moves the kinks
     into other gaps.  The tube fit (joints inside the band, so its errors
     between samples are only quadratic in the spacing) puts them close to
-    the continuous optimum's after a few cheap rounds on the first samples;
-    clusters there, geometric down to about 1e-6 of the sample spacing, leave
+    the continuous optimum's after a few cheap rounds on samples four times
+    denser than the first (its knots move with the square of the spacing);
+    clusters there, geometric down to about 2e-4 of the sample spacing, leave
     the next optima little room.  Returns None (no seeding) where knots of
     the tube fit lie closer than two sample intervals (a singular
     derivative, such as ``sqrt`` at 0, or a jump): those keep the plain comb.
@@ -369,8 +372,12 @@ def _seed(
     tube, its = tube_fit(target, n_units, flat_first, 1e-4, dense, fd, scale, 0, progress)
     if crowded(tube):
         return None
+    fine_t = target
+    if _SEED_DENSE > 1:
+        xd = np.linspace(a_, b_, _SEED_DENSE * (x.size - 1) + 1)
+        fine_t = replace(target, x=xd, y=target.evaluate(xd), weight=None)
     tube, more = tube_fit(
-        target, n_units, flat_first, 1e-4, dense, fd, scale, _SEED_ROUNDS, progress
+        fine_t, n_units, flat_first, 1e-4, dense, fd, scale, _SEED_ROUNDS, progress
     )
     its += more
     kt = np.unique(tube.knots[(tube.knots > a_) & (tube.knots < b_)])
