@@ -372,3 +372,23 @@ def test_fixed_knots_hold_between_samples():
     dense = linf_fixed_knots(d, np.sqrt(d), h, (0.0, 1.0))  # the continuous optimum, nearly
     best = float(np.max(np.abs(dense(d) - np.sqrt(d))))
     assert grid <= best * 1.001
+
+
+def test_guard_candidate_winning_on_the_grid_gets_the_exact_fit_refined():
+    # gelu with 2 units on [-8, 8]: uniform knots are within 1e-5 of the optimum,
+    # so at the default agreement the uniform-knot LP measured below the exact
+    # fit on the grid and its weaker certificate (gap 1.4e-5) was reported.
+    # The exact fit is now refined closer first and wins with a proper gap.
+    from relusum.fitting.fixed import uniform_knots
+    from relusum.fitting.minimax import linf_fixed_target
+    from relusum.fitting.report import measure
+    from relusum.targets import make_target
+
+    r = relusum.fit("gelu(x)", domain=(-8, 8), n_units=2, knots="optimal", loss="linf")
+    e = r.report.extra
+    assert e["method"] == "exact minimax"
+    assert e["gap"] <= 1e-6
+    t = make_target("gelu(x)", (-8.0, 8.0))
+    uniform = linf_fixed_target(t, uniform_knots(t.domain, 2))
+    assert r.report.max_abs_error <= measure(uniform, t)[1] * (1 + 1e-9)
+    assert e["lower_bound"] <= r.report.max_abs_error
