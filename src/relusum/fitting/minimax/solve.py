@@ -157,20 +157,40 @@ def bisect(
                 lo_e = trial
                 break
             hi_e, best = trial, res
-    while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
-        mid = _mid(lo_e, hi_e)
-        res = test(mid)
-        if progress is not None:
-            progress()
-        if res is None:
-            lo_e = mid
-        else:
-            hi_e, best = mid, res
+    _, hi_e, best = _narrow(test, lo_e, hi_e, best, rtol, progress)
     return Solved(hi_e, raw_to_pieces(best), min(proven, hi_e), its)
 
 
 def _mid(lo_e: float, hi_e: float) -> float:
     return math.sqrt(max(lo_e, 1e-300) * hi_e) if hi_e > 4.0 * lo_e else 0.5 * (lo_e + hi_e)
+
+
+def _narrow(
+    test: Callable[[float], tuple | None],
+    lo_e: float,
+    hi_e: float,
+    best: tuple | None,
+    rtol: float,
+    progress: Callable[[], None] | None,
+    mid: Callable[[float, float], float | None] = _mid,
+) -> tuple[float, float, tuple | None]:
+    """Narrow ``[lo_e, hi_e]`` at ``mid``'s points to ``rtol`` (or until ``mid`` is None).
+
+    Returns the new bracket and the sweep of the smallest feasible error
+    tested (``best`` if none was).
+    """
+    while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
+        m = mid(lo_e, hi_e)
+        if m is None:
+            break
+        res = test(m)
+        if progress is not None:
+            progress()
+        if res is None:
+            lo_e = m
+        else:
+            hi_e, best = m, res
+    return lo_e, hi_e, best
 
 
 def _bisect_below(
@@ -192,28 +212,14 @@ def _bisect_below(
         # Offsets x = eps / lo0 - 1: bisect log x while the bracket spans
         # more than a factor 2 (x below rtol counts as rtol / 2).
         lo0 = float(lo_e)
-        while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
+
+        def log_mid(lo_e: float, hi_e: float) -> float | None:
             x_lo = max(lo_e / lo0 - 1.0, 0.5 * rtol)
             x_hi = hi_e / lo0 - 1.0
-            if x_hi <= 2.0 * x_lo:
-                break
-            mid = lo0 * (1.0 + math.sqrt(x_lo * x_hi))
-            res = test(mid)
-            if progress is not None:
-                progress()
-            if res is None:
-                lo_e = mid
-            else:
-                hi_e, best = mid, res
-    while hi_e - lo_e > rtol * hi_e and hi_e > 1e-14:
-        mid = _mid(lo_e, hi_e)
-        res = test(mid)
-        if progress is not None:
-            progress()
-        if res is None:
-            lo_e = mid
-        else:
-            hi_e, best = mid, res
+            return None if x_hi <= 2.0 * x_lo else lo0 * (1.0 + math.sqrt(x_lo * x_hi))
+
+        lo_e, hi_e, best = _narrow(test, lo_e, hi_e, best, rtol, progress, log_mid)
+    _, hi_e, best = _narrow(test, lo_e, hi_e, best, rtol, progress)
     return None if best is None else (hi_e, best)
 
 
