@@ -7,7 +7,7 @@ import pytest
 
 from minimax_python_sweep import python_pieces
 from relusum.fitting.minimax import make_gates
-from relusum.fitting.minimax.sweep import compiled_pieces
+from relusum.fitting.minimax.sweep import greedy_pieces
 
 
 def _fields(p):
@@ -39,7 +39,7 @@ def test_compiled_sweep_matches_python_sweep(seed):
         for eps in (1e-3, 0.05, 0.2, 0.5):
             for flat, cont, tube in modes:
                 mp = int(rng.integers(1, 6))
-                a = compiled_pieces(g, eps, mp, flat, cont, tube)
+                a = greedy_pieces(g, eps, mp, flat, cont, tube)
                 b = python_pieces(g, eps, mp, flat, cont, tube)
                 compared += 1
                 assert (a is None) == (b is None)
@@ -55,7 +55,7 @@ def test_compiled_sweep_on_a_long_smooth_set():
     g = make_gates(x, np.sin(20 * x) + x**2)
     for eps in (1e-4, 1e-3, 1e-2):
         for tube in (False, True):
-            a = compiled_pieces(g, eps, 500, tube=tube)
+            a = greedy_pieces(g, eps, 500, tube=tube)
             b = python_pieces(g, eps, 500, tube=tube)
             assert a is not None and b is not None
             assert [_fields(p) for p in a] == [_fields(q) for q in b]

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from relusum.fitting.minimax.gates import Gates
 
-__all__ = ["Piece", "greedy_pieces", "compiled_pieces"]
+__all__ = ["Piece", "greedy_pieces"]
 
 #: Two values closer than this (normalised, times 1 + eps) count as touching.
 _TOUCH = 4e-12
@@ -94,18 +94,6 @@ def greedy_pieces(
     >>> greedy_pieces(g, 1e-9, 1, flat_first=False) is None
     True
     """
-    return compiled_pieces(g, eps, max_pieces, flat_first, continuous, tube)
-
-
-def compiled_pieces(
-    g: Gates,
-    eps: float,
-    max_pieces: int,
-    flat_first: bool = True,
-    continuous: bool = True,
-    tube: bool = False,
-) -> list[Piece] | None:
-    """:func:`greedy_pieces` by the compiled kernel of :mod:`.kernel` (the same pieces)."""
     raw = sweep_raw(g, eps, max_pieces, flat_first, continuous, tube)
     return None if raw is None else raw_to_pieces(raw)
 
