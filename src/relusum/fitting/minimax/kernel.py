@@ -4,7 +4,9 @@
 (``python_pieces`` in ``tests/minimax_python_sweep.py``, kept there as the
 reference): the same clipping of the polygon of lines,
 the same pivots, the same rounding guards, so both give the same pieces
-(``tests/test_minimax_kernel.py`` compares them).  The polygon lives in
+(``tests/test_minimax_kernel.py`` compares them).  Samples closer than ``_EXACT_DU``
+switch the piece growth to :func:`~relusum.fitting.minimax.kernel_exact.grow_exact`
+(vertices solved from their two lines; the reference takes the same branch).  The polygon lives in
 preallocated vertex arrays (a linked cycle through ``nxt``/``prv``); every
 piece reuses them.  This module imports numba: it is itself imported only when
 the sweep first runs (``import relusum`` stays cheap).  ``error_model="numpy"``
@@ -20,9 +22,13 @@ import math
 import numpy as np
 from numba import njit
 
+from relusum.fitting.minimax.kernel_exact import grow_exact
+
 __all__ = ["sweep_arrays", "greedy_apart"]
 
 inf = math.inf
+#: Samples closer than this (normalised) switch the sweep to :func:`grow_exact`.
+_EXACT_DU = 5e-9
 
 
 def sweep_arrays(
@@ -384,6 +390,12 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol,
     pa = np.empty(4 * n + 16 * (max_pieces + 2))
     pc = np.empty(4 * n + 16 * (max_pieces + 2))
     npoly = 0
+    # Vertices solved from their two lines (grow_exact) only where samples lie
+    # closer than _EXACT_DU (gamax = 16 / min du + 16, see make_gates): for
+    # wider gaps interpolating along the edge is exact enough, and cheaper.
+    exact = gamax > 16.0 / _EXACT_DU + 16.0
+    EX = np.empty(cap if exact else 1)  # the line of each vertex's outgoing edge
+    EB = np.empty(cap if exact else 1)
     for i in range(n):
         if lower[i] > upper[i]:
             return 0, 0, ints, flts, poly_off, pa, pc
@@ -468,25 +480,48 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol,
         has_q = tube and continuous and npieces > 0
         qu = flts[npieces - 1, 5] if has_q else 0.0
         qv = flts[npieces - 1, 6] if has_q else 0.0
-        r = grow(
-            u,
-            lower,
-            upper,
-            s,
-            has_rel,
-            rel_k,
-            rel_last,
-            rel_side,
-            amax,
-            ttol,
-            A,
-            C,
-            nxt,
-            prv,
-            has_q,
-            qu,
-            qv,
-        )
+        if exact:
+            r = grow_exact(
+                u,
+                lower,
+                upper,
+                s,
+                has_rel,
+                rel_k,
+                rel_last,
+                rel_side,
+                amax,
+                ttol,
+                A,
+                C,
+                EX,
+                EB,
+                nxt,
+                prv,
+                has_q,
+                qu,
+                qv,
+            )
+        else:
+            r = grow(
+                u,
+                lower,
+                upper,
+                s,
+                has_rel,
+                rel_k,
+                rel_last,
+                rel_side,
+                amax,
+                ttol,
+                A,
+                C,
+                nxt,
+                prv,
+                has_q,
+                qu,
+                qv,
+            )
         if not r[0] and has_rel:
             du_l = inf
             for t in range(rel_k, s):
@@ -495,25 +530,48 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol,
                     du_l = w
             wide = min(gamax, (span + 2.0 * eps + 1.0) * 4.0 / min(du, du_l))
             if wide > amax:
-                r = grow(
-                    u,
-                    lower,
-                    upper,
-                    s,
-                    has_rel,
-                    rel_k,
-                    rel_last,
-                    rel_side,
-                    wide,
-                    ttol,
-                    A,
-                    C,
-                    nxt,
-                    prv,
-                    has_q,
-                    qu,
-                    qv,
-                )
+                if exact:
+                    r = grow_exact(
+                        u,
+                        lower,
+                        upper,
+                        s,
+                        has_rel,
+                        rel_k,
+                        rel_last,
+                        rel_side,
+                        wide,
+                        ttol,
+                        A,
+                        C,
+                        EX,
+                        EB,
+                        nxt,
+                        prv,
+                        has_q,
+                        qu,
+                        qv,
+                    )
+                else:
+                    r = grow(
+                        u,
+                        lower,
+                        upper,
+                        s,
+                        has_rel,
+                        rel_k,
+                        rel_last,
+                        rel_side,
+                        wide,
+                        ttol,
+                        A,
+                        C,
+                        nxt,
+                        prv,
+                        has_q,
+                        qu,
+                        qv,
+                    )
         if not r[0]:
             # Only rounding (a slope box too small for the one-sided gates, or
             # every vertex cut): not a proof of infeasibility.
