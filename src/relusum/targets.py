@@ -308,7 +308,14 @@ def verification_grid(
     grid = a + (np.arange(m) + _OFFSET) * ((b - a) / m)
     ex = np.asarray(extra, dtype=float).ravel()
     ex = ex[(ex >= a) & (ex <= b)]
-    return np.unique(np.concatenate((grid, [a, b], ex)))
+    if not np.all(grid[1:] > grid[:-1]):  # (rounding on an extreme domain)
+        return np.unique(np.concatenate((grid, [a, b], ex)))
+    # The same sorted set as np.unique of everything, without sorting the grid:
+    # the few other points are inserted where they belong.
+    few = np.unique(np.concatenate(([a, b], ex)))
+    pos = np.searchsorted(grid, few)
+    new = grid[np.minimum(pos, m - 1)] != few
+    return np.insert(grid, pos[new], few[new])
 
 
 def _call_vectorised(fn: Callable[[np.ndarray], Any], x: np.ndarray, label: str) -> np.ndarray:
