@@ -157,3 +157,16 @@ def test_verification_grid_is_the_sorted_union():
         want = np.unique(np.concatenate((grid, [a, b], inside)))
         got = verification_grid((a, b), samples, extra)
         assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_fit_x_y_as_two_arguments_says_how_to_pass_data():
+    """relusum.fit(x, y) (the NumPy habit) names the pair form instead of a domain error."""
+    import relusum
+
+    x = np.linspace(0.0, 1.0, 50)
+    with pytest.raises(ValueError, match=r"pass data as one pair, e\.g\. relusum\.fit\(\(x, y\)"):
+        relusum.fit(x, x**2, n_units=3)
+    with pytest.raises(ValueError, match="pass data as one pair"):
+        relusum.fit(list(x), list(x**2), n_units=3)
+    r = relusum.fit((x, x**2), n_units=3)  # the pair form works
+    assert r.report.n_units == 3

@@ -446,6 +446,12 @@ def make_target(
     >>> t.x, t.y
     (array([0.  , 0.25, 0.5 , 0.75, 1.  ]), array([0.    , 0.0625, 0.25  , 0.5625, 1.    ]))
     """
+    if isinstance(target, (np.ndarray, list)) and not isinstance(domain, (str, bytes, type(None))):
+        if np.ndim(domain) == 1 and len(domain) != 2:
+            raise ValueError(
+                "the second argument is the domain (A, B), not y: pass data as one "
+                "pair, e.g. relusum.fit((x, y), n_units=8)"
+            )
     dom = parse_domain(domain)
     if isinstance(target, tuple) and len(target) == 2:
         target = Data(target[0], target[1], sample_weight)
