@@ -48,6 +48,80 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+#: Phases of the free-knot search timed by :func:`cpu_split` (functions of ``search.py``).
+PHASES = (
+    ("continuous-DP start (4 dynamic programs)", ("envelope_knots",)),
+    ("segmentation start", ("_segmentation_knots", "_cut_candidates")),
+    ("density and quantile starts", ("_density", "_quantile_knots")),
+    ("LM from the starts, LM finishing the winners", ("_lm", "_sanitize")),
+    ("swap move", ("_swap",)),
+    ("windowed-DP refine (3 windows)", ("_dp_refine",)),
+    ("end-piece move", ("_end_pieces",)),
+    ("single-knot polish", ("_polish",)),
+    ("basin hops", ("_hop",)),
+    ("pair moves, kink snaps", ("_pair_moves", "_kink_snap")),
+)
+
+
+def cpu_split(g: int = 100) -> list[tuple[str, float]]:
+    """CPU ms per curve of each phase of ``relusum.fit`` on ``g`` curves, in this process.
+
+    The search's functions are wrapped by timers (CPU time of this process;
+    a call inside another timed call counts to the outer one).
+    """
+    import relusum
+    import relusum.fitting.free_l2 as pkg
+    import relusum.fitting.free_l2.search as search
+
+    acc: dict[str, float] = {}
+    depth = [0]
+
+    def timed(label, fn):
+        def run(*a, **k):
+            if depth[0]:
+                return fn(*a, **k)
+            depth[0] += 1
+            t0 = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                acc[label] = acc.get(label, 0.0) + time.process_time() - t0
+                depth[0] -= 1
+
+        return run
+
+    saved = {name: getattr(search, name) for _, names in PHASES for name in names}
+    whole = pkg.free_knot_l2
+    for label, names in PHASES:
+        for name in names:
+            setattr(search, name, timed(label, saved[name]))
+
+    def search_total(*a, **k):
+        t0 = time.process_time()
+        try:
+            return whole(*a, **k)
+        finally:
+            acc["search"] = acc.get("search", 0.0) + time.process_time() - t0
+
+    pkg.free_knot_l2 = search_total
+    try:
+        curves = [(p["t"].to_numpy(), p["v"].to_numpy()) for _, p in table(g).groupby("curve")]
+        t0 = time.process_time()
+        for xy in curves:
+            relusum.fit(xy, n_units=8, knots="optimal", progress=False)
+        total = time.process_time() - t0
+    finally:
+        for name, fn in saved.items():
+            setattr(search, name, fn)
+        pkg.free_knot_l2 = whole
+    rows = [(label, acc.get(label, 0.0)) for label, _ in PHASES]
+    inner = sum(v for _, v in rows)
+    rows.append(("rest of the search (Python glue, starts' bookkeeping)", acc["search"] - inner))
+    rows.append(("relusum.fit outside the search (target, report)", total - acc["search"]))
+    rows.append(("total: one relusum.fit", total))
+    return [(label, 1e3 * v / g) for label, v in rows]
+
+
 def main() -> int:
     import relusum
 
@@ -81,6 +155,7 @@ def main() -> int:
                 f"*extrapolated* from {counts[-1]:,} curves",
             )
         )
+    split = cpu_split(100)
     ideal = per_cpu * 10_000 / args.jobs if per_cpu else float("nan")
     lines = [
         "# Many curves with optimal least-squares knots",
@@ -104,6 +179,19 @@ def main() -> int:
         "curve with both cores busy. At the measured CPU per curve, 10^4 curves need "
         f"about {ideal:.0f} s on {args.jobs} otherwise idle cores (*extrapolated*): "
         f"{'met' if ideal <= 60 else 'not met'}.",
+        "",
+        "## Where the CPU time of one curve goes",
+        "",
+        "100 of the curves fitted one after another in this process by `relusum.fit` (the "
+        "fits `fit_many` runs in its workers), the search's phases timed by wrappers (CPU "
+        "time; a phase's LM runs count to the phase).  The difference between `fit_many`'s "
+        "CPU per curve above and the total here is `fit_many`'s own work (grouping, the worker "
+        "pool, moving curves and models between processes) plus the slowdown of two busy "
+        "processes sharing the machine.",
+        "",
+        "| phase | CPU per curve | share |",
+        "|---|---:|---:|",
+        *[f"| {label} | {ms:.2f} ms | {100 * ms / split[-1][1]:.0f}% |" for label, ms in split],
         "",
     ]
     from _report import write_report

@@ -222,7 +222,9 @@ def table_many(curve_counts: list[int], loop_max: int, optimal_counts: list[int]
         "measured over every row) against a Python loop of `relusum.fit` on each curve's "
         f"arrays (run up to {loop_max:,} curves; larger counts are extrapolated linearly "
         "from the largest measured loop, marked *extrapolated*). Optimal knots run one "
-        "free-knot fit per curve (a loop inside `fit_many`).",
+        "free-knot fit per curve in 2 worker processes (`n_jobs=2`; see "
+        "[bench_many_optimal](bench_many_optimal.md) for 10^4 curves measured). All timings after "
+        "a warm-up call (imports, compiled kernels).",
         "",
         "| curves | rows | fit_many (batched) | loop of fit | speed-up | optimal knots (loop) |",
         "|---|---|---|---|---|---|",
@@ -230,6 +232,11 @@ def table_many(curve_counts: list[int], loop_max: int, optimal_counts: list[int]
     rng = np.random.default_rng(3)
     per_loop = None
     per_opt = None
+    warm = pd.DataFrame({"curve": np.repeat([0, 1], 50), "t": np.tile(np.linspace(0, 1, 50), 2)})
+    warm["v"] = np.sin(6 * warm["t"])
+    relusum.fit_many(warm, by="curve", x="t", y="v", n_units=8)  # imports and compiled kernels
+    relusum.fit_many(warm, by="curve", x="t", y="v", n_units=8, knots="optimal", progress=False)
+    relusum.fit((warm["t"].to_numpy()[:50], warm["v"].to_numpy()[:50]), n_units=8)
     for g in curve_counts:
         c = np.repeat(np.arange(g), 1000)
         t = rng.uniform(0.0, 1.0, c.size)
@@ -255,7 +262,7 @@ def table_many(curve_counts: list[int], loop_max: int, optimal_counts: list[int]
         if g in optimal_counts:
             start = time.perf_counter()
             relusum.fit_many(
-                df, by="curve", x="t", y="v", n_units=8, knots="optimal", progress=False
+                df, by="curve", x="t", y="v", n_units=8, knots="optimal", progress=False, n_jobs=2
             )
             opt = time.perf_counter() - start
             per_opt = opt / g
@@ -339,10 +346,10 @@ def main() -> int:
         curves, loop_max, opt_counts = [100, 1000], 100, [10]
     elif args.full:
         sizes, dask_sizes = [10**5, 10**6, 10**7, 10**8], [10**7, 10**8]
-        curves, loop_max, opt_counts = [100, 1000, 10_000], 1000, [100]
+        curves, loop_max, opt_counts = [100, 1000, 10_000], 1000, [1000]
     else:
         sizes, dask_sizes = [10**5, 10**6, 10**7], [10**7]
-        curves, loop_max, opt_counts = [100, 1000, 10_000], 1000, [100]
+        curves, loop_max, opt_counts = [100, 1000, 10_000], 1000, [1000]
     if args.sizes is not None or args.dask_sizes is not None:
         sizes = [int(v) for v in args.sizes or []]
         dask_sizes = [int(v) for v in args.dask_sizes or []]

@@ -85,6 +85,10 @@ def test_optimal_knots_in_worker_processes_equal_single_fits():
     bad = pd.concat([df, pd.DataFrame({"curve": ["zz"] * 3, "t": [0.0, 0.0, 1.0], "v": 1.0})])
     with pytest.raises(ValueError, match="curve 'zz': "):
         relusum.fit_many(bad, by="curve", x="t", y="v", progress=False, n_jobs=2, **kw)
+    # the first curve is fitted in the parent (it loads the kernels the workers inherit)
+    first = pd.concat([pd.DataFrame({"curve": ["a"] * 3, "t": [0.0, 0.0, 1.0], "v": 1.0}), df])
+    with pytest.raises(ValueError, match="curve 'a': "):
+        relusum.fit_many(first, by="curve", x="t", y="v", progress=False, n_jobs=2, **kw)
 
 
 @pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError)])

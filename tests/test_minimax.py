@@ -359,3 +359,29 @@ def test_nearly_coincident_points_stay_accurate():
         assert e >= minimax_discontinuous(x, y, n + 1) - 1e-12
     _, e_exact = minimax_points(x, y, 8)
     assert e_exact < 1e-9
+
+
+def test_make_gates_fast_paths_match_the_general_merge():
+    # Sorted input skips the sort, distinct x skip the merge: same gates as
+    # sorting and merging every input (repeats, unsorted, -0.0 next to 0.0).
+    from relusum.fitting.minimax import make_gates
+
+    rng = np.random.default_rng(11)
+    for it in range(60):
+        x = rng.uniform(-1.0, 1.0, int(rng.integers(2, 400)))
+        if it % 3:
+            x = np.sort(x)
+        if it % 4 == 0:
+            x = np.round(x * 5.0) / 5.0
+        if it % 7 == 0:
+            x = np.sort(np.concatenate((x, [-0.0, 0.0])))
+        y = rng.normal(size=x.size)
+        order = np.argsort(x, kind="stable")
+        xs, ys = x[order], y[order]
+        starts = np.flatnonzero(np.concatenate(([True], np.diff(xs) != 0)))
+        lo, hi = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
+        g = make_gates(x, y, (-1.0, 1.0))
+        mid, half = 0.5 * (lo.min() + hi.max()), 0.5 * (hi.max() - lo.min())
+        assert np.array_equal(g.u, (xs[starts] + 1.0) / 2.0)
+        assert np.array_equal(g.lo, (lo - mid) / half) and np.array_equal(g.hi, (hi - mid) / half)
+        assert g.lo is not g.hi

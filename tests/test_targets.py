@@ -135,3 +135,38 @@ def test_data_validation():
         Data([0, 1], [0, 1], weight=[1, -1])
     with pytest.raises(ValueError, match="zero everywhere"):
         Data([0, 1], [0, 1], weight=[0, 0])
+
+
+def test_verification_grid_is_the_sorted_union():
+    # The grid inserts the ends and the extra points into the uniform grid
+    # without sorting it: the same set as np.unique of everything, also for
+    # extras on grid points, repeated, at the ends or outside the domain.
+    from relusum.targets import _OFFSET
+
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        a = float(rng.uniform(-5.0, 0.0))
+        b = a + float(rng.uniform(0.01, 10.0))
+        samples = int(rng.integers(2, 9000))
+        m = max(MIN_VERIFY, 20 * samples)
+        grid = a + (np.arange(m) + _OFFSET) * ((b - a) / m)
+        extra = np.concatenate(
+            (rng.uniform(a - 1.0, b + 1.0, 5), rng.choice(grid, 3), [a, b, a, 0.5 * (a + b)])
+        )
+        inside = extra[(extra >= a) & (extra <= b)]
+        want = np.unique(np.concatenate((grid, [a, b], inside)))
+        got = verification_grid((a, b), samples, extra)
+        assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_fit_x_y_as_two_arguments_says_how_to_pass_data():
+    """relusum.fit(x, y) (the NumPy habit) names the pair form instead of a domain error."""
+    import relusum
+
+    x = np.linspace(0.0, 1.0, 50)
+    with pytest.raises(ValueError, match=r"pass data as one pair, e\.g\. relusum\.fit\(\(x, y\)"):
+        relusum.fit(x, x**2, n_units=3)
+    with pytest.raises(ValueError, match="pass data as one pair"):
+        relusum.fit(list(x), list(x**2), n_units=3)
+    r = relusum.fit((x, x**2), n_units=3)  # the pair form works
+    assert r.report.n_units == 3

@@ -308,7 +308,14 @@ def verification_grid(
     grid = a + (np.arange(m) + _OFFSET) * ((b - a) / m)
     ex = np.asarray(extra, dtype=float).ravel()
     ex = ex[(ex >= a) & (ex <= b)]
-    return np.unique(np.concatenate((grid, [a, b], ex)))
+    if not np.all(grid[1:] > grid[:-1]):  # (rounding on an extreme domain)
+        return np.unique(np.concatenate((grid, [a, b], ex)))
+    # The same sorted set as np.unique of everything, without sorting the grid:
+    # the few other points are inserted where they belong.
+    few = np.unique(np.concatenate(([a, b], ex)))
+    pos = np.searchsorted(grid, few)
+    new = grid[np.minimum(pos, m - 1)] != few
+    return np.insert(grid, pos[new], few[new])
 
 
 def _call_vectorised(fn: Callable[[np.ndarray], Any], x: np.ndarray, label: str) -> np.ndarray:
@@ -439,6 +446,12 @@ def make_target(
     >>> t.x, t.y
     (array([0.  , 0.25, 0.5 , 0.75, 1.  ]), array([0.    , 0.0625, 0.25  , 0.5625, 1.    ]))
     """
+    if isinstance(target, (np.ndarray, list)) and not isinstance(domain, (str, bytes, type(None))):
+        if np.ndim(domain) == 1 and len(domain) != 2:
+            raise ValueError(
+                "the second argument is the domain (A, B), not y: pass data as one "
+                "pair, e.g. relusum.fit((x, y), n_units=8)"
+            )
     dom = parse_domain(domain)
     if isinstance(target, tuple) and len(target) == 2:
         target = Data(target[0], target[1], sample_weight)

@@ -192,16 +192,25 @@ def _chord_bound(
     """
     a, b = domain
     t = np.unique(np.concatenate(([a], knots, [b])))
-    # Each point in one interval (a subset of the points still bounds).
-    seg = np.clip(np.searchsorted(t, x, side="right") - 1, 0, t.size - 2)
-    first = np.searchsorted(x, t[:-1], side="left")[seg]
-    last = np.searchsorted(x, t[1:], side="right")[seg] - 1
-    x0, x1 = x[first], x[last]
-    wide = x1 > x0
-    w = np.where(wide, (x - x0) / np.where(wide, x1 - x0, 1.0), 0.0)
-    dev = np.where(wide, np.abs(y - (y[first] + w * (y[last] - y[first]))), 0.0)
+    # Each point in one interval [t_k, t_k+1) (a subset of the points still
+    # bounds; points outside [a, b] count with the nearest interval), against
+    # the chord through the first and last points of [t_k, t_k+1].
+    start = np.searchsorted(x, t, side="left")
+    start[0], start[-1] = 0, x.size
+    first = start[:-1].copy()
+    first[0] = np.searchsorted(x, t[0], side="left")
+    last = np.searchsorted(x, t[1:], side="right") - 1
+    dev = 0.0
+    for k in np.flatnonzero(start[1:] > start[:-1]).tolist():
+        i, j = int(first[k]), int(last[k])
+        x0, x1 = x[i], x[j]
+        if not x1 > x0:
+            continue
+        xs, ys = x[start[k] : start[k + 1]], y[start[k] : start[k + 1]]
+        w = (xs - x0) / (x1 - x0)
+        dev = max(dev, float(np.max(np.abs(ys - (y[i] + w * (y[j] - y[i]))))))
     # Less a margin for rounding in the chord (far below the callers' 1e-9).
-    return float(np.max(dev)) / 2.0 - 1e-13 * (1.0 + float(np.max(np.abs(y))))
+    return dev / 2.0 - 1e-13 * (1.0 + float(np.max(np.abs(y))))
 
 
 def _pad_pieces(target: Target, model: ReluSum, n_units: int) -> ReluSum:

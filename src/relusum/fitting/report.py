@@ -10,6 +10,7 @@ on the data for data (``error_on = "data"``).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -145,6 +146,15 @@ class FitResult:
         return inference_for(self, robust).band(x, level, kind)
 
 
+#: The last few :func:`measure` calls: ``(model, weak reference to the target,
+#: result)``.  A solver that measures its candidates (the minimax guard) and
+#: :func:`finish` after it then pay once per model.  Both objects are
+#: immutable; the model (small) is held, so its id cannot be reused, and the
+#: target (perhaps large data) is not kept alive.
+_LAST: list = []
+_KEEP = 4
+
+
 def measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
     """RMSE, max absolute error and point count on the target's verification set.
 
@@ -153,6 +163,15 @@ def measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
     a continuous model's error approaches its supremum; the RMSE and the count
     are those of the grid.
     """
+    for m, t, out in tuple(_LAST):
+        if m is model and t() is target:
+            return out
+    out = _measure(model, target)
+    _LAST[:] = [(model, weakref.ref(target), out), *_LAST[: _KEEP - 1]]
+    return out
+
+
+def _measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
     x, y = target.verification(extra=model.knots)
     m = model(x)
     r = m - y

@@ -97,12 +97,18 @@ def make_gates(x: ArrayLike, y: ArrayLike, domain: tuple[float, float] | None = 
         raise ValueError("no points to fit")
     if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(ya))):
         raise ValueError("x and y must be finite")
-    order = np.argsort(xa, kind="stable")
-    xa, ya = xa[order], ya[order]
-    starts = np.flatnonzero(np.concatenate(([True], np.diff(xa) != 0)))
-    xs = xa[starts]
-    lo = np.minimum.reduceat(ya, starts)
-    hi = np.maximum.reduceat(ya, starts)
+    step = np.diff(xa)
+    if not np.all(step >= 0):  # (refined samples arrive sorted: no reordering)
+        order = np.argsort(xa, kind="stable")
+        xa, ya = xa[order], ya[order]
+        step = np.diff(xa)
+    if np.all(step != 0):  # distinct x: each gate is one sample
+        xs, lo, hi = xa, ya, ya
+    else:
+        starts = np.flatnonzero(np.concatenate(([True], step != 0)))
+        xs = xa[starts]
+        lo = np.minimum.reduceat(ya, starts)
+        hi = np.maximum.reduceat(ya, starts)
     if domain is None:
         domain = (float(xs[0]), float(xs[-1]) if xs[-1] > xs[0] else float(xs[0]) + 1.0)
     a, b = float(domain[0]), float(domain[1])
@@ -119,4 +125,6 @@ def make_gates(x: ArrayLike, y: ArrayLike, domain: tuple[float, float] | None = 
     # Any line that passes two gates within error 1 has |slope| < 4 / du; the
     # joint constraint never needs steeper lines than twice that.
     amax = 16.0 / min_du + 16.0
-    return Gates(u, (lo - mid) / half, (hi - mid) / half, (a, b), mid, half, amax)
+    lo_n = (lo - mid) / half
+    hi_n = lo_n.copy() if hi is lo else (hi - mid) / half
+    return Gates(u, lo_n, hi_n, (a, b), mid, half, amax)

@@ -135,11 +135,16 @@ def sweep_status(
 def raw_to_pieces(raw: tuple) -> list[Piece]:
     """The :class:`Piece` list of a feasible :func:`sweep_raw`."""
     npieces, ints, flts, off, pa, pc, tube = raw
+    # One conversion to Python numbers per array (not per element).
+    ints_l, flts_l, off_l = ints[:npieces].tolist(), flts[:npieces].tolist(), off.tolist()
+    end = off_l[npieces]
+    pa_l, pc_l = pa[:end].tolist(), pc[:end].tolist()
     pieces = []
     for p in range(npieces):
-        s, last, side, c, flat, has_lam = (int(v) for v in ints[p])
-        u0, lam_a, lam_c, star_a, star_c, qu, qv = (float(v) for v in flts[p])
-        poly = list(zip(pa[off[p] : off[p + 1]].tolist(), pc[off[p] : off[p + 1]].tolist()))
+        s, last, side, c, flat, has_lam = ints_l[p]
+        u0, lam_a, lam_c, star_a, star_c, qu, qv = flts_l[p]
+        lo, hi = off_l[p], off_l[p + 1]
+        poly = list(zip(pa_l[lo:hi], pc_l[lo:hi]))
         pieces.append(
             Piece(
                 u0,

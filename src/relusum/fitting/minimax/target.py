@@ -86,15 +86,22 @@ _SEED_DENSE = 4
 _LIMIT = 5e-4
 
 
+def _at(model: ReluSum, x: np.ndarray) -> np.ndarray:
+    """``model(x)``, compiled (:mod:`.values`: the same numbers, one pass)."""
+    from relusum.fitting.minimax.values import model_values
+
+    return model_values(model, x)
+
+
 def _error_of(target: Target) -> Callable[[ReluSum, np.ndarray], np.ndarray]:
     def err(model: ReluSum, t: np.ndarray) -> np.ndarray:
-        return model(t) - target.evaluate(t)
+        return _at(model, t) - target.evaluate(t)
 
     return err
 
 
 def _sample_error(model: ReluSum, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.max(np.abs(model(x) - y))) if x.size else 0.0
+    return float(np.max(np.abs(_at(model, x) - y))) if x.size else 0.0
 
 
 def _second_pass(
@@ -172,7 +179,7 @@ def minimax_target(
     exact = greedy_pieces(g, 0.0, pieces_for(n_units, flat_first), flat_first, True)
     if exact is not None:
         model = model_from_pieces(g, exact, flat_first)
-        if float(np.max(np.abs(model(dense) - fd))) <= 1e-9 * scale:
+        if float(np.max(np.abs(_at(model, dense) - fd))) <= 1e-9 * scale:
             return model, MinimaxInfo(_sample_error(model, x, y), int(g.u.size), 1, 0, 0.0)
     # Clusters of samples around the knots of a quick tube fit (near the
     # continuous optimum's): the exchange then needs about half the rounds
@@ -203,7 +210,7 @@ def minimax_target(
     for _ in range(rounds):
         on_pts = _sample_error(model, xs, ys)
         chk, fchk = _check_grid(model, dense, fd, target)
-        e = model(chk) - fchk
+        e = _at(model, chk) - fchk
         # Peaks on the check grid, located precisely, and around every knot:
         # a cusp of the target (sqrt(abs(x)) at 0) is far narrower than the
         # grid, and the optimum puts a knot next to it.
@@ -483,7 +490,7 @@ def _dense_error(
 ) -> float:
     """The max error on the check grid (:func:`_check_grid`) and at the model's knots."""
     dense, fd = _check_grid(model, dense, fd, target)
-    e = float(np.max(np.abs(model(dense) - fd)))
+    e = float(np.max(np.abs(_at(model, dense) - fd)))
     if model.knots.size:
         e = max(e, float(np.max(np.abs(err_at(model, model.knots)))))
     return e

@@ -31,8 +31,15 @@ _FINE = 1e-4
 _FILL = np.arange(1, 8) / 8.0
 
 
+def _at(model: ReluSum, x: np.ndarray) -> np.ndarray:
+    """``model(x)``, compiled (:mod:`.values`: the same numbers, one pass)."""
+    from relusum.fitting.minimax.values import model_values
+
+    return model_values(model, x)
+
+
 def _sample_error(model: ReluSum, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.max(np.abs(model(x) - y))) if x.size else 0.0
+    return float(np.max(np.abs(_at(model, x) - y))) if x.size else 0.0
 
 
 def tube_fit(
@@ -53,7 +60,7 @@ def tube_fit(
     g = make_gates(x, y, target.domain)
 
     def err_of(model: ReluSum) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda t: model(t) - target.evaluate(t)
+        return lambda t: _at(model, t) - target.evaluate(t)
 
     # Refinement rounds run at a coarse accuracy; once the grid agrees, the
     # tube optimum is sharpened and checked once more.
@@ -66,7 +73,7 @@ def tube_fit(
     a_, b_ = target.domain
     for _ in range(rounds):
         on_pts = _sample_error(model, xs, ys)
-        e = model(dense) - fd
+        e = _at(model, dense) - fd
         emax = float(np.max(np.abs(e)))
         if emax <= on_pts * (1.0 + _AGREE) + 1e-12 * scale:
             if rt <= _FINE:
