@@ -1,6 +1,6 @@
 """Piece growth for samples closer than about 5e-9: each vertex solved from its two lines.
 
-:func:`grow_exact` is :func:`relusum.fitting.minimax.kernel.grow` with two
+:func:`grow_exact` is :func:`relusum.fitting.minimax.kernel_grow.grow` with two
 changes (``python_pieces`` in ``tests/minimax_python_sweep.py`` takes the same
 branch, and the kernel test compares them).  A vertex made by a clip lies on
 the clipping gate's line and on the line of the edge it cuts; each vertex
@@ -14,7 +14,7 @@ bisection's bound rose above the optimum).  And the polygon is scanned whole
 at the first gate right of ``u0``, where its extremes jump across it after
 the one-sided gates on the left: a walk there could stop at a sliver those
 close gates leave and lose the steepest lines.  Wider samples keep
-:func:`~relusum.fitting.minimax.kernel.grow` (about 10% faster).
+:func:`~relusum.fitting.minimax.kernel_grow.grow` (about 10% faster).
 """
 
 from __future__ import annotations
