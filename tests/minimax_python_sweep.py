@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from relusum.fitting.minimax.gates import Gates
+from relusum.fitting.minimax.kernel import _EXACT_DU
 from relusum.fitting.minimax.sweep import _TOUCH, Line, Piece
 
 
@@ -38,6 +39,8 @@ def python_pieces(
     if np.any(lower > upper):
         return None
     ttol = _TOUCH * (1.0 + eps)
+    # Samples closer than _EXACT_DU: vertices solved from their two lines (as grow_exact).
+    exact = g.amax > 16.0 / _EXACT_DU + 16.0
     span = float(np.max(upper) - np.min(lower))
     lower_l = lower.tolist()
     upper_l = upper.tolist()
@@ -75,7 +78,7 @@ def python_pieces(
         if len(pieces) >= max_pieces:
             return None
         q = pieces[-1].q if (tube and continuous and pieces) else None
-        piece = _sweep_piece(u_l, lower_l, upper_l, j, rel, g.amax, span, eps, ttol, q)
+        piece = _sweep_piece(u_l, lower_l, upper_l, j, rel, g.amax, span, eps, ttol, q, exact)
         if piece is None:
             return None
         pieces.append(piece)
@@ -102,11 +105,60 @@ def _exit(pc: Piece, u_l: list, lower_l: list, upper_l: list) -> tuple[float, fl
     return (u_l[t0] + t * (u_l[t1] - u_l[t0]), b0 + t * (b1 - b0))
 
 
-def _clip_box(A: list, C: list, d: float, bound: float, keep_below: bool) -> tuple[list, list]:
-    """Sutherland-Hodgman on a small polygon given as vertex lists."""
+def _meet(
+    ex: float,
+    eb: float,
+    xk: float,
+    bk: float,
+    d: float,
+    p: Line,
+    q: Line,
+    vp: float,
+    vq: float,
+    exact: bool = True,
+) -> Line:
+    """Where the edge line ``(ex, eb)`` meets the line ``value at xk = bk``.
+
+    An edge of the polygon lies on ``C + A * (ex - u0) = eb`` (a gate's bound
+    at ``ex``) or, with ``ex`` NaN, on ``A = eb`` (a side of the slope box).
+    Solving the two lines directly keeps the vertex exact to rounding in its
+    own size: interpolating along the edge (``p + s * (q - p)``, used only
+    when the lines are parallel) loses the rounding of the edge's steepest
+    end, which two gates 1e-9 apart make about 1e10.  ``vp``, ``vq``: the
+    values of ``p`` and ``q`` at ``xk``.
+    """
+    if not exact:  # samples no closer than _EXACT_DU: interpolate (as the kernel's grow)
+        s = (bk - vp) / (vq - vp)
+        return (p[0] + s * (q[0] - p[0]), p[1] + s * (q[1] - p[1]))
+    if ex != ex:
+        a = eb
+    else:
+        den = xk - ex
+        if den == 0.0:
+            s = (bk - vp) / (vq - vp)
+            return (p[0] + s * (q[0] - p[0]), p[1] + s * (q[1] - p[1]))
+        a = (bk - eb) / den
+    return (a, bk - a * d)
+
+
+def _clip_box(
+    A: list,
+    C: list,
+    EX: list,
+    EB: list,
+    u0: float,
+    xq: float,
+    bound: float,
+    keep_below: bool,
+    exact: bool,
+) -> tuple[list, list, list, list]:
+    """Sutherland-Hodgman on a small polygon given as vertex lists (and their edge lines)."""
     n = len(A)
+    d = xq - u0
     oa: list = []
     oc: list = []
+    ox: list = []
+    ob: list = []
     for i in range(n):
         j = (i + 1) % n
         vp = A[i] * d + C[i]
@@ -116,11 +168,16 @@ def _clip_box(A: list, C: list, d: float, bound: float, keep_below: bool) -> tup
         if pin:
             oa.append(A[i])
             oc.append(C[i])
+            ox.append(EX[i])
+            ob.append(EB[i])
         if pin != qin:
-            s = (bound - vp) / (vq - vp)
-            oa.append(A[i] + s * (A[j] - A[i]))
-            oc.append(C[i] + s * (C[j] - C[i]))
-    return oa, oc
+            a, c = _meet(EX[i], EB[i], xq, bound, d, (A[i], C[i]), (A[j], C[j]), vp, vq, exact)
+            oa.append(a)
+            oc.append(c)
+            # Leaving: the clip line follows; entering: the edge's own line.
+            ox.append(xq if pin else EX[i])
+            ob.append(bound if pin else EB[i])
+    return oa, oc, ox, ob
 
 
 def _sweep_piece(
@@ -134,6 +191,7 @@ def _sweep_piece(
     eps: float,
     ttol: float,
     q: tuple[float, float] | None = None,
+    exact: bool = False,
 ) -> Piece | None:
     """Grow one piece from full gate ``s`` as far right as its polygon allows."""
     n = len(u_l)
@@ -143,12 +201,12 @@ def _sweep_piece(
     # larger than that keeps the clipping accurate.  The one-sided gates on the
     # left may need steeper lines: then the box grows to their smallest gap.
     amax = min(gamax, (span + 2.0 * eps + 1.0) * 4.0 / du)
-    piece = _grow(u_l, lower_l, upper_l, s, rel, amax, ttol, q)
+    piece = _grow(u_l, lower_l, upper_l, s, rel, amax, ttol, q, exact)
     if piece is None and rel is not None:
         du_l = min(u_l[t + 1] - u_l[t] for t in range(rel[0], s))
         wide = min(gamax, (span + 2.0 * eps + 1.0) * 4.0 / min(du, du_l))
         if wide > amax:
-            piece = _grow(u_l, lower_l, upper_l, s, rel, wide, ttol, q)
+            piece = _grow(u_l, lower_l, upper_l, s, rel, wide, ttol, q, exact)
     return piece
 
 
@@ -161,6 +219,7 @@ def _grow(
     amax: float,
     ttol: float,
     q: tuple[float, float] | None,
+    exact: bool = False,
 ) -> Piece | None:
     """The clipping sweep of :func:`_sweep_piece` inside a slope box ``amax``."""
     n = len(u_l)
@@ -168,10 +227,14 @@ def _grow(
     lj, hj = lower_l[s], upper_l[s]
     A = [-amax, amax, amax, -amax]
     C = [lj, lj, hj, hj]
+    # The line each edge (vertex t to nxt[t]) lies on: see _meet.
+    nan = math.nan
+    EX = [u0, nan, u0, nan]
+    EB = [lj, amax, hj, -amax]
     if q is not None and rel is not None:
         # Tube: the joint lies on the previous extreme line before it leaves the band.
-        A, C = _clip_box(
-            A, C, q[0] - u0, q[1] + ttol if rel[2] > 0 else q[1] - ttol, keep_below=rel[2] > 0
+        A, C, EX, EB = _clip_box(
+            A, C, EX, EB, u0, q[0], q[1] + ttol if rel[2] > 0 else q[1] - ttol, rel[2] > 0, exact
         )
         if not A:
             return None
@@ -204,8 +267,11 @@ def _grow(
         # polygon is bitonic, and as d grows the extremes rotate one way, so a
         # walk from the last extremes costs O(1) amortised.  Rounding can leave
         # (nearly) repeated vertices that stop a walk early, so small polygons
-        # are scanned whole.
-        if size <= 5:
+        # are scanned whole, and so is the polygon at the first gate right of
+        # u0 (after the one-sided gates on the left): there the extremes jump
+        # to the far side, a long walk past the slivers those gates 1e-9 apart
+        # leave (it stopped at one and lost the steepest lines).
+        if size <= 5 or (exact and k == s + 1):
             i = imax
             vmax = -inf
             vmin = inf
@@ -336,25 +402,32 @@ def _grow(
                 bb = t
                 steps += 1
             p_in, q_in = prv[bb], nxt[f]
+            uk = u_l[k]
             vp, vq = A[p_in] * d + C[p_in], A[bb] * d + C[bb]
-            s0 = (bound - vp) / (vq - vp)
-            x0 = (A[p_in] + s0 * (A[bb] - A[p_in]), C[p_in] + s0 * (C[bb] - C[p_in]))
+            x0 = _meet(
+                EX[p_in], EB[p_in], uk, bound, d, (A[p_in], C[p_in]), (A[bb], C[bb]), vp, vq, exact
+            )
             vp, vq = A[f] * d + C[f], A[q_in] * d + C[q_in]
-            s1 = (bound - vp) / (vq - vp)
-            x1 = (A[f] + s1 * (A[q_in] - A[f]), C[f] + s1 * (C[q_in] - C[f]))
+            x1 = _meet(EX[f], EB[f], uk, bound, d, (A[f], C[f]), (A[q_in], C[q_in]), vp, vq, exact)
             n0 = len(A)
             A.append(x0[0])
             C.append(x0[1])
+            EX.append(uk)
+            EB.append(bound)
             nxt.append(n0 + 1)
             prv.append(p_in)
             nxt[p_in] = n0
             if x1 != x0:
                 A.append(x1[0])
                 C.append(x1[1])
+                EX.append(EX[f])
+                EB.append(EB[f])
                 nxt.append(q_in)
                 prv.append(n0)
                 prv[q_in] = n0 + 1
             else:
+                EX[n0] = EX[f]
+                EB[n0] = EB[f]
                 nxt[n0] = q_in
                 prv[q_in] = n0
             two = x1 != x0

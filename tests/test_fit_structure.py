@@ -137,7 +137,11 @@ def _compiled_signatures() -> dict[str, int]:
     out = {}
     for name in (
         "relusum.fitting.minimax.kernel",
+        "relusum.fitting.minimax.kernel_grow",
+        "relusum.fitting.minimax.kernel_exact",
+        "relusum.fitting.minimax.values",
         "relusum.fitting.free_l2.kernels",
+        "relusum.fitting.free_l2.kernels_dp",
         "relusum.fitting._hull_kernel",
     ):
         mod = importlib.import_module(name)

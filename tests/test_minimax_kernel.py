@@ -82,3 +82,40 @@ def test_undecided_sweeps_prove_nothing(monkeypatch):
     assert res.eps == pytest.approx(exact.eps, rel=1e-8)  # the search still converges
     assert res.lower <= exact.lower * (1 - 1e-3)  # but the bound is only what was proven
     assert res.lower > 0
+
+
+def _x2_clusters(n: int, pinned: bool, spacing: float, rng) -> np.ndarray:
+    """1001 even samples of [0, 1] plus clusters ``spacing`` apart around x**2's optimal knots."""
+    h = 1 / n if pinned else 1 / (n + 0.5)
+    kn = np.arange(1, n) * h if pinned else h / 2 + np.arange(n) * h
+    off = np.concatenate((np.arange(-20, 21) * spacing, 8e-4 * 1.25 ** -np.arange(40)))
+    off = np.concatenate((off, -8e-4 * 1.25 ** -np.arange(40)))
+    cl = (kn + rng.uniform(-3, 3, kn.size) * spacing)[:, None] + off[None, :]
+    mids = kn[:-1] + np.diff(kn) / 2
+    return np.unique(np.clip(np.concatenate((np.linspace(0, 1, 1001), cl.ravel(), mids)), 0, 1))
+
+
+@pytest.mark.parametrize(("n", "pinned"), [(38, False), (50, True), (62, True)])
+def test_sweep_exact_on_samples_1e9_apart(n, pinned):
+    """Samples 1e-9 apart (x**2, clusters around the optimal knots): every error the sweep
+    declares infeasible lies below the error the fit reaches and below the theory.  With
+    vertices interpolated along an edge (the rounding of its steepest end, slopes ~1e10
+    here) and a walk that stopped at a rounding sliver, feasibility was non-monotone and
+    all three bounds lay above both (by 2e-6 relative)."""
+    from relusum.fitting.minimax.solve import solve_gates
+
+    x = _x2_clusters(n, pinned, 1e-9, np.random.default_rng(n))
+    g = make_gates(x, x**2, (0, 1))
+    res, model = solve_gates(g, n, not pinned, 1e-9)
+    err = float(np.max(np.abs(model(x) - x**2)))
+    theory = 1 / (8 * n * n) if pinned else 1 / (2 * (2 * n + 1) ** 2)
+    assert res.lower * g.half <= err * (1 + 1e-12)
+    assert res.lower * g.half <= theory
+    if n == 38:  # the compiled exact growth (samples < 5e-9 apart) against the reference
+        for eps in (res.eps, res.lower):
+            for tube in (False, True):
+                a = greedy_pieces(g, eps, n + 1, True, True, tube)
+                b = python_pieces(g, eps, n + 1, True, True, tube)
+                assert (a is None) == (b is None)
+                if a is not None:
+                    assert [_fields(p) for p in a] == [_fields(q) for q in b]

@@ -4,7 +4,9 @@
 (``python_pieces`` in ``tests/minimax_python_sweep.py``, kept there as the
 reference): the same clipping of the polygon of lines,
 the same pivots, the same rounding guards, so both give the same pieces
-(``tests/test_minimax_kernel.py`` compares them).  The polygon lives in
+(``tests/test_minimax_kernel.py`` compares them).  Samples closer than ``_EXACT_DU``
+switch the piece growth to :func:`~relusum.fitting.minimax.kernel_exact.grow_exact`
+(vertices solved from their two lines; the reference takes the same branch).  The polygon lives in
 preallocated vertex arrays (a linked cycle through ``nxt``/``prv``); every
 piece reuses them.  This module imports numba: it is itself imported only when
 the sweep first runs (``import relusum`` stays cheap).  ``error_model="numpy"``
@@ -20,9 +22,14 @@ import math
 import numpy as np
 from numba import njit
 
+from relusum.fitting.minimax.kernel_exact import grow_exact
+from relusum.fitting.minimax.kernel_grow import grow
+
 __all__ = ["sweep_arrays", "greedy_apart"]
 
 inf = math.inf
+#: Samples closer than this (normalised) switch the sweep to :func:`grow_exact`.
+_EXACT_DU = 5e-9
 
 
 def sweep_arrays(
@@ -50,294 +57,6 @@ def sweep_arrays(
         float(ttol),
         bool(tube),
     )
-
-
-@njit(cache=True, error_model="numpy")
-def grow(
-    u,
-    lower,
-    upper,
-    s,
-    has_rel,
-    rel_k,
-    rel_last,
-    rel_side,
-    amax,
-    ttol,
-    A,
-    C,
-    nxt,
-    prv,
-    has_q,
-    qu,
-    qv,
-):
-    """One piece from full gate s.  Returns (ok, last, side, imax, size, lam_a, lam_c,
-    has_lam_lo, has_lam_hi, last_lo, last_hi)."""
-    n = u.size
-    u0 = u[s]
-    lj = lower[s]
-    hj = upper[s]
-    A[0] = -amax
-    A[1] = amax
-    A[2] = amax
-    A[3] = -amax
-    C[0] = lj
-    C[1] = lj
-    C[2] = hj
-    C[3] = hj
-    size = 4
-    if has_q and has_rel:
-        # Tube: the joint lies on the previous extreme line before it leaves
-        # the band (Sutherland-Hodgman on the box, as _clip_box).
-        below = rel_side > 0
-        dq = qu - u0
-        bound = qv + ttol if below else qv - ttol
-        ta = np.empty(8)
-        tc = np.empty(8)
-        m = 0
-        for i in range(4):
-            j = (i + 1) % 4
-            vp = A[i] * dq + C[i]
-            vq = A[j] * dq + C[j]
-            pin = vp <= bound if below else vp >= bound
-            qin = vq <= bound if below else vq >= bound
-            if pin:
-                ta[m] = A[i]
-                tc[m] = C[i]
-                m += 1
-            if pin != qin:
-                sc = (bound - vp) / (vq - vp)
-                ta[m] = A[i] + sc * (A[j] - A[i])
-                tc[m] = C[i] + sc * (C[j] - C[i])
-                m += 1
-        if m == 0:
-            return (False, 0, 0, 0, 0, -1, -1, -1, -1, 0)
-        for i in range(m):
-            A[i] = ta[i]
-            C[i] = tc[i]
-        size = m
-    for t in range(size):
-        nxt[t] = (t + 1) % size
-        prv[t] = (t + size - 1) % size
-    nv = size  # vertices ever made
-    imax = 0
-    imin = 0
-    if has_rel:
-        k = rel_k
-    else:
-        k = s + 1
-        rel_last = -1
-        rel_side = 0
-    last_lo = -1
-    last_hi = -1
-    lam_lo = -1
-    lam_hi = -1
-    side = 0
-    while k < n:
-        if k == s:
-            k += 1
-            continue
-        full = k > rel_last
-        if full:
-            lk = lower[k]
-            hk = upper[k]
-        elif rel_side > 0:
-            lk = lower[k]
-            hk = inf
-        else:
-            lk = -inf
-            hk = upper[k]
-        d = u[k] - u0
-        if size <= 5:
-            i = imax
-            vmax = -inf
-            vmin = inf
-            for _ in range(size):
-                v = A[i] * d + C[i]
-                if v > vmax:
-                    vmax = v
-                    imax = i
-                if v < vmin:
-                    vmin = v
-                    imin = i
-                i = nxt[i]
-        elif hk == inf:
-            vmax = inf
-            i = imin
-            vmin = A[i] * d + C[i]
-            while True:
-                t = nxt[i]
-                v = A[t] * d + C[t]
-                if v < vmin:
-                    i = t
-                    vmin = v
-                    continue
-                t = prv[i]
-                v = A[t] * d + C[t]
-                if v < vmin:
-                    i = t
-                    vmin = v
-                    continue
-                break
-            imin = i
-        elif lk == -inf:
-            vmin = -inf
-            i = imax
-            vmax = A[i] * d + C[i]
-            while True:
-                t = nxt[i]
-                v = A[t] * d + C[t]
-                if v > vmax:
-                    i = t
-                    vmax = v
-                    continue
-                t = prv[i]
-                v = A[t] * d + C[t]
-                if v > vmax:
-                    i = t
-                    vmax = v
-                    continue
-                break
-            imax = i
-        else:
-            i = imax
-            vmax = A[i] * d + C[i]
-            while True:
-                t = nxt[i]
-                v = A[t] * d + C[t]
-                if v > vmax:
-                    i = t
-                    vmax = v
-                    continue
-                t = prv[i]
-                v = A[t] * d + C[t]
-                if v > vmax:
-                    i = t
-                    vmax = v
-                    continue
-                break
-            imax = i
-            i = imin
-            vmin = A[i] * d + C[i]
-            while True:
-                t = nxt[i]
-                v = A[t] * d + C[t]
-                if v < vmin:
-                    i = t
-                    vmin = v
-                    continue
-                t = prv[i]
-                v = A[t] * d + C[t]
-                if v < vmin:
-                    i = t
-                    vmin = v
-                    continue
-                break
-            imin = i
-        if vmin > hk:
-            if not full:
-                return (False, 0, 0, 0, 0, -1, -1, last_lo, last_hi, nv)
-            side = 1
-            break
-        if vmax < lk:
-            if not full:
-                return (False, 0, 0, 0, 0, -1, -1, last_lo, last_hi, nv)
-            side = -1
-            break
-        touch_lo = False
-        touch_hi = False
-        if full:
-            touch_lo = vmin <= lk + ttol
-            touch_hi = vmax >= hk - ttol
-            if touch_lo:
-                last_lo = k
-                lam_lo = imin
-            if touch_hi:
-                last_hi = k
-                lam_hi = imax
-            if vmin >= lk and vmax <= hk:
-                k += 1
-                continue
-        for pas in range(2):
-            upper_side = pas == 0
-            if upper_side:
-                if vmax <= hk:
-                    continue
-                sgn = 1.0
-                bound = hk
-                i0 = imax
-            else:
-                if vmin >= lk:
-                    continue
-                sgn = -1.0
-                bound = lk
-                i0 = imin
-            lim = sgn * bound
-            if sgn * (A[i0] * d + C[i0]) <= lim:
-                continue
-            f = i0
-            steps = 1
-            while steps < size:
-                t = nxt[f]
-                if sgn * (A[t] * d + C[t]) <= lim:
-                    break
-                f = t
-                steps += 1
-            if steps >= size:
-                return (False, 0, 0, 0, 0, -1, -1, last_lo, last_hi, nv)
-            bb = i0
-            while True:
-                t = prv[bb]
-                if sgn * (A[t] * d + C[t]) <= lim:
-                    break
-                bb = t
-                steps += 1
-            p_in = prv[bb]
-            q_in = nxt[f]
-            vp = A[p_in] * d + C[p_in]
-            vq = A[bb] * d + C[bb]
-            s0 = (bound - vp) / (vq - vp)
-            x0a = A[p_in] + s0 * (A[bb] - A[p_in])
-            x0c = C[p_in] + s0 * (C[bb] - C[p_in])
-            vp = A[f] * d + C[f]
-            vq = A[q_in] * d + C[q_in]
-            s1 = (bound - vp) / (vq - vp)
-            x1a = A[f] + s1 * (A[q_in] - A[f])
-            x1c = C[f] + s1 * (C[q_in] - C[f])
-            n0 = nv
-            A[n0] = x0a
-            C[n0] = x0c
-            nxt[n0] = n0 + 1
-            prv[n0] = p_in
-            nxt[p_in] = n0
-            nv += 1
-            two = x1a != x0a or x1c != x0c
-            if two:
-                A[n0 + 1] = x1a
-                C[n0 + 1] = x1c
-                nxt[n0 + 1] = q_in
-                prv[n0 + 1] = n0
-                prv[q_in] = n0 + 1
-                nv += 1
-            else:
-                nxt[n0] = q_in
-                prv[q_in] = n0
-            size = size - steps + (2 if two else 1)
-            if upper_side:
-                imax = n0
-                if sgn * (A[imin] * d + C[imin]) > lim:
-                    imin = q_in
-                if touch_hi:
-                    lam_hi = n0 + 1 if (two and A[n0 + 1] > A[n0]) else n0
-            else:
-                imin = n0
-                if sgn * (A[imax] * d + C[imax]) > lim:
-                    imax = q_in
-                if touch_lo:
-                    lam_lo = n0 + 1 if (two and A[n0 + 1] < A[n0]) else n0
-        k += 1
-    return (True, k - 1, side, imax, size, lam_lo, lam_hi, last_lo, last_hi, nv)
 
 
 @njit(cache=True, error_model="numpy")
@@ -384,6 +103,12 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol,
     pa = np.empty(4 * n + 16 * (max_pieces + 2))
     pc = np.empty(4 * n + 16 * (max_pieces + 2))
     npoly = 0
+    # Vertices solved from their two lines (grow_exact) only where samples lie
+    # closer than _EXACT_DU (gamax = 16 / min du + 16, see make_gates): for
+    # wider gaps interpolating along the edge is exact enough, and cheaper.
+    exact = gamax > 16.0 / _EXACT_DU + 16.0
+    EX = np.empty(cap if exact else 1)  # the line of each vertex's outgoing edge
+    EB = np.empty(cap if exact else 1)
     for i in range(n):
         if lower[i] > upper[i]:
             return 0, 0, ints, flts, poly_off, pa, pc
@@ -468,25 +193,48 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol,
         has_q = tube and continuous and npieces > 0
         qu = flts[npieces - 1, 5] if has_q else 0.0
         qv = flts[npieces - 1, 6] if has_q else 0.0
-        r = grow(
-            u,
-            lower,
-            upper,
-            s,
-            has_rel,
-            rel_k,
-            rel_last,
-            rel_side,
-            amax,
-            ttol,
-            A,
-            C,
-            nxt,
-            prv,
-            has_q,
-            qu,
-            qv,
-        )
+        if exact:
+            r = grow_exact(
+                u,
+                lower,
+                upper,
+                s,
+                has_rel,
+                rel_k,
+                rel_last,
+                rel_side,
+                amax,
+                ttol,
+                A,
+                C,
+                EX,
+                EB,
+                nxt,
+                prv,
+                has_q,
+                qu,
+                qv,
+            )
+        else:
+            r = grow(
+                u,
+                lower,
+                upper,
+                s,
+                has_rel,
+                rel_k,
+                rel_last,
+                rel_side,
+                amax,
+                ttol,
+                A,
+                C,
+                nxt,
+                prv,
+                has_q,
+                qu,
+                qv,
+            )
         if not r[0] and has_rel:
             du_l = inf
             for t in range(rel_k, s):
@@ -495,25 +243,48 @@ def sweep(u, lower, upper, max_pieces, flat_first, continuous, gamax, eps, ttol,
                     du_l = w
             wide = min(gamax, (span + 2.0 * eps + 1.0) * 4.0 / min(du, du_l))
             if wide > amax:
-                r = grow(
-                    u,
-                    lower,
-                    upper,
-                    s,
-                    has_rel,
-                    rel_k,
-                    rel_last,
-                    rel_side,
-                    wide,
-                    ttol,
-                    A,
-                    C,
-                    nxt,
-                    prv,
-                    has_q,
-                    qu,
-                    qv,
-                )
+                if exact:
+                    r = grow_exact(
+                        u,
+                        lower,
+                        upper,
+                        s,
+                        has_rel,
+                        rel_k,
+                        rel_last,
+                        rel_side,
+                        wide,
+                        ttol,
+                        A,
+                        C,
+                        EX,
+                        EB,
+                        nxt,
+                        prv,
+                        has_q,
+                        qu,
+                        qv,
+                    )
+                else:
+                    r = grow(
+                        u,
+                        lower,
+                        upper,
+                        s,
+                        has_rel,
+                        rel_k,
+                        rel_last,
+                        rel_side,
+                        wide,
+                        ttol,
+                        A,
+                        C,
+                        nxt,
+                        prv,
+                        has_q,
+                        qu,
+                        qv,
+                    )
         if not r[0]:
             # Only rounding (a slope box too small for the one-sided gates, or
             # every vertex cut): not a proof of infeasibility.
