@@ -111,6 +111,11 @@ def _refuse_options(args: argparse.Namespace) -> None:
     ):
         if value is not None:
             raise ValueError(f"{flag} is not available for streamed, Dask or many-curve data")
+    if args.by is None and getattr(args, "search", "thorough") != "thorough":
+        raise ValueError(
+            "--search quick is for in-memory fits and --by; streamed and Dask fits search "
+            "a per-bin summary"
+        )
     if args.by is None and args.out is not None:
         raise ValueError("--out writes one row per curve: use it with --by COL (or use --save)")
     if args.by is not None:
@@ -252,6 +257,7 @@ def _many(frame: Any, args: argparse.Namespace, opts: dict[str, Any]) -> Any:
         weight=args.weight,
         progress=progress,
         n_jobs=getattr(args, "jobs", 1),
+        **({"search": args.search} if getattr(args, "search", "thorough") != "thorough" else {}),
         **opts,
     )
 

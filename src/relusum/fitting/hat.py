@@ -127,8 +127,14 @@ def _solve_tridiagonal_spd(
     # slope changes, i.e. on the ReLU weights, and solve the pentadiagonal system.
     pen = _slope_change_gram(t, flat_first)
     delta = 1e-9 * (scale if scale > 0 else 1.0) / max(float(np.max(np.abs(pen[2]))), 1e-300)
-    sol = solveh_banded(delta * pen + ab, rhs, check_finite=False)
-    return sol
+    try:
+        return solveh_banded(delta * pen + ab, rhs, check_finite=False)
+    except LinAlgError:
+        pass
+    # Still singular to rounding (two knots 1e-8 apart around an empty piece):
+    # a minimum-norm least-squares solution of the same system.
+    dense = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
+    return np.linalg.lstsq(dense, rhs, rcond=None)[0]
 
 
 def _slope_change_gram(t: np.ndarray, flat_first: bool) -> np.ndarray:

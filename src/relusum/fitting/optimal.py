@@ -41,6 +41,7 @@ def fit_optimal(
     progress: bool | None = None,
     init: ArrayLike | ReluSum | None = None,
     pin_first: bool = False,
+    search: str = "thorough",
 ) -> tuple[ReluSum, dict[str, Any]]:
     """Optimal knots for ``n_units`` units and ``loss`` on a ready target.
 
@@ -49,7 +50,8 @@ def fit_optimal(
     a :class:`ReluSum` with at most ``n_units`` units for ``linf`` (the result
     is never worse than it, so a chain n = 1, 2, ... never gets worse).
     ``pin_first`` puts the first knot at ``A``: exactly ``n_units`` sloped
-    pieces (``relusum.fit(..., pieces=k)``).
+    pieces (``relusum.fit(..., pieces=k)``).  ``search`` ("thorough" or
+    "quick") chooses the free-knot least-squares search (``l2`` only).
 
     Examples
     --------
@@ -67,13 +69,13 @@ def fit_optimal(
                 "free-knot least squares (knots='optimal', loss='l2') is not available "
                 "in this version"
             ) from None
-        kwargs: dict[str, Any] = {"progress": progress, "pin_first": pin_first}
+        kwargs: dict[str, Any] = {"progress": progress, "pin_first": pin_first, "search": search}
         if isinstance(init, ReluSum):
             init = init.knots
         if init is not None:
             kwargs["init"] = init
         model = free_knot_l2(target, n_units, **kwargs)
-        return model, {"method": "free-knot least squares"}
+        return model, {"method": "free-knot least squares", "search": search}
     with progress_bar(progress, f"minimax fit, {n_units} units", "sweep") as tick:
         model, info = minimax_target(target, n_units, flat_first=not pin_first, progress=tick)
     if pin_first and model.n_units < n_units:

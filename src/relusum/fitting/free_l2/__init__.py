@@ -17,6 +17,7 @@ Modules, one idea each:
 :mod:`.segment`             dynamic programs over cuts (global start, windowed polish)
 :mod:`.moves`               insert / swap / single moves / hops / kink snaps / tiny data
 :mod:`.condense`            per-bin moment summaries for large data
+:mod:`.plan`                which starts and moves a search runs ("thorough", "quick")
 :mod:`.search`              the search that ties them together: :func:`free_knot_l2`
 :mod:`.kernels`             compiled (numba) LM, batched SSRs, prefix sums
 :mod:`.kernels_dp`          compiled (numba) envelope and windowed cut DPs

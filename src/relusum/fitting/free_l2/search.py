@@ -37,6 +37,7 @@ from relusum.fitting.free_l2.moves import (
     _polish,
     _swap,
 )
+from relusum.fitting.free_l2.plan import PLANS, SEARCHES, SearchPlan
 from relusum.fitting.free_l2.prefix import _PrefixProblem
 from relusum.fitting.free_l2.problem import _Problem, _State
 from relusum.fitting.free_l2.segment import _cut_candidates, _dp_refine, _segmentation_knots
@@ -103,6 +104,7 @@ def free_knot_l2(
     progress: bool | None = None,
     seed: int = 0,
     pin_first: bool = False,
+    search: str = "thorough",
 ) -> ReluSum:
     """The best least-squares sum of ``n_units`` shifted ReLUs with free knots.
 
@@ -134,6 +136,12 @@ def free_knot_l2(
     pin_first : bool
         Pin the first knot at ``A``: exactly ``n`` sloped pieces, the same
         family as ``n``-segment continuous piecewise-linear regression.
+    search : {"thorough", "quick"}
+        ``"thorough"`` runs every start and move; ``"quick"`` a reduced search
+        (:data:`~relusum.fitting.free_l2.plan.PLANS`) that is faster and finds
+        the same SSR on most problems, a larger one on some (see
+        ``docs/bench/bench_many_optimal.md``).  Above :data:`CONDENSE_ABOVE`
+        samples both run the same search on the per-bin summary.
 
     Returns
     -------
@@ -155,6 +163,8 @@ def free_knot_l2(
     >>> s.knots.round(9).tolist(), s.weights.round(9).tolist()
     ([0.0, 0.3], [-1.0, 2.0])
     """
+    if search not in SEARCHES:
+        raise ValueError(f"search must be 'thorough' or 'quick', got {search!r}")
     prob = _Problem(target)
     n = _check_units(prob, n_units, target)
     h_init = None if init is None else _check_init(init, prob, n)
@@ -166,7 +176,7 @@ def free_knot_l2(
         if condensed:
             best = _search_condensed(prob, n, modes, h_init, rng, bar)
         else:
-            best = _search(prob, n, modes, h_init, rng, bar, thorough=True)
+            best = _search(prob, n, modes, h_init, rng, bar, PLANS[search])
     finally:
         bar.close()
     return values_to_relusum(best.t, best.c, best.flat, prob.domain)
@@ -200,14 +210,15 @@ def _search(
     h_init: np.ndarray | None,
     rng: np.random.Generator,
     bar,
-    thorough: bool,
+    plan: SearchPlan,
 ) -> _State:
     """Starts, a short LM from each, then the best of each shape polished.
 
-    ``thorough`` adds the continuous DP start and the sample-scale moves
-    (a short end piece, single-knot moves, basin hops, kink snaps, and on tiny
-    data every placement of the knots in sample gaps, or evolution); hops stop
-    after two that do not improve.
+    ``plan`` says which starts and moves run (:data:`PLANS`): the thorough
+    plan adds the continuous DP start and the sample-scale moves (a short end
+    piece, single-knot moves, basin hops, kink snaps, and on tiny data every
+    placement of the knots in sample gaps, or evolution); hops stop after two
+    that do not improve.
     """
     a, b = prob.domain
     # The uniform-knot fit: the result is never worse than this.
@@ -232,12 +243,16 @@ def _search(
             seg = _segmentation_knots(prob, n, flat, _cut_candidates(prob, pieces))
             if seg is not None:
                 starts.append((seg, pinned))
-        if thorough and not prob.is_function and ENVELOPE_BINS > 0 and pieces <= 64:
-            bins = int(np.clip(8 * (n + 1), 40, ENVELOPE_BINS))
-            for keep, grid in (
-                (8, 32),
-                (16, 64),
-            ):  # two prunings: each finds basins the other loses
+        if (
+            plan.envelopes
+            and pinned in plan.envelope_shapes
+            and not prob.is_function
+            and ENVELOPE_BINS > 0
+            and pieces <= 64
+        ):
+            top = ENVELOPE_BINS if plan.max_bins is None else min(plan.max_bins, ENVELOPE_BINS)
+            bins = int(np.clip(plan.bins_per_piece * (n + 1), plan.min_bins, top))
+            for keep, grid in plan.envelopes:  # two prunings: each finds basins the other loses
                 env = envelope_knots(prob, n, pinned, bins, keep, grid)
                 if env is not None:
                     starts.append((env, pinned))
@@ -249,9 +264,9 @@ def _search(
         if hs is None or hs.tobytes() in seen:
             continue
         seen.add(hs.tobytes())
-        results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
+        results.append((_lm(prob, hs, pinned, max_iter=plan.start_iters), pinned))
     # Small data without a DP start (tiny data: with one too): a global population search.
-    if thorough and not prob.is_function and prob.x.size * n <= 2000:
+    if plan.population and not prob.is_function and prob.x.size * n <= 2000:
         tiny = prob.x.size * n <= 500
         for pinned in (p for p in modes if tiny or p not in global_start):
             # few enough placements of the knots in sample gaps: all of them, else evolution
@@ -259,7 +274,7 @@ def _search(
             for h in gap if gap is not None else [_evolve(prob, n, pinned, rng, 3000)]:
                 hs = None if h is None else _sanitize(h, a, b, pinned, not pinned)
                 if hs is not None:
-                    results.append((_lm(prob, hs, pinned, max_iter=8), pinned))
+                    results.append((_lm(prob, hs, pinned, max_iter=plan.start_iters), pinned))
     results.sort(key=lambda p: p[0].ssr)
     bar.update(1)
     # Improve the best start of each shape: finish LM, swap useless knots,
@@ -269,19 +284,25 @@ def _search(
     for st, pinned in results:
         if pinned in done:
             continue
+        if done and plan.other_shape is not None and st.ssr > plan.other_shape * results[0][0].ssr:
+            break  # the other shape's best start is far behind: not polished
         done.add(pinned)
-        st = _lm(prob, st.h, pinned)  # the starts ran 8 iterations: finish the best
-        st = _swap(prob, st, pinned)
-        for window in (3, 8, 20):
+        st = _lm(prob, st.h, pinned)  # the starts ran a few iterations: finish the best
+        if plan.swap:
+            st = _swap(prob, st, pinned)
+        for window in plan.windows:
             st = _dp_refine(prob, st, pinned, window)
-        if thorough and not prob.is_function:
-            st = _end_pieces(prob, st, pinned)
-            if st.h.size <= 32:
+        if not prob.is_function:
+            if plan.end_pieces:
+                st = _end_pieces(prob, st, pinned)
+            if plan.polish and st.h.size <= 32:
                 st = _polish(prob, st, pinned, rounds=1)
-            st = _hop(prob, st, pinned, rng, 8)
-            if st.h.size <= 32:
+            if plan.hops:
+                st = _hop(prob, st, pinned, rng, plan.hops)
+            if plan.pair_moves and st.h.size <= 32:
                 st = _pair_moves(prob, st, pinned)
-            st = _kink_snap(prob, st, pinned)
+            if plan.kink_snap:
+                st = _kink_snap(prob, st, pinned)
         st = _lm(prob, st.h, pinned)  # converge the winner of the moves
         if st.ssr < best.ssr:
             best = st
@@ -308,7 +329,7 @@ def _search_condensed(
     full = _PrefixProblem(prob.x, prob.y, prob.w if prob.weighted else None, prob.domain)
     px, py, pw, _ = pseudo_points(full.bin_moments(_bins_for(prob.x.size, n)))
     small = _Problem(Target("data", "condensed", prob.domain, px, py, pw))
-    cst = _search(small, n, modes, h_init, rng, bar, thorough=False)
+    cst = _search(small, n, modes, h_init, rng, bar, PLANS["summary"])
     pinned = bool(modes == (True,) or cst.h[0] == a)
     best = full.state(uniform_knots(prob.domain, n))
     if h_init is not None:
