@@ -13,6 +13,11 @@ the sweep first runs (``import relusum`` stays cheap).  ``error_model="numpy"``
 drops numba's check of every division for a zero divisor (about 7% of a
 sweep); no divisor here can be zero (each is a difference across a bound that
 one end exceeds and the other does not, or is tested first).
+
+numba's cache of :func:`sweep` holds the compiled :func:`grow` and
+:func:`grow_exact` too, and is checked against this file's time stamp only:
+a change to ``kernel_grow.py`` or ``kernel_exact.py`` must also change this
+file (a note here will do), or a cached sweep keeps running the old code.
 """
 
 from __future__ import annotations

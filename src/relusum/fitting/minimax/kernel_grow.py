@@ -132,9 +132,13 @@ def grow(
                     imin = i
                 i = nxt[i]
         elif hk == inf:
+            # Each climb goes forward while the next vertex is higher (lower),
+            # else backward: never back to the vertex it just left, whose value
+            # is known to be below (the same extreme as checking both sides each step).
             vmax = inf
             i = imin
             vmin = A[i] * d + C[i]
+            i0 = i
             while True:
                 t = nxt[i]
                 v = A[t] * d + C[t]
@@ -142,18 +146,22 @@ def grow(
                     i = t
                     vmin = v
                     continue
-                t = prv[i]
-                v = A[t] * d + C[t]
-                if v < vmin:
-                    i = t
-                    vmin = v
-                    continue
                 break
+            if i == i0:
+                while True:
+                    t = prv[i]
+                    v = A[t] * d + C[t]
+                    if v < vmin:
+                        i = t
+                        vmin = v
+                        continue
+                    break
             imin = i
         elif lk == -inf:
             vmin = -inf
             i = imax
             vmax = A[i] * d + C[i]
+            i0 = i
             while True:
                 t = nxt[i]
                 v = A[t] * d + C[t]
@@ -161,17 +169,21 @@ def grow(
                     i = t
                     vmax = v
                     continue
-                t = prv[i]
-                v = A[t] * d + C[t]
-                if v > vmax:
-                    i = t
-                    vmax = v
-                    continue
                 break
+            if i == i0:
+                while True:
+                    t = prv[i]
+                    v = A[t] * d + C[t]
+                    if v > vmax:
+                        i = t
+                        vmax = v
+                        continue
+                    break
             imax = i
         else:
             i = imax
             vmax = A[i] * d + C[i]
+            i0 = i
             while True:
                 t = nxt[i]
                 v = A[t] * d + C[t]
@@ -179,16 +191,20 @@ def grow(
                     i = t
                     vmax = v
                     continue
-                t = prv[i]
-                v = A[t] * d + C[t]
-                if v > vmax:
-                    i = t
-                    vmax = v
-                    continue
                 break
+            if i == i0:
+                while True:
+                    t = prv[i]
+                    v = A[t] * d + C[t]
+                    if v > vmax:
+                        i = t
+                        vmax = v
+                        continue
+                    break
             imax = i
             i = imin
             vmin = A[i] * d + C[i]
+            i0 = i
             while True:
                 t = nxt[i]
                 v = A[t] * d + C[t]
@@ -196,13 +212,16 @@ def grow(
                     i = t
                     vmin = v
                     continue
-                t = prv[i]
-                v = A[t] * d + C[t]
-                if v < vmin:
-                    i = t
-                    vmin = v
-                    continue
                 break
+            if i == i0:
+                while True:
+                    t = prv[i]
+                    v = A[t] * d + C[t]
+                    if v < vmin:
+                        i = t
+                        vmin = v
+                        continue
+                    break
             imin = i
         if vmin > hk:
             if not full:
@@ -228,6 +247,12 @@ def grow(
             if vmin >= lk and vmax <= hk:
                 k += 1
                 continue
+        # The values at d of imax and imin (the clip's first vertex): the
+        # walks below keep the values they compute, never evaluating a vertex twice.
+        vimax = vmax  # (inf when not found: then the upper side is not clipped)
+        vimin = vmin
+        if vimin == -inf:  # imin not looked at (one-sided gate): pass 0 needs it
+            vimin = A[imin] * d + C[imin]
         for pas in range(2):
             upper_side = pas == 0
             if upper_side:
@@ -236,41 +261,50 @@ def grow(
                 sgn = 1.0
                 bound = hk
                 i0 = imax
+                v0 = vimax
             else:
                 if vmin >= lk:
                     continue
                 sgn = -1.0
                 bound = lk
                 i0 = imin
+                v0 = vimin
             lim = sgn * bound
-            if sgn * (A[i0] * d + C[i0]) <= lim:
+            if sgn * v0 <= lim:
                 continue
             f = i0
+            vf = v0
+            vqi = v0
             steps = 1
             while steps < size:
                 t = nxt[f]
-                if sgn * (A[t] * d + C[t]) <= lim:
+                vqi = A[t] * d + C[t]
+                if sgn * vqi <= lim:
                     break
                 f = t
+                vf = vqi
                 steps += 1
             if steps >= size:
                 return (False, 0, 0, 0, 0, -1, -1, last_lo, last_hi, nv)
             bb = i0
+            vb = v0
             while True:
                 t = prv[bb]
-                if sgn * (A[t] * d + C[t]) <= lim:
+                vpi = A[t] * d + C[t]
+                if sgn * vpi <= lim:
                     break
                 bb = t
+                vb = vpi
                 steps += 1
             p_in = prv[bb]
             q_in = nxt[f]
-            vp = A[p_in] * d + C[p_in]
-            vq = A[bb] * d + C[bb]
+            vp = vpi
+            vq = vb
             s0 = (bound - vp) / (vq - vp)
             x0a = A[p_in] + s0 * (A[bb] - A[p_in])
             x0c = C[p_in] + s0 * (C[bb] - C[p_in])
-            vp = A[f] * d + C[f]
-            vq = A[q_in] * d + C[q_in]
+            vp = vf
+            vq = vqi
             s1 = (bound - vp) / (vq - vp)
             x1a = A[f] + s1 * (A[q_in] - A[f])
             x1c = C[f] + s1 * (C[q_in] - C[f])
@@ -295,8 +329,9 @@ def grow(
             size = size - steps + (2 if two else 1)
             if upper_side:
                 imax = n0
-                if sgn * (A[imin] * d + C[imin]) > lim:
+                if sgn * vimin > lim:
                     imin = q_in
+                    vimin = vqi
                 if touch_hi:
                     lam_hi = n0 + 1 if (two and A[n0 + 1] > A[n0]) else n0
             else:
