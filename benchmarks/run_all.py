@@ -7,6 +7,7 @@ to each script; afterwards the tables are gathered into ``docs/benchmarks.md``
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +15,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs"
+
+
+def _anchor(match: re.Match) -> str:
+    """``](bench_x.md)`` -> ``](#title-of-bench-x)``: the section that page becomes."""
+    page = DOCS / "bench" / match.group(1)
+    if not page.exists():
+        return match.group(0)
+    title = page.read_text().splitlines()[0].lstrip("#").strip().lower()
+    slug = re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+    return f"](#{slug})"
 
 
 def collect() -> Path:
@@ -32,6 +43,8 @@ def collect() -> Path:
         lines = text.splitlines()
         if lines and lines[0].startswith("# "):
             lines[0] = "#" + lines[0]  # demote to a section
+        # a link to another bench page points at its section of this page
+        lines = [re.sub(r"\]\((bench_\w+\.md)\)", _anchor, line) for line in lines]
         parts += [f"<!-- from docs/bench/{table.name} -->", *lines, ""]
     out = DOCS / "benchmarks.md"
     out.write_text("\n".join(parts))
