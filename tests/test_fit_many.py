@@ -165,7 +165,7 @@ def test_curves_split_equals_pandas_groupby():
     got = _curves(df, "curve", "t", "v", "w")
     want = list(df.groupby("curve", sort=True))
     assert [g[0] for g in got] == [k for k, _ in want]
-    for (cid, xs, ys, w), (_, part) in zip(got, want, strict=True):
+    for (_, xs, ys, w), (_, part) in zip(got, want, strict=True):
         np.testing.assert_array_equal(xs, part["t"].to_numpy())
         np.testing.assert_array_equal(ys, part["v"].to_numpy())
         np.testing.assert_array_equal(w, part["w"].to_numpy())
