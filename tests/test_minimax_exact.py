@@ -392,3 +392,18 @@ def test_guard_candidate_winning_on_the_grid_gets_the_exact_fit_refined():
     uniform = linf_fixed_target(t, uniform_knots(t.domain, 2))
     assert r.report.max_abs_error <= measure(uniform, t)[1] * (1 + 1e-9)
     assert e["lower_bound"] <= r.report.max_abs_error
+
+
+@pytest.mark.parametrize("n", [32, 64])
+def test_steep_first_piece_keeps_the_certificate(n):
+    """x**0.25 rises by 1e-3 within [0, 1e-12]: its optimum puts pieces of slope 4e7
+    (32 units) to 2e9 (64 units) at 0.  Built with plain weight differences, every
+    later slope was off by up to 1e-7 and the sum missed the sweep's error by 1.4e-6
+    (32) and 5e-4 (64) relative; the weights now carry that rounding
+    (``weights_from_slopes``) and the gap is the bisection's."""
+    r = relusum.fit("x**0.25", domain=(0, 1), n_units=n, knots="optimal", loss="linf")
+    ex = r.report.extra
+    assert ex["method"] == "exact minimax"
+    assert np.max(np.abs(r.model.weights)) > 1e7  # the steep piece is there
+    assert ex["gap"] <= 1e-6
+    assert ex["lower_bound"] <= ex["sample_max_error"] * (1 + 1e-12)

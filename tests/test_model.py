@@ -370,3 +370,33 @@ def test_saved_files_get_normal_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(p.stat().st_mode) == 0o644
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    small=st.lists(st.floats(-10.0, 10.0), min_size=2, max_size=30),
+    spike=st.floats(1e6, 1e12),
+    at=st.integers(0, 29),
+)
+def test_weights_from_slopes_carry_the_rounding(small, spike, at):
+    # A steep piece among ordinary ones: every slope of the ReluSum built from
+    # the weights (its running sums) is within the rounding of one weight and
+    # one sum of the slope asked for, also right of the steep piece, where
+    # the plain differences leave an error of up to spike * 2**-53.
+    from relusum.model import weights_from_slopes
+
+    s = np.array(small)
+    s[at % s.size] += spike
+    w = weights_from_slopes(s)
+    got = ReluSum(0.0, np.arange(s.size, dtype=float), w).slopes[1:]
+    eps = np.finfo(float).eps
+    assert np.all(np.abs(got - s) <= eps * (np.abs(s) + np.abs(w)) + 1e-300)
+
+
+def test_weights_from_slopes_plain_differences_when_nothing_is_lost():
+    from relusum.model import weights_from_slopes
+
+    s = np.array([0.0, 1.0, -2.0, 0.5, 0.25])
+    np.testing.assert_array_equal(weights_from_slopes(s), np.diff(s, prepend=0.0))
+    np.testing.assert_array_equal(weights_from_slopes([3.0]), [3.0])
+    assert weights_from_slopes([]).size == 0

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from relusum._io import atomic_write_text
-from relusum.model import ReluSum
+from relusum.model import ReluSum, weights_from_slopes
 
 __all__ = ["table_rows", "write_table_csv", "write_table_header", "read_table_csv"]
 
@@ -135,7 +135,7 @@ def read_table_csv(path: str | os.PathLike[str]) -> ReluSum:
         return ReluSum(values[0], [], [])
     h = np.array(knots)
     s = np.array(slopes)
-    weights = np.diff(s, prepend=0.0)
+    weights = weights_from_slopes(s)
     return ReluSum(values[0], h, weights)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import LinAlgError, solveh_banded
 
-from relusum.model import ReluSum
+from relusum.model import ReluSum, weights_from_slopes
 
 __all__ = [
     "hat_lstsq",
@@ -227,8 +227,8 @@ def values_to_relusum(
     slopes = np.diff(c) / np.diff(t)
     if flat_first:
         knots = t[1:-1]
-        w = np.diff(slopes[1:], prepend=0.0)
+        w = weights_from_slopes(slopes[1:])
     else:
         knots = t[:-1]
-        w = np.diff(slopes, prepend=0.0)
+        w = weights_from_slopes(slopes)
     return ReluSum(float(c[0]), knots, w, domain)
