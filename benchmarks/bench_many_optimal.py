@@ -202,15 +202,22 @@ def main() -> int:
     plan = [(g, m) for g in counts for m in ("thorough", "quick")] + [(g, "quick") for g in extra]
     for g, mode in plan:
         wall, per_cpu = run_many(g, mode, args.jobs)
-        per[mode] = (g, per_cpu)
-        rows.append((mode, g, f"{wall:.1f} s", f"{1e3 * per_cpu:.1f} ms"))
-        print(rows[-1], f"load {os.getloadavg()[0]:.1f}", flush=True)
+        per[mode] = (g, per_cpu, wall)
+        load = f"{os.getloadavg()[0]:.1f}"
+        rows.append((mode, g, f"{wall:.1f} s", f"{1e3 * per_cpu:.1f} ms", load))
+        print(rows[-1], flush=True)
     suite = suite_excess(60 if args.quick else 320)
     print(suite, flush=True)
     split = cpu_split(100)
     verdicts = []
     for mode in ("thorough", "quick"):
-        g, per_cpu = per[mode]
+        g, per_cpu, wall = per[mode]
+        if g == 10_000:  # measured, not extrapolated
+            verdicts.append(
+                f"`search='{mode}'`: 10^4 curves in {wall:.1f} s wall (*measured*, "
+                f"{1e3 * per_cpu:.1f} ms of CPU per curve): {'met' if wall <= 60 else 'not met'}."
+            )
+            continue
         ideal = per_cpu * 10_000 / args.jobs
         verdicts.append(
             f"`search='{mode}'`: {1e3 * per_cpu:.1f} ms per curve (at {g:,} curves), 10^4 curves "
@@ -233,9 +240,9 @@ def main() -> int:
         "curves, which the load of the shared machine does not inflate the way it inflates "
         "wall time.",
         "",
-        "| search | curves | rows | wall | CPU per curve |",
-        "|---|---:|---:|---:|---:|",
-        *[f"| {m} | {g:,} | {g * 1000:,} | {w} | {c} |" for m, g, w, c in rows],
+        "| search | curves | rows | wall | CPU per curve | load average after |",
+        "|---|---:|---:|---:|---:|---:|",
+        *[f"| {m} | {g:,} | {g * 1000:,} | {w} | {c} | {a} |" for m, g, w, c, a in rows],
         "",
         "Issue 11's target is 10^4 curves in 60 s on 2 cores, i.e. at most 12 ms of CPU per "
         "curve with both cores busy.",

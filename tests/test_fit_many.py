@@ -131,9 +131,12 @@ def test_joint_solve_equals_one_by_one():
         (lambda d: d.iloc[:0], "no rows"),
     ],
 )
-def test_bad_tables_give_one_clear_error(change, message):
+@pytest.mark.parametrize("knots", ["uniform", "optimal"])  # batched, one fit per curve
+def test_bad_tables_give_one_clear_error(change, message, knots):
     with pytest.raises(ValueError, match=message):
-        relusum.fit_many(change(_table(n_curves=3)), by="curve", x="t", y="v", n_units=3)
+        relusum.fit_many(
+            change(_table(n_curves=3)), by="curve", x="t", y="v", n_units=3, knots=knots
+        )
 
 
 def test_too_few_distinct_x_names_the_curve():
@@ -149,3 +152,20 @@ def test_huge_sizes_are_refused_before_allocating():
     df = _table(n_curves=3)
     with pytest.raises(ValueError, match="at most 50,000,000 at once"):
         relusum.fit_many(df, by="curve", x="t", y="v", n_units=20_000_000)
+
+
+def test_curves_split_equals_pandas_groupby():
+    # The per-curve loop slices one sorted copy of the table: the same curves,
+    # ids and rows (in table order) as iterating a pandas groupby.
+    from relusum.scale.many import _curves
+
+    df = _table(n_curves=7, per=30)
+    df["curve"] = df["curve"].str[1:].astype(int) * 3  # integer ids
+    df["w"] = np.arange(len(df), dtype=float)
+    got = _curves(df, "curve", "t", "v", "w")
+    want = list(df.groupby("curve", sort=True))
+    assert [g[0] for g in got] == [k for k, _ in want]
+    for (_, xs, ys, w), (_, part) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(xs, part["t"].to_numpy())
+        np.testing.assert_array_equal(ys, part["v"].to_numpy())
+        np.testing.assert_array_equal(w, part["w"].to_numpy())

@@ -86,6 +86,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(about 0.6x the CPU; the same SSR on most data, larger on some)",
     )
     p.add_argument(
+        "--agree",
+        type=positive_float,
+        metavar="R",
+        help="with a formula, --knots optimal --loss linf: refine the samples until the error "
+        "anywhere is within R (relative) of the error on them (default 2e-4 or 5e-5; 1e-6 is "
+        "closer to the continuous optimum and slower; between 1e-7 and 1e-2)",
+    )
+    p.add_argument(
         "--loss",
         choices=("l2", "linf", "l1", "huber", "quantile"),
         help="least squares, max error, least absolute deviations, Huber or pinball "
@@ -265,6 +273,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give either a formula or --data, not both")
     if args.target is None and args.data is None:
         raise ValueError('give a formula such as "sin(x)" or --data FILE.csv')
+    if args.agree is not None and args.data is not None:
+        raise ValueError(
+            "--agree applies to a formula (--knots optimal --loss linf); data are fitted "
+            "exactly on their points"
+        )
     shaped = _constraint_args(args)
     if args.data is not None and args.by is not None:  # many curves -> --out (issue 11)
         _refuse_shape_for_scale(args, shaped)
@@ -378,6 +391,7 @@ def _fit(args: argparse.Namespace):
         **shape_kw,
         pieces=args.pieces,
         **({"search": args.search} if args.search != "thorough" else {}),
+        **({"agree": args.agree} if args.agree is not None else {}),
         **({"selection": args.selection} if args.units == "auto" else {}),
         **({"progress": False} if args.quiet else {}),
     )

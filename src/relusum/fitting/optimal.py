@@ -42,6 +42,7 @@ def fit_optimal(
     init: ArrayLike | ReluSum | None = None,
     pin_first: bool = False,
     search: str = "thorough",
+    agree: float | None = None,
 ) -> tuple[ReluSum, dict[str, Any]]:
     """Optimal knots for ``n_units`` units and ``loss`` on a ready target.
 
@@ -51,7 +52,9 @@ def fit_optimal(
     is never worse than it, so a chain n = 1, 2, ... never gets worse).
     ``pin_first`` puts the first knot at ``A``: exactly ``n_units`` sloped
     pieces (``relusum.fit(..., pieces=k)``).  ``search`` ("thorough" or
-    "quick") chooses the free-knot least-squares search (``l2`` only).
+    "quick") chooses the free-knot least-squares search (``l2`` only);
+    ``agree`` how closely a ``linf`` fit of a function refines its samples
+    (see :func:`~.minimax.minimax_target`; default there).
 
     Examples
     --------
@@ -77,7 +80,10 @@ def fit_optimal(
         model = free_knot_l2(target, n_units, **kwargs)
         return model, {"method": "free-knot least squares", "search": search}
     with progress_bar(progress, f"minimax fit, {n_units} units", "sweep") as tick:
-        model, info = minimax_target(target, n_units, flat_first=not pin_first, progress=tick)
+        how = {} if agree is None else {"agree": agree}
+        model, info = minimax_target(
+            target, n_units, flat_first=not pin_first, progress=tick, **how
+        )
     if pin_first and model.n_units < n_units:
         model = _pad_pieces(target, model, n_units)
     extra: dict[str, Any] = {
@@ -89,6 +95,8 @@ def fit_optimal(
         "sweeps": info.iterations,
         "refinements": info.rounds,
     }
+    if agree is not None:
+        extra["agree"] = agree
     if info.jumps:
         extra["jumps"] = info.jumps
     if info.eps > 0:
@@ -125,7 +133,7 @@ def fit_optimal(
                 # The candidate wins only by the grid-vs-samples disagreement:
                 # refine the exact fit closer before yielding its certificate.
                 tight, tinfo = minimax_target(
-                    target, n_units, flat_first=not pin_first, agree=_CLOSE
+                    target, n_units, flat_first=not pin_first, agree=min(_CLOSE, agree or 1.0)
                 )
                 if pin_first and tight.n_units < n_units:
                     tight = _pad_pieces(target, tight, n_units)

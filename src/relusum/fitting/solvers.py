@@ -113,7 +113,7 @@ def _free(loss: str) -> Callable[[Problem], Solution]:
                 progress=p.progress,
                 init=p.init,
                 pin_first=bool(p.options.get("pin_first", False)),
-                **({"search": p.options["search"]} if "search" in p.options else {}),
+                **{k: p.options[k] for k in ("search", "agree") if k in p.options},
             )
             return Solution(model, facts)
         from relusum.fitting.free_constrained import solve_free

@@ -512,19 +512,13 @@ def _loop(
 
     if is_dask(df):
         df = df.compute()  # per-curve loops need each curve in memory
-    groups = df.groupby(by, sort=True)
     disable = None if progress is None else not progress  # None: on when stderr is a tty
     kw = dict(
         domain=domain, n_units=n_units, knots=knots, loss=loss, interpolate=interpolate, tol=tol
     )
     if search != "thorough":
         kw["search"] = search
-    items = []
-    for cid, part in groups:
-        xs = _numeric(part, x, "x", by)
-        ys = _numeric(part, y, "y", by)
-        w = None if weight is None else part[weight].to_numpy(dtype=float)
-        items.append((cid, xs, ys, w))
+    items = _curves(df, by, x, y, weight)
     bar = tqdm(total=len(items), disable=disable, leave=False, desc="fit_many", unit="curve")
     results: list[tuple] = []
     try:
@@ -547,6 +541,34 @@ def _loop(
         for k, v in zip(names, res, strict=True):
             rows[k].append(v)
     return rows
+
+
+def _curves(df: Any, by: str, x: str, y: str, weight: str | None) -> list[tuple]:
+    """Each curve's ``(id, x, y, weight)`` in sorted id order, rows in table order.
+
+    One stable sort of the whole table and slices of it: iterating a pandas
+    ``groupby`` costs about 0.16 ms per group (1.6 s for 10^4 curves, spent
+    before the worker processes start).  Missing ids are an error, as in the
+    batched path, not silently dropped.
+    """
+    pd = need("pandas")
+    codes, ids = pd.factorize(df[by], sort=True)
+    if codes.size == 0:
+        raise ValueError("the table has no rows")
+    if codes.min() < 0:
+        raise ValueError(f"column {by!r} has missing curve ids")
+    xs = _numeric(df, x, "x", by)
+    ys = _numeric(df, y, "y", by)
+    w = None if weight is None else df[weight].to_numpy(dtype=float)
+    order = np.argsort(codes, kind="stable")
+    cuts = np.searchsorted(codes[order], np.arange(len(ids) + 1))
+    xs, ys = xs[order], ys[order]
+    w = None if w is None else w[order]
+    ids = list(ids)
+    return [
+        (ids[i], xs[a:b], ys[a:b], None if w is None else w[a:b])
+        for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True))
+    ]
 
 
 def _pool(items: list[tuple], kw: dict[str, Any], jobs: int, bar) -> list[tuple]:
