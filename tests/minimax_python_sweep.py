@@ -269,9 +269,11 @@ def _grow(
         # (nearly) repeated vertices that stop a walk early, so small polygons
         # are scanned whole, and so is the polygon at the first gate right of
         # u0 (after the one-sided gates on the left): there the extremes jump
-        # to the far side, a long walk past the slivers those gates 1e-9 apart
-        # leave (it stopped at one and lost the steepest lines).
-        if size <= 5 or (exact and k == s + 1):
+        # to the far side, a long walk past the slivers those gates leave (it
+        # stopped at one and lost the steepest lines: with gates 1e-9 apart,
+        # and with gates 1e-8 apart on exp(x) at 64 units, where a false
+        # infeasibility put the certified bound 7e-8 above a reached error).
+        if size <= 5 or k == s + 1:
             i = imax
             vmax = -inf
             vmin = inf

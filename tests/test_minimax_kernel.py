@@ -119,3 +119,27 @@ def test_sweep_exact_on_samples_1e9_apart(n, pinned):
                 assert (a is None) == (b is None)
                 if a is not None:
                     assert [_fields(p) for p in a] == [_fields(q) for q in b]
+
+
+def test_no_error_below_the_certified_bound_is_feasible():
+    """exp(x) on [-2, 2] with 64 units (samples down to 1e-8 apart after refinement):
+    feasibility is monotone in the error around the certified bound, and no error below
+    it is feasible.  The walk to the polygon's extreme vertex at the first gate right of a
+    piece's start stopped at a rounding sliver (as it did 1e-9 apart, see above) and lost
+    lines: one error was declared infeasible while errors up to 7e-8 below it were
+    feasible, and the bisection landed on it (a bound above an error a fit reached)."""
+    from relusum.fitting.minimax.sweep import sweep_status
+    from relusum.fitting.minimax.target import minimax_target
+    from relusum.targets import make_target
+
+    target = make_target("exp(x)", (-2.0, 2.0), samples=1000)
+    model, info = minimax_target(target, 64)
+    xs, ys = info.samples
+    g = make_gates(xs, ys, target.domain)
+    bound = info.lower_bound / g.half
+    grid = bound * (1.0 + np.linspace(-3e-7, 3e-7, 61))
+    status = [sweep_status(g, e, 65, True, True, False)[0] for e in grid]
+    decided = [s for s in status if s != 2]
+    assert decided == sorted(decided)  # every infeasible error below every feasible one
+    assert all(s != 1 for e, s in zip(grid, status) if e < bound)
+    assert info.lower_bound <= float(np.max(np.abs(model(xs) - ys))) * (1 + 1e-12)

@@ -18,6 +18,8 @@ numba's cache of :func:`sweep` holds the compiled :func:`grow` and
 :func:`grow_exact` too, and is checked against this file's time stamp only:
 a change to ``kernel_grow.py`` or ``kernel_exact.py`` must also change this
 file (a note here will do), or a cached sweep keeps running the old code.
+(Last such change: :func:`grow` scans the polygon whole at the first gate
+right of a piece's start, as :func:`grow_exact` does.)
 """
 
 from __future__ import annotations

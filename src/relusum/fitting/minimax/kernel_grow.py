@@ -118,7 +118,10 @@ def grow(
             lk = -inf
             hk = upper[k]
         d = u[k] - u0
-        if size <= 5:
+        # Small polygons, and the first gate right of u0 (the extremes jump
+        # across the polygon after the one-sided gates on the left, and a
+        # walk can stop at a sliver those gates leave), are scanned whole.
+        if size <= 5 or k == s + 1:
             i = imax
             vmax = -inf
             vmin = inf
