@@ -66,7 +66,7 @@ def _apart_reference(xs: np.ndarray, new: np.ndarray, floor: float, n_jump: int)
 
 @pytest.mark.parametrize("seed", range(40))
 def test_apart_matches_the_naive_greedy(seed: int) -> None:
-    from relusum.fitting.minimax.target import _apart
+    from relusum.fitting.minimax.spacing import apart as _apart
 
     rng = np.random.default_rng(seed)
     xs = np.sort(rng.uniform(0.0, 1.0, int(rng.integers(2, 40))))

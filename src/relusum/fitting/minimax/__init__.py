@@ -23,7 +23,8 @@ Functions
 Modules: :mod:`.gates` (points as gates), :mod:`.sweep` (the feasibility
 test), :mod:`.build` (the model from a sweep), :mod:`.solve` (bisection and
 certificate), :mod:`.target` (functions: refinement and jumps),
-:mod:`.fixed_lp` (fixed knots).
+:mod:`.spacing` (which new samples the refinement may add), :mod:`.fixed_lp`
+(fixed knots).
 """
 
 from relusum.fitting.minimax.fixed_lp import (

@@ -369,7 +369,7 @@ def greedy_apart(vals, floor):
     """Which of the sorted ``vals`` lie more than ``floor`` past the last one kept.
 
     The first is kept; a greedy pass from the left (used to keep new samples
-    apart, :func:`relusum.fitting.minimax.target._apart`).
+    apart, :func:`relusum.fitting.minimax.spacing.apart`).
     """
     keep = np.ones(vals.size, np.bool_)
     if vals.size == 0:

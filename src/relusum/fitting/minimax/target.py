@@ -44,6 +44,7 @@ from relusum.fitting.minimax.build import model_from_pieces
 from relusum.fitting.minimax.fixed_lp import dense_grid, local_max
 from relusum.fitting.minimax.gates import Gates, make_gates
 from relusum.fitting.minimax.solve import MinimaxInfo, Solved, pieces_for, solve_gates
+from relusum.fitting.minimax.spacing import apart, distinct, resolved
 from relusum.fitting.minimax.sweep import greedy_pieces
 from relusum.model import ReluSum
 from relusum.targets import Target
@@ -67,10 +68,12 @@ _TIGHT = 1e-5
 #: Samples closer than _SPACING must differ in value by this (times the half range of y).
 _DISTINCT = 1e-8
 #: The closest new samples may come when nothing wider is left to add (with
-#: values apart by _DISTINCT).  1e-14, not 1e-12: ``x**0.25`` rises by 1e-3 in
-#: [0, 1e-12], and its fit at 64 units hid a knot there (grid 4.3x the samples);
-#: the sweep solves vertices exactly on such samples (``kernel_exact``).
-_FINEST = 1e-14
+#: values apart by _DISTINCT, and never closer than the sweep's coordinates
+#: resolve, :func:`~.spacing.resolved`).  1e-18, not 1e-12 or 1e-14: ``x**0.25`` rises by
+#: 1e-3 in [0, 1e-12], and its fit at 64 units hid knots there (grid 4.3% above
+#: the samples at 1e-14, 0.02% now); the sweep solves vertices exactly on such
+#: samples (``kernel_exact``).
+_FINEST = 1e-18
 #: Accuracy of the optimum on the samples while they are still refined.
 _COARSE = 1e-5
 #: New samples around an error peak, in units of the sample interval it lies in.
@@ -125,7 +128,7 @@ def minimax_target(
     *,
     flat_first: bool = True,
     rtol: float | None = None,
-    rounds: int = 40,
+    rounds: int = 120,
     progress: Callable[[], None] | None = None,
     agree: float = _AGREE,
     seed: bool = True,
@@ -272,20 +275,22 @@ def minimax_target(
         # New samples closer than _SPACING to a sample (or to each other) are
         # dropped: the sweep's arithmetic is exact to rounding only for wider
         # gaps.  Old samples are all kept, so the lower bound carries over.
-        ok = _apart(xs, nx, floor_x, int(jx.size) * 3)
+        ok = apart(xs, nx, floor_x, int(jx.size) * 3)
         if floor_x < base_x:
-            ok &= _apart(xs, nx, base_x, int(jx.size) * 3) | _distinct(
+            ok &= apart(xs, nx, base_x, int(jx.size) * 3) | distinct(
                 xs, ys, nx, ny, _DISTINCT * g.half
             )
+            ok = resolved(xs, nx, ok, int(jx.size) * 3, target.domain)
         while not np.any(ok) and floor_x > _FINEST * (b_ - a_):
             # Every new sample is too close: closer ones are taken only where
             # the target moves enough between them (a singular derivative,
             # sqrt at 0, whose kinks hide between samples 1e-8 apart).
             floor_x = max(floor_x * 0.01, _FINEST * (b_ - a_))
-            ok = _apart(xs, nx, floor_x, int(jx.size) * 3)
-            ok &= _apart(xs, nx, base_x, int(jx.size) * 3) | _distinct(
+            ok = apart(xs, nx, floor_x, int(jx.size) * 3)
+            ok &= apart(xs, nx, base_x, int(jx.size) * 3) | distinct(
                 xs, ys, nx, ny, _DISTINCT * g.half
             )
+            ok = resolved(xs, nx, ok, int(jx.size) * 3, target.domain)
         if not np.any(ok):
             break
         xs = np.concatenate((xs, nx[ok]))
@@ -405,7 +410,7 @@ def _seed(
         return None
     off = np.concatenate((-_SEED, [0.0], _SEED)) * h0
     nx = np.unique(np.clip((kt[:, None] + off[None, :]).ravel(), a_, b_))
-    return nx[_apart(x, nx, _SPACING * (b_ - a_), 0)], its
+    return nx[apart(x, nx, _SPACING * (b_ - a_), 0)], its
 
 
 #: Knot intervals narrower than this many steps of the dense grid get points of their own.
@@ -497,48 +502,6 @@ def _dense_error(
     if model.knots.size:
         e = max(e, float(np.max(np.abs(err_at(model, model.knots)))))
     return e
-
-
-def _apart(xs: np.ndarray, new: np.ndarray, floor: float, n_jump: int) -> np.ndarray:
-    """Which of ``new`` lie more than ``floor`` from every sample and from each other.
-
-    The first ``n_jump`` entries (a jump's one-sided values, which share
-    their x) need only be apart from the old samples.
-    """
-    ok = np.ones(new.size, dtype=bool)
-    if new.size == 0:
-        return ok
-    k = np.clip(np.searchsorted(xs, new), 1, xs.size - 1)
-    near = np.minimum(np.abs(new - xs[k - 1]), np.abs(xs[k] - new))
-    ok &= near > floor
-    order = np.argsort(new[n_jump:], kind="stable") + n_jump
-    idx = order[ok[order]]
-    vals = new[idx]
-    # Greedy from the left: keep a point if it lies more than ``floor`` past
-    # the last one kept (compiled: tens of thousands of close comb points).
-    from relusum.fitting.minimax.kernel import greedy_apart
-
-    ok[idx[~greedy_apart(vals, floor)]] = False
-    return ok
-
-
-def _distinct(
-    xs: np.ndarray, ys: np.ndarray, new: np.ndarray, ny: np.ndarray, dy: float
-) -> np.ndarray:
-    """Which new samples differ in value by more than ``dy`` from their neighbours.
-
-    The sweep decides touches to within a few 1e-12 of the (normalised)
-    values: two gates closer than the 1e-8 spacing floor keep it exact only
-    if the target moves far more than that between them, as ``sqrt`` does
-    near 0; mid-domain on a smooth target (x**2, gaps of 1e-10) they made
-    feasibility non-monotone in the error and bounds above the optimum.
-    """
-    k = np.clip(np.searchsorted(xs, new), 1, xs.size - 1)
-    ok = (np.abs(ny - ys[k - 1]) > dy) & (np.abs(ys[k] - ny) > dy)
-    order = np.argsort(new, kind="stable")
-    close = np.abs(np.diff(ny[order])) <= dy
-    ok[order[1:][close]] = False
-    return ok
 
 
 def _points_solve(
