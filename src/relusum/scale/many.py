@@ -83,9 +83,11 @@ def fit_many(
         fixed-knot fits ignore it (they are one vectorised solve).
     search : {"thorough", "quick"}
         With ``knots="optimal"`` and ``loss="l2"``: the free-knot search of
-        each curve (see :func:`relusum.fit`).  ``"quick"`` takes about 0.6x the
+        each curve (see :func:`relusum.fit`).  ``"quick"`` takes about half the
         CPU time and finds the same SSR on most curves, a larger one on some
-        (``docs/bench/bench_many_optimal.md``); each curve's result
+        (10^4 curves of 1,000 points with 8 units and ``n_jobs=2``: 59 s
+        measured on 2 cores, against about 2 minutes thorough;
+        ``docs/bench/bench_many_optimal.md``); each curve's result
         is the same as ``relusum.fit(..., search="quick")`` on that curve alone.
         Other fits refuse ``"quick"`` (ValueError).
 
