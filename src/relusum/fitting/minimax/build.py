@@ -16,7 +16,7 @@ from relusum.fitting.minimax.gates import Gates
 from relusum.fitting.minimax.sweep import Piece
 from relusum.model import ReluSum, weights_from_slopes
 
-__all__ = ["model_from_pieces"]
+__all__ = ["model_from_pieces", "model_from_raw"]
 
 # A line in absolute normalised coordinates: value(u) = v + a * u.
 Abs = tuple[float, float]
@@ -69,8 +69,12 @@ def _moderate_centre(poly: list, smax: float) -> tuple[float, float]:
     return (sum(p[0] for p in pts) / m, sum(p[1] for p in pts) / m)
 
 
-def _lines(g: Gates, pieces: list[Piece]) -> tuple[list[Abs], list[float]]:
-    """One absolute line per piece (connectors included) and the joints between them."""
+def _lines_py(g: Gates, pieces: list[Piece]) -> tuple[list[Abs], list[float]]:
+    """One absolute line per piece (connectors included) and the joints between them.
+
+    The reference for :func:`.build_kernel.lines_arrays` (the compiled copy that
+    :func:`model_from_pieces` runs on the sweep's arrays); used for pieces made by hand.
+    """
     u = g.u
     mid = 0.5 * (g.lo + g.hi)
     du = np.diff(u)
@@ -172,11 +176,33 @@ def _lines(g: Gates, pieces: list[Piece]) -> tuple[list[Abs], list[float]]:
 
 def model_from_pieces(g: Gates, pieces: list[Piece], flat_first: bool) -> ReluSum:
     """The ReLU sum of a feasible sweep, in the original units."""
-    lines, joints = _lines(g, pieces)
+    raw = getattr(pieces, "raw", None)
+    if raw is not None:  # made by raw_to_pieces: the compiled copy on its arrays
+        return model_from_raw(g, raw, flat_first)
+    lines, joints = _lines_py(g, pieces)
+    return _model(g, np.array([ln[0] for ln in lines]), lines[0][1], joints, flat_first)
+
+
+def model_from_raw(g: Gates, raw: tuple, flat_first: bool) -> ReluSum:
+    """:func:`model_from_pieces` on the arrays of a feasible :func:`.sweep.sweep_raw`.
+
+    Bit-identical to the Python reference (the same float operations in the
+    same order), without making :class:`~relusum.fitting.minimax.sweep.Piece` objects.
+    """
+    from relusum.fitting.minimax.build_kernel import lines_arrays
+
+    npieces, ints, flts, off, pa, pc, tube = raw
+    u, lo, hi = (np.ascontiguousarray(z, dtype=np.float64) for z in (g.u, g.lo, g.hi))
+    la, lv, jt = lines_arrays(u, lo, hi, npieces, ints, flts, off, pa, pc, tube)
+    return _model(g, la, float(lv[0]), jt.tolist(), flat_first)
+
+
+def _model(g: Gates, la: np.ndarray, v0: float, joints: list, flat_first: bool) -> ReluSum:
+    """The sum from the lines' slopes ``la``, the first line's value ``v0`` at A and the joints."""
     a_, b_ = g.domain
     width = b_ - a_
-    slopes = np.array([ln[0] for ln in lines]) * (g.half / width)
-    bias = g.mid + g.half * lines[0][1]  # value at u = 0 (x = A)
+    slopes = la * (g.half / width)
+    bias = g.mid + g.half * v0  # value at u = 0 (x = A)
     knots = [a_ + p * width for p in joints]
     # Weights carry the rounding of the running slope (weights_from_slopes): near a
     # singular derivative (x**0.25 at 0) pieces of slope 1e9 would otherwise leave

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from relusum.fitting.fixed import check_n_units
-from relusum.fitting.minimax.build import model_from_pieces
+from relusum.fitting.minimax.build import model_from_raw
 from relusum.fitting.minimax.gates import Gates, make_gates
 from relusum.fitting.minimax.sweep import Piece, raw_to_pieces, sweep_status
 from relusum.model import ReluSum
@@ -58,9 +59,14 @@ class Solved:
     """A bisection's result, normalised: feasible ``eps``, its pieces, proven ``lower``."""
 
     eps: float
-    pieces: list[Piece]
+    raw: tuple  # the feasible sweep's arrays (:func:`.sweep.sweep_raw`)
     lower: float
     iterations: int
+
+    @cached_property
+    def pieces(self) -> list[Piece]:
+        """The sweep's pieces, made on first use (building the model needs only ``raw``)."""
+        return raw_to_pieces(self.raw)
 
 
 def pieces_for(n_units: int, flat_first: bool) -> int:
@@ -116,7 +122,7 @@ def bisect(
         # out; one equal to it up to rounding in the units does not.)
         res = test(floor)
         if res is not None:
-            return Solved(floor, raw_to_pieces(res), floor, its)
+            return Solved(floor, res, floor, its)
     lo_e = max(floor, lo if lo is not None else 0.0)
     if hi is None:
         hi = _initial_bound(g, max_pieces, flat_first)
@@ -125,10 +131,10 @@ def bisect(
         # hi is reached: bisect below it and sweep it only if nothing smaller is feasible.
         res = _bisect_below(test, lo_e, hi_e, rtol, progress, near_lo)
         if res is not None:
-            return Solved(res[0], raw_to_pieces(res[1]), min(proven, res[0]), its)
+            return Solved(res[0], res[1], min(proven, res[0]), its)
         best = test(hi_e)
         if best is not None:
-            return Solved(hi_e, raw_to_pieces(best), min(proven, hi_e), its)
+            return Solved(hi_e, best, min(proven, hi_e), its)
         lo_e = max(lo_e, hi_e)  # not reached after all (rounding): the plain search from here
     else:
         best = test(hi_e)
@@ -158,7 +164,7 @@ def bisect(
                 break
             hi_e, best = trial, res
     _, hi_e, best = _narrow(test, lo_e, hi_e, best, rtol, progress)
-    return Solved(hi_e, raw_to_pieces(best), min(proven, hi_e), its)
+    return Solved(hi_e, best, min(proven, hi_e), its)
 
 
 def _mid(lo_e: float, hi_e: float) -> float:
@@ -279,7 +285,7 @@ def solve_gates(
         reached=reached,
         near_lo=near_lo,
     )
-    return res, model_from_pieces(g, res.pieces, flat_first)
+    return res, model_from_raw(g, res.raw, flat_first)
 
 
 def minimax_points(
