@@ -79,7 +79,7 @@ def _lines_py(g: Gates, pieces: list[Piece]) -> tuple[list[Abs], list[float]]:
     """One absolute line per piece (connectors included) and the joints between them.
 
     The reference for :func:`.build_kernel.lines_arrays` (the compiled copy that
-    :func:`model_from_pieces` runs on the sweep's arrays); used for pieces made by hand.
+    :func:`model_from_raw` runs on the sweep's arrays).
     """
     u = g.u
     mid = 0.5 * (g.lo + g.hi)
@@ -181,10 +181,11 @@ def _lines_py(g: Gates, pieces: list[Piece]) -> tuple[list[Abs], list[float]]:
 
 
 def model_from_pieces(g: Gates, pieces: list[Piece], flat_first: bool) -> ReluSum:
-    """The ReLU sum of a feasible sweep, in the original units."""
-    raw = getattr(pieces, "raw", None)
-    if raw is not None:  # made by raw_to_pieces: the compiled copy on its arrays
-        return model_from_raw(g, raw, flat_first)
+    """The ReLU sum of a feasible sweep's pieces, in the original units.
+
+    The Python reference of :func:`model_from_raw` (which the solver runs on the
+    sweep's arrays), for pieces given as :class:`~.sweep.Piece` objects.
+    """
     lines, joints = _lines_py(g, pieces)
     return _model(g, np.array([ln[0] for ln in lines]), lines[0][1], joints, flat_first)
 

@@ -132,21 +132,14 @@ def sweep_status(
     return 1, (npieces, ints, flts, off, pa, pc, tube)
 
 
-class PieceList(list):
-    """A list of :class:`Piece` that keeps the sweep's arrays (``raw``) it was made from."""
-
-    raw: tuple
-
-
 def raw_to_pieces(raw: tuple) -> list[Piece]:
-    """The :class:`Piece` list of a feasible :func:`sweep_raw` (a :class:`PieceList`)."""
+    """The :class:`Piece` list of a feasible :func:`sweep_raw`."""
     npieces, ints, flts, off, pa, pc, tube = raw
     # One conversion to Python numbers per array (not per element).
     ints_l, flts_l, off_l = ints[:npieces].tolist(), flts[:npieces].tolist(), off.tolist()
     end = off_l[npieces]
     pa_l, pc_l = pa[:end].tolist(), pc[:end].tolist()
-    pieces = PieceList()
-    pieces.raw = raw
+    pieces = []
     for p in range(npieces):
         s, last, side, c, flat, has_lam = ints_l[p]
         u0, lam_a, lam_c, star_a, star_c, qu, qv = flts_l[p]

@@ -40,12 +40,12 @@ import numpy as np
 
 from relusum.fitting.fixed import check_n_units
 from relusum.fitting.jumps import find_jumps
-from relusum.fitting.minimax.build import model_from_pieces
+from relusum.fitting.minimax.build import model_from_raw
 from relusum.fitting.minimax.fixed_lp import dense_grid, local_max
 from relusum.fitting.minimax.gates import Gates, make_gates
 from relusum.fitting.minimax.solve import MinimaxInfo, Solved, pieces_for, solve_gates
 from relusum.fitting.minimax.spacing import apart, distinct, resolved
-from relusum.fitting.minimax.sweep import greedy_pieces
+from relusum.fitting.minimax.sweep import sweep_raw
 from relusum.model import ReluSum
 from relusum.targets import Target
 
@@ -182,9 +182,9 @@ def minimax_target(
     err_at = _error_of(target)
     # A target that is itself such a sum (kinks between samples) is matched
     # on the samples exactly; the joints are then its kinks.
-    exact = greedy_pieces(g, 0.0, pieces_for(n_units, flat_first), flat_first, True)
+    exact = sweep_raw(g, 0.0, pieces_for(n_units, flat_first), flat_first, True)
     if exact is not None:
-        model = model_from_pieces(g, exact, flat_first)
+        model = model_from_raw(g, exact, flat_first)
         if float(np.max(np.abs(_at(model, dense) - fd))) <= 1e-9 * scale:
             return model, MinimaxInfo(_sample_error(model, x, y), int(g.u.size), 1, 0, 0.0)
     # Clusters of samples around the knots of a quick tube fit (near the
