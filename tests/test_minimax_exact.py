@@ -378,7 +378,8 @@ def test_guard_candidate_winning_on_the_grid_gets_the_exact_fit_refined():
     # gelu with 2 units on [-8, 8]: uniform knots are within 1e-5 of the optimum,
     # so at the default agreement the uniform-knot LP measured below the exact
     # fit on the grid and its weaker certificate (gap 1.4e-5) was reported.
-    # The exact fit is now refined closer first and wins with a proper gap.
+    # The exact fit is now refined closer first (from its own samples), and
+    # whichever wins on the grid then carries a proper gap.
     from relusum.fitting.fixed import uniform_knots
     from relusum.fitting.minimax import linf_fixed_target
     from relusum.fitting.report import measure
@@ -386,7 +387,10 @@ def test_guard_candidate_winning_on_the_grid_gets_the_exact_fit_refined():
 
     r = relusum.fit("gelu(x)", domain=(-8, 8), n_units=2, knots="optimal", loss="linf")
     e = r.report.extra
-    assert e["method"] == "exact minimax"
+    assert e["method"] in (
+        "exact minimax",
+        "uniform knots (linear program), better than the exact minimax on the grid",
+    )
     assert e["gap"] <= 1e-6
     t = make_target("gelu(x)", (-8.0, 8.0))
     uniform = linf_fixed_target(t, uniform_knots(t.domain, 2))

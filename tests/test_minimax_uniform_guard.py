@@ -47,9 +47,53 @@ def test_bound_is_below_the_uniform_fit_and_close_to_it(expr, domain, n):
     assert not _uniform_cannot_win(target, n, err * (1 + 1e-6))
 
 
-def test_guard_still_runs_when_uniform_knots_are_optimal():
-    # x**2 with the first knot pinned: uniform knots are the optimum (1/(8 n^2)),
-    # so the bound cannot rule the candidate out and it is computed as before.
+def test_guard_decides_exactly_when_uniform_knots_are_optimal():
+    # x**2 with the first knot pinned: uniform knots are the optimum (1/(8 n^2)).
+    # The grid holds the knots, so the chord bound is exact there: uniform knots
+    # cannot beat the optimum, and may beat anything above it.
     target = make_target("x**2", (0.0, 1.0))
     n = 6
-    assert not _uniform_cannot_win(target, n, 1.0 / (8 * n * n) * (1 - 1e-9) - 1e-10)
+    assert _uniform_cannot_win(target, n, 1.0 / (8 * n * n) * (1 - 1e-9) - 1e-10)
+    assert not _uniform_cannot_win(target, n, 1.0 / (8 * n * n) * (1 + 1e-6))
+
+
+def test_near_tie_candidate_is_the_uniform_optimum_on_the_grid():
+    # gelu with 2 units: uniform knots [-8, 0] are nearly optimal, so the uniform
+    # LP used to beat the default-agreement fit by its grid-vs-samples margin.
+    import relusum
+    from relusum.fitting.optimal import _uniform_near
+
+    target = make_target("gelu(x)", (-8.0, 8.0))
+    res = relusum.fit("gelu(x)", domain=(-8, 8), n_units=2, knots="optimal", loss="linf")
+    assert res.report.extra["refinements"] >= 1  # the tie was refined closer
+    uniform = measure(linf_fixed_target(target, uniform_knots((-8.0, 8.0), 2)), target)[1]
+    assert res.report.max_abs_error <= uniform * (1 + 1e-9)
+    # The near-tie candidate (LP on the grid around the fit's peaks, then its
+    # own) is at least as good on the grid as the LP refined on the samples.
+    near = measure(_uniform_near(target, 2, res.model), target)[1]
+    assert near <= uniform * (1 + 1e-9)
+    assert res.report.max_abs_error <= near * (1 + 1e-9)
+
+
+def test_start_continues_the_exchange_from_an_earlier_fit():
+    from relusum.fitting.minimax import minimax_target
+
+    target = make_target("gelu(x)", (-8.0, 8.0))
+    model, info = minimax_target(target, 2)
+    tight, tinfo = minimax_target(target, 2, agree=1e-6, start=(model, info))
+    fresh, finfo = minimax_target(target, 2, agree=1e-6)
+    # More samples only raise the bound; the closer fit is certified and at
+    # least as good on the grid, and agrees with a fresh run at that agreement.
+    assert tinfo.lower_bound >= info.lower_bound * (1 - 1e-12)
+    assert tinfo.gap <= 1e-6
+    assert tinfo.n_points >= info.n_points
+    assert measure(tight, target)[1] <= measure(model, target)[1]
+    assert abs(measure(tight, target)[1] / measure(fresh, target)[1] - 1) <= 2e-6
+    with pytest.raises(ValueError, match="no samples"):
+        minimax_target(target, 2, start=(model, replace_samples(info)))
+
+
+def replace_samples(info):
+    from dataclasses import replace
+
+    return replace(info, samples=None)

@@ -170,3 +170,29 @@ def test_fit_x_y_as_two_arguments_says_how_to_pass_data():
         relusum.fit(list(x), list(x**2), n_units=3)
     r = relusum.fit((x, x**2), n_units=3)  # the pair form works
     assert r.report.n_units == 3
+
+
+@pytest.mark.parametrize(
+    ("expr", "domain"),
+    [("gelu(x)", (-8.0, 8.0)), ("sqrt(x)", (0.0, 1.0)), ("x", (1e15, 1e15 + 1024))],
+)
+def test_verification_reuses_the_grid_and_equals_the_plain_grid(expr, domain):
+    from relusum.targets import verification_grid
+
+    t = make_target(expr, domain)
+    rng = np.random.default_rng(3)
+    grid = verification_grid(domain, t.x.size)
+    extras = [
+        (),
+        rng.uniform(domain[0] - 1, domain[1] + 1, 20),
+        np.array([domain[0], domain[1], domain[0]]),
+        grid[[5, 7, 7]],  # already on the grid
+    ]
+    for _ in range(2):  # first call fills the cache, second reuses it
+        for extra in extras:
+            g = verification_grid(domain, t.x.size, extra)
+            x, y = t.verification(extra)
+            assert np.array_equal(x, g)
+            assert np.array_equal(y, t.evaluate(g))
+    x, y = t.verification()
+    assert not x.flags.writeable and not y.flags.writeable  # the cache cannot be altered

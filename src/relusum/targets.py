@@ -294,6 +294,10 @@ def parse_domain(domain: Sequence[Any] | None) -> tuple[float, float] | None:
     return (a, b)
 
 
+#: Verification grids up to this many points keep their target values with the target.
+_CACHE_GRID = 2_000_000
+
+
 def verification_grid(
     domain: tuple[float, float], samples: int, extra: ArrayLike = ()
 ) -> np.ndarray:
@@ -387,8 +391,29 @@ class Target:
         """
         if self.fn is None:
             return self.x, self.y
-        g = verification_grid(self.domain, self.x.size, extra)
-        return g, self.evaluate(g)
+        base = self.__dict__.get("_verification")
+        if base is None:
+            g = verification_grid(self.domain, self.x.size)
+            base = (g, self.evaluate(g))
+            for arr in base:
+                arr.setflags(write=False)
+            if g.size <= _CACHE_GRID:
+                # Frozen, so kept beside the fields (not one of them): every
+                # measure of a fit of this target reuses the grid's values.
+                object.__setattr__(self, "_verification", base)
+        g, v = base
+        a, b = self.domain
+        ex = np.asarray(extra, dtype=float).ravel()
+        ex = np.unique(ex[(ex >= a) & (ex <= b)])
+        if ex.size == 0:
+            return g, v
+        # The same sorted set as the grid of verification_grid(..., extra).
+        pos = np.searchsorted(g, ex)
+        new = g[np.minimum(pos, g.size - 1)] != ex
+        ex, pos = ex[new], pos[new]
+        if ex.size == 0:
+            return g, v
+        return np.insert(g, pos, ex), np.insert(v, pos, self.evaluate(ex))
 
 
 def _require_finite_values(label: str, x: np.ndarray, y: np.ndarray) -> None:

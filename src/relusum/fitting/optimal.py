@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from relusum.fitting.fixed import uniform_knots
 from relusum.fitting.minimax import linf_fixed_target, minimax_target
-from relusum.fitting.minimax.fixed_lp import linf_fixed_lower_bound
+from relusum.fitting.minimax.fixed_lp import linf_fixed_knots, linf_fixed_lower_bound
 from relusum.fitting.progress import progress_bar
 from relusum.fitting.report import measure
 from relusum.model import ReluSum
@@ -31,6 +31,9 @@ __all__ = ["fit_optimal", "progress_bar"]
 
 #: A function fit that a guard candidate beats on the grid is refined to this agreement.
 _CLOSE = 1e-6
+#: Uniform knots whose proven grid bound is within this of the exact fit's
+#: grid error tie it: the exact fit is refined to ``_CLOSE`` before the LP.
+_NEAR = 1e-3
 
 
 def fit_optimal(
@@ -106,49 +109,68 @@ def fit_optimal(
         # only by that margin.  Never return worse than it or a warm start.
         best = measure(model, target)[1]
         tiny = 1e-10 * (1.0 + float(np.max(np.abs(target.y))))
-        candidates = []
-        if (
-            target.fn is not None
-            and best > tiny
-            and not _uniform_cannot_win(target, n_units, best * (1.0 - 1e-9) - tiny)
-        ):
-            candidates.append(
-                (
-                    "uniform knots (linear program)",
-                    lambda: linf_fixed_target(target, uniform_knots(target.domain, n_units)),
-                )
+        refit = target.fn is not None and info.lower_bound > 0
+
+        def tighten() -> None:
+            # A candidate may win by the grid-vs-samples disagreement only:
+            # refine the exact fit closer (from its samples and bound) before
+            # yielding its certificate.
+            nonlocal model, best, info
+            tight, tinfo = minimax_target(
+                target,
+                n_units,
+                flat_first=not pin_first,
+                agree=min(_CLOSE, agree or 1.0),
+                start=(model, info),
             )
+            if pin_first and tight.n_units < n_units:
+                tight = _pad_pieces(target, tight, n_units)
+            tbest = measure(tight, target)[1]
+            extra["sweeps"] += tinfo.iterations
+            extra["refinements"] += tinfo.rounds
+            if tbest <= best * (1.0 + 1e-9) + tiny and tinfo.gap <= 1e-6:
+                model, best, info = tight, tbest, tinfo
+                extra.update(
+                    sample_max_error=info.eps,
+                    lower_bound=info.lower_bound,
+                    gap=info.gap,
+                    points_used=info.n_points,
+                )
+
+        candidates = []
+        if target.fn is not None and best > tiny:
+            # The chord bound alone tells a near tie (no LP); else the LP bound.
+            bound = _uniform_bound(target, n_units, best * (1.0 - _NEAR))
+            if refit and best * (1.0 - _NEAR) <= bound < best * (1.0 - 1e-9) - tiny:
+                # A near tie (gelu with 2 units): refine the exact fit closer
+                # first, then the uniform LP on the grid around its peaks.
+                tighten()
+                refit = False
+                candidates.append(
+                    (
+                        "uniform knots (linear program)",
+                        lambda: _uniform_near(target, n_units, model),
+                    )
+                )
+            elif bound < best * (1.0 - 1e-9) - tiny:
+                candidates.append(
+                    (
+                        "uniform knots (linear program)",
+                        lambda: linf_fixed_target(target, uniform_knots(target.domain, n_units)),
+                    )
+                )
         if (
             isinstance(init, ReluSum)
             and init.n_units <= n_units
             and not (pin_first and (init.n_units != n_units or init.knots[0] != target.domain[0]))
         ):
             candidates.append(("warm start", lambda: init))
-        refit = target.fn is not None and info.lower_bound > 0
         for name, make in candidates:
             other = make()
             err = measure(other, target)[1]
             if refit and err < best * (1.0 - 1e-9) - tiny:
                 refit = False  # at most once
-                # The candidate wins only by the grid-vs-samples disagreement:
-                # refine the exact fit closer before yielding its certificate.
-                tight, tinfo = minimax_target(
-                    target, n_units, flat_first=not pin_first, agree=min(_CLOSE, agree or 1.0)
-                )
-                if pin_first and tight.n_units < n_units:
-                    tight = _pad_pieces(target, tight, n_units)
-                tbest = measure(tight, target)[1]
-                if tbest <= err * (1.0 + 1e-9) + tiny and tinfo.gap <= 1e-6:
-                    model, best, info = tight, tbest, tinfo
-                    extra.update(
-                        sample_max_error=info.eps,
-                        lower_bound=info.lower_bound,
-                        gap=info.gap,
-                        points_used=info.n_points,
-                        sweeps=extra["sweeps"] + info.iterations,
-                        refinements=extra["refinements"] + info.rounds,
-                    )
-                    continue
+                tighten()
             if err < best * (1.0 - 1e-9) - tiny:
                 model, best = other, err
                 extra["method"] = f"{name}, better than the exact minimax on the grid"
@@ -164,21 +186,74 @@ def fit_optimal(
 
 
 def _uniform_cannot_win(target: Target, n_units: int, threshold: float) -> bool:
-    """Whether no sum on uniform knots can measure below ``threshold`` on the grid.
+    """Whether no sum on uniform knots can measure below ``threshold`` on the grid."""
+    return _uniform_bound(target, n_units, threshold) >= threshold
 
-    The fixed-knot LP on an even subset of the verification grid (about 32
-    points per knot interval) bounds from below the grid error of every sum
+
+def _uniform_bound(
+    target: Target, n_units: int, threshold: float, near: ReluSum | None = None
+) -> float:
+    """A lower bound on the grid error of every sum on uniform knots.
+
+    The fixed-knot LP on a subset of the verification grid
+    (:func:`_uniform_subset`) bounds from below the grid error of every sum
     on those knots, so the uniform-knot candidate (refined on its own
-    samples, then measured on the whole grid) is skipped only when it
-    provably cannot win: the same result, without its refinement rounds.
+    samples, then measured on the whole grid) is skipped when the bound
+    reaches ``threshold``: it provably cannot win, and the same result comes
+    without its refinement rounds.  The chord bound (:func:`_chord_bound`,
+    no LP) is returned alone when it already reaches ``threshold``.
     """
-    gx, gy = target.verification()
     knots = uniform_knots(target.domain, n_units)
-    if _chord_bound(gx, gy, knots, target.domain) >= threshold:
-        return True  # the same answer, without the LP
+    gx, gy = target.verification(knots)  # the points a uniform sum is measured on
+    chord = _chord_bound(gx, gy, knots, target.domain)
+    if chord >= threshold:
+        return chord
+    pick = _uniform_subset(target, n_units, near)
+    return max(chord, linf_fixed_lower_bound(gx[pick], gy[pick], knots, target.domain))
+
+
+def _uniform_subset(target: Target, n_units: int, near: ReluSum | None = None) -> np.ndarray:
+    """Indices of an even subset of the verification grid, about 32 per knot interval.
+
+    With ``near`` (a fit that ties uniform knots), also the grid points
+    around its highest error peaks, where the uniform optimum peaks too.
+    """
+    gx, gy = target.verification(uniform_knots(target.domain, n_units))
     m = min(gx.size, 32 * (n_units + 1))
-    pick = np.unique(np.linspace(0, gx.size - 1, m).round().astype(np.int64))
-    return linf_fixed_lower_bound(gx[pick], gy[pick], knots, target.domain) >= threshold
+    pick = np.linspace(0, gx.size - 1, m).round().astype(np.int64)
+    if near is not None and gx.size >= 3:
+        a = np.abs(near(gx) - gy)
+        top = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] >= a[2:])) + 1
+        top = top[np.argsort(a[top])[::-1][: 4 * n_units + 16]]
+        pick = np.concatenate((pick, top - 1, top, top + 1))
+    return np.unique(pick)
+
+
+def _uniform_near(target: Target, n_units: int, near: ReluSum) -> ReluSum:
+    """The uniform-knot candidate of a near tie: the LP on a subset of the grid.
+
+    When uniform knots tie the exact fit, the LP starts on
+    :func:`_uniform_subset` with ``near`` (the grid points around the exact
+    fit's peaks) and takes in the grid points around its own peaks until no
+    grid point is worse than the subset (cutting planes): the uniform
+    optimum on the grid, from LPs on a few hundred points instead of
+    :func:`~.minimax.linf_fixed_target`'s on the fit samples.
+    """
+    knots = uniform_knots(target.domain, n_units)
+    gx, gy = target.verification(knots)
+    pick = _uniform_subset(target, n_units, near)
+    model = linf_fixed_knots(gx[pick], gy[pick], knots, target.domain)
+    for _ in range(8):
+        a = np.abs(model(gx) - gy)
+        on = float(np.max(a[pick]))
+        if float(np.max(a)) <= on * (1.0 + 1e-9):
+            break
+        top = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] >= a[2:]) & (a[1:-1] > on)) + 1
+        top = top[np.argsort(a[top])[::-1][: 4 * n_units + 16]]
+        edge = np.array([i for i in (0, gx.size - 1) if a[i] > on], dtype=np.int64)
+        pick = np.unique(np.concatenate((pick, top - 1, top, top + 1, edge)))
+        model = linf_fixed_knots(gx[pick], gy[pick], knots, target.domain)
+    return model
 
 
 def _chord_bound(

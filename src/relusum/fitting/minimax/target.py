@@ -132,6 +132,7 @@ def minimax_target(
     progress: Callable[[], None] | None = None,
     agree: float = _AGREE,
     seed: bool = True,
+    start: tuple[ReluSum, MinimaxInfo] | None = None,
 ) -> tuple[ReluSum, MinimaxInfo]:
     """Free-knot minimax fit of a :class:`~relusum.targets.Target` with ``n_units`` units.
 
@@ -150,7 +151,9 @@ def minimax_target(
     quick tube fit's knots (:func:`_seed`) and refines them to within ``min(agree, 5e-5)``; should
     that end without agreement or with a gap above 5e-7 (rounding on the
     crowded samples), the fit is redone with ``seed=False``, the plain
-    exchange.
+    exchange.  ``start`` (an earlier fit of this target with the same units
+    and its info) continues the exchange from that model, its final samples
+    and its proven bound, e.g. to a closer ``agree``.
 
     Examples
     --------
@@ -182,7 +185,9 @@ def minimax_target(
     err_at = _error_of(target)
     # A target that is itself such a sum (kinks between samples) is matched
     # on the samples exactly; the joints are then its kinks.
-    exact = sweep_raw(g, 0.0, pieces_for(n_units, flat_first), flat_first, True)
+    exact = None
+    if start is None:
+        exact = sweep_raw(g, 0.0, pieces_for(n_units, flat_first), flat_first, True)
     if exact is not None:
         model = model_from_raw(g, exact, flat_first)
         if float(np.max(np.abs(_at(model, dense) - fd))) <= 1e-9 * scale:
@@ -192,7 +197,14 @@ def minimax_target(
     # and samples, so it is run to a closer agreement.  Not near a singular
     # derivative (knots closer than two sample intervals): the plain comb.
     comb, its = _COMB, 0
-    seeded = _seed(target, n_units, flat_first, dense, fd, scale, progress) if seed else None
+    seeded = None
+    if start is not None:
+        if start[1].samples is None:
+            raise ValueError("start: the earlier fit has no samples to continue from")
+        x, y = start[1].samples
+        g = make_gates(x, y, target.domain)
+    elif seed:
+        seeded = _seed(target, n_units, flat_first, dense, fd, scale, progress)
     if seeded is not None:
         nx, its = seeded
         if nx.size:
@@ -202,10 +214,13 @@ def minimax_target(
             x, y = x[order], y[order]
             g = make_gates(x, y, target.domain)
         comb, agree = _GEO, min(agree, _SEED_AGREE)
-    res, model = _points_solve(g, n_units, flat_first, max(rtol, _COARSE), None, None, progress)
-    lb = res.lower * g.half  # proven, original units
+    if start is None:
+        res, model = _points_solve(g, n_units, flat_first, max(rtol, _COARSE), None, None, progress)
+        lb = res.lower * g.half  # proven, original units
+        its += res.iterations
+    else:
+        model, lb = start[0], start[1].lower_bound
     bounds = [lb]  # every bound proven on a subset of the final samples
-    its += res.iterations
     xs, ys = x, y
     done = 0
     n_jumps = 0
