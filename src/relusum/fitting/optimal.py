@@ -139,8 +139,7 @@ def fit_optimal(
 
         candidates = []
         if target.fn is not None and best > tiny:
-            # The chord bound alone tells a near tie (no LP); else the LP bound.
-            bound = _uniform_bound(target, n_units, best * (1.0 - _NEAR))
+            bound = _uniform_bound(target, n_units, best * (1.0 - 1e-9) - tiny)
             if refit and best * (1.0 - _NEAR) <= bound < best * (1.0 - 1e-9) - tiny:
                 # A near tie (gelu with 2 units): refine the exact fit closer
                 # first, then the uniform LP on the grid around its peaks.
@@ -218,11 +217,13 @@ def _uniform_subset(target: Target, n_units: int, near: ReluSum | None = None) -
     With ``near`` (a fit that ties uniform knots), also the grid points
     around its highest error peaks, where the uniform optimum peaks too.
     """
+    from relusum.fitting.minimax.values import model_values  # (numba: lazily)
+
     gx, gy = target.verification(uniform_knots(target.domain, n_units))
     m = min(gx.size, 32 * (n_units + 1))
     pick = np.linspace(0, gx.size - 1, m).round().astype(np.int64)
     if near is not None and gx.size >= 3:
-        a = np.abs(near(gx) - gy)
+        a = np.abs(model_values(near, gx) - gy)
         top = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] >= a[2:])) + 1
         top = top[np.argsort(a[top])[::-1][: 4 * n_units + 16]]
         pick = np.concatenate((pick, top - 1, top, top + 1))
@@ -239,12 +240,14 @@ def _uniform_near(target: Target, n_units: int, near: ReluSum) -> ReluSum:
     optimum on the grid, from LPs on a few hundred points instead of
     :func:`~.minimax.linf_fixed_target`'s on the fit samples.
     """
+    from relusum.fitting.minimax.values import model_values  # (numba: lazily)
+
     knots = uniform_knots(target.domain, n_units)
     gx, gy = target.verification(knots)
     pick = _uniform_subset(target, n_units, near)
     model = linf_fixed_knots(gx[pick], gy[pick], knots, target.domain)
     for _ in range(8):
-        a = np.abs(model(gx) - gy)
+        a = np.abs(model_values(model, gx) - gy)
         on = float(np.max(a[pick]))
         if float(np.max(a)) <= on * (1.0 + 1e-9):
             break
