@@ -390,6 +390,7 @@ def test_make_gates_fast_paths_match_the_general_merge():
         lo, hi = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
         g = make_gates(x, y, (-1.0, 1.0))
         mid, half = 0.5 * (lo.min() + hi.max()), 0.5 * (hi.max() - lo.min())
-        assert np.array_equal(g.u, (xs[starts] + 1.0) / 2.0)
+        # (u = (x - c) / (B - A), the origin c = 0 for a domain straddling 0)
+        assert np.array_equal(g.u, (xs[starts] - 0.0) / 2.0)
         assert np.array_equal(g.lo, (lo - mid) / half) and np.array_equal(g.hi, (hi - mid) / half)
         assert g.lo is not g.hi

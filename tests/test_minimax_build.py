@@ -15,10 +15,12 @@ def _bytes(s):
     return (s.knots.tobytes(), s.weights.tobytes(), np.float64(s.bias).tobytes())
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_compiled_builder_is_bit_identical_to_python(seed):
+@pytest.mark.parametrize("seed, shift", [(0, 0.0), (1, 0.0), (2, 0.4)])
+def test_compiled_builder_is_bit_identical_to_python(seed, shift):
     """Random sets (convex, non-convex, jumps, repeated x, a singular slope), free and
-    pinned, tube or points, at several errors: the same floats from both builders."""
+    pinned, tube or points, at several errors: the same floats from both builders
+    (``shift``: x in [-shift, 1 - shift], a domain straddling 0, where the gates'
+    origin is 0 and u spans [u_a, u_b] around it)."""
     rng = np.random.default_rng(seed)
     built = 0
     for case in range(120):
@@ -35,7 +37,9 @@ def test_compiled_builder_is_bit_identical_to_python(seed):
             y = np.where(x > np.median(x), 2.0, 0.0) + 0.3 * rng.normal(size=m)
         else:
             y = np.abs(x - 0.5) ** 0.25
-        g = make_gates(x, y)
+        g = make_gates(x - shift, y)
+        if shift:
+            assert g.u_a < 0.0 < g.u_b or not x[0] < shift < x[-1]
         for eps in (1e-3, 0.05, 0.2, 0.5):
             for flat in (True, False):
                 for tube in (False, True):

@@ -417,9 +417,9 @@ def test_steep_first_piece_keeps_the_certificate(n):
 
 
 def test_singular_point_inside_the_domain_stays_resolvable():
-    """abs(x)**0.1 at 0 on [-1, 1]: the sweep's u = (x + 1) / 2 is near 0.5 there,
-    where samples 1e-18 apart share one u (a division by zero in the gates);
-    samples the sweep cannot tell apart are not added."""
+    """abs(x)**0.1 at 0 on [-1, 1]: the gates' origin is 0 there (u = x / 2), so
+    samples 1e-17 apart near 0 are resolved; samples the sweep cannot tell apart
+    (one u, or within 64 units in the last place of it) are not added."""
     from relusum.fitting.minimax.spacing import resolved as _resolved
 
     r = relusum.fit("abs(x)**0.1", domain=(-1, 1), n_units=12, knots="optimal", loss="linf")
@@ -427,9 +427,13 @@ def test_singular_point_inside_the_domain_stays_resolvable():
     xs = np.array([-1.0, 0.0, 1e-300, 1.0])
     new = np.array([5e-324, 1e-17, 2e-17, 4e-16, 0.5, 0.5 + 1e-17, 0.25])
     ok = _resolved(xs, new, np.ones(new.size, dtype=bool), 0, (-1.0, 1.0))
-    # u = (x + 1) / 2: 5e-324, 1e-17 and 2e-17 round to the u of the old sample at 0,
-    # 4e-16 lies 2 units in the last place from it; 0.5 and 0.5 + 1e-17 share a u
-    # (both new: both dropped); 0.25 is kept
-    assert ok.tolist() == [False, False, False, False, False, False, True]
+    # u = x / 2: 5e-324 rounds to the u of the old sample at 0; 1e-17, 2e-17 and
+    # 4e-16 are far apart in u (with the origin at A, u = (x + 1) / 2, all three
+    # shared the u of 0); 0.5 and 0.5 + 1e-17 share a u (both new: both dropped);
+    # 0.25 is kept
+    assert ok.tolist() == [False, True, True, True, False, False, True]
     first = _resolved(xs, new, np.ones(new.size, dtype=bool), 2, (-1.0, 1.0))
     assert first[:2].all()  # a jump's one-sided samples are left alone
+    # a domain from 0 on keeps its origin at A: u = x there too
+    pos = _resolved(np.array([0.0, 1.0]), np.array([1e-30, 0.5]), np.ones(2, bool), 0, (0.0, 1.0))
+    assert pos.tolist() == [True, True]

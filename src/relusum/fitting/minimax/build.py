@@ -153,8 +153,9 @@ def _lines_py(g: Gates, pieces: list[Piece]) -> tuple[list[Abs], list[float]]:
         # The next line lies beyond star on the whole piece: it passes every
         # gate of the piece itself, and this piece becomes a connector.
         if i == 0:  # the flat first piece: it ends at A, at the next line's value there
-            joints.append(0.0)
-            lines.append((0.0, _at(cur, 0.0)))
+            ua = g.u_a
+            joints.append(ua)
+            lines.append((0.0, _at(cur, ua)))
             i -= 1
             continue
         prev = pieces[i - 1]
@@ -200,17 +201,24 @@ def model_from_raw(g: Gates, raw: tuple, flat_first: bool) -> ReluSum:
 
     npieces, ints, flts, off, pa, pc, tube = raw
     u, lo, hi = (np.ascontiguousarray(z, dtype=np.float64) for z in (g.u, g.lo, g.hi))
-    la, lv, jt = lines_arrays(u, lo, hi, npieces, ints, flts, off, pa, pc, tube)
+    la, lv, jt = lines_arrays(u, lo, hi, npieces, ints, flts, off, pa, pc, tube, g.u_a)
     return _model(g, la, float(lv[0]), jt.tolist(), flat_first)
 
 
 def _model(g: Gates, la: np.ndarray, v0: float, joints: list, flat_first: bool) -> ReluSum:
-    """The sum from the lines' slopes ``la``, the first line's value ``v0`` at A and the joints."""
+    """The sum from the lines' slopes ``la``, the first line's value ``v0`` at ``u = 0`` and
+    the joints (in ``u``: ``x = c + u * (B - A)``, ``c`` the gates' origin)."""
     a_, b_ = g.domain
+    c_ = g.origin
+    ua = g.u_a
     width = b_ - a_
     slopes = la * (g.half / width)
-    bias = g.mid + g.half * v0  # value at u = 0 (x = A)
-    knots = [a_ + p * width for p in joints]
+    if ua != 0.0:  # (the origin is not A: the domain straddles 0)
+        v0 = v0 + float(la[0]) * ua
+    bias = g.mid + g.half * v0  # value at x = A
+    knots = [c_ + p * width for p in joints]
+    if ua != 0.0:  # x = c + u * (B - A) may round an ulp past A or B
+        knots = [min(max(k, a_), b_) for k in knots]
     # Weights carry the rounding of the running slope (weights_from_slopes): near a
     # singular derivative (x**0.25 at 0) pieces of slope 1e9 would otherwise leave
     # every later slope off by 1e-7, the built sum above the sweep's error by 5e-4.

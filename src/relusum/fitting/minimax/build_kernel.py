@@ -116,8 +116,9 @@ def _filter(xa, xc, vals, bound, sgn, below):
 
 
 @njit(cache=True)
-def lines_arrays(u, lo, hi, npieces, ints, flts, off, pa, pc, tube):
-    """``(slopes, values at 0, joints)`` of ``build._lines_py``, from the sweep's arrays."""
+def lines_arrays(u, lo, hi, npieces, ints, flts, off, pa, pc, tube, ua):
+    """``(slopes, values at 0, joints)`` of ``build._lines_py``, from the sweep's arrays
+    (``ua``: the ``u`` of the domain's left end, where a flat first piece ends)."""
     smax = _smax(u, lo, hi)
     la = np.empty(2 * npieces + 2)
     lv = np.empty(2 * npieces + 2)
@@ -216,10 +217,10 @@ def lines_arrays(u, lo, hi, npieces, ints, flts, off, pa, pc, tube):
             i -= 1
             continue
         if i == 0:
-            jt[nj] = 0.0
+            jt[nj] = ua
             nj += 1
             la[nl] = 0.0
-            lv[nl] = cur_v + cur_a * 0.0
+            lv[nl] = cur_v + cur_a * ua
             nl += 1
             i -= 1
             continue

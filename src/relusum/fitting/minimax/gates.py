@@ -1,10 +1,14 @@
 """Sample positions as *gates*: distinct, normalised x with the allowed range of y.
 
 Repeated x are merged into one gate ``[max y - eps, min y + eps]`` (their
-spread is a floor no fit can beat).  Positions are normalised to ``u`` in
-``[0, 1]`` and values to ``[-1, 1]`` so that the sweep's tolerances are
-relative.  A gate may also carry a *fixed* interval that does not widen with
-the error (used to pin the middle of a jump while the rest is optimised).
+spread is a floor no fit can beat).  Positions are normalised to
+``u = (x - c) / (B - A)``, an interval of length 1, and values to ``[-1, 1]``
+so that the sweep's tolerances are relative.  The origin ``c`` is ``A``, or
+``0`` for a domain that straddles 0 (:func:`gate_origin`): float64 resolves
+``u`` near 0 far more finely than near 0.5, and a singular point at ``x = 0``
+(``abs(x)**0.1`` on ``[-1, 1]``) wants samples and knots 1e-22 apart there.
+A gate may also carry a *fixed* interval that does not widen with the error
+(used to pin the middle of a jump while the rest is optimised).
 """
 
 from __future__ import annotations
@@ -14,18 +18,33 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["Gates", "make_gates"]
+__all__ = ["Gates", "gate_origin", "make_gates"]
 
 #: Slack, relative to the half range of y, added to every gate so that
 #: degenerate (exactly interpolable) data stay feasible despite rounding.
 _SLACK = 1e-12
 
 
+def gate_origin(domain: tuple[float, float]) -> float:
+    """The x at ``u = 0``: ``0`` for a domain ``[A, B]`` with ``A < 0 < B``, else ``A``.
+
+    Examples
+    --------
+    >>> from relusum.fitting.minimax.gates import gate_origin
+    >>> gate_origin((-1.0, 1.0)), gate_origin((0.5, 2.0)), gate_origin((-3.0, -1.0))
+    (0.0, 0.5, -3.0)
+    """
+    a, b = float(domain[0]), float(domain[1])
+    return 0.0 if a < 0.0 < b else a
+
+
 @dataclass(frozen=True)
 class Gates:
     """Distinct, normalised sample positions with the range of y at each.
 
-    ``u = (x - A) / (B - A)``, ``lo``/``hi`` the least and largest
+    ``u = (x - c) / (B - A)`` with ``c`` the :func:`gate_origin` (so ``u``
+    spans ``[u_a, u_b]``, of length 1, ``[0, 1]`` unless the domain
+    straddles 0), ``lo``/``hi`` the least and largest
     normalised y at each distinct x (``y_norm = (y - mid) / half``).
     """
 
@@ -74,9 +93,26 @@ class Gates:
         """Half the largest spread of y at one x: no fit can do better (normalised)."""
         return float(np.max(self.hi - self.lo)) / 2.0
 
+    @property
+    def origin(self) -> float:
+        """The x at ``u = 0`` (:func:`gate_origin`)."""
+        return gate_origin(self.domain)
+
+    @property
+    def u_a(self) -> float:
+        """``u`` at the domain's left end ``A`` (``0.0`` unless the domain straddles 0)."""
+        a, b = self.domain
+        return (a - self.origin) / (b - a)
+
+    @property
+    def u_b(self) -> float:
+        """``u`` at the domain's right end ``B`` (``1.0`` unless the domain straddles 0)."""
+        a, b = self.domain
+        return (b - self.origin) / (b - a)
+
     def to_x(self, u: float) -> float:
         a, b = self.domain
-        return a + u * (b - a)
+        return self.origin + u * (b - a)
 
 
 def make_gates(x: ArrayLike, y: ArrayLike, domain: tuple[float, float] | None = None) -> Gates:
@@ -88,6 +124,9 @@ def make_gates(x: ArrayLike, y: ArrayLike, domain: tuple[float, float] | None = 
     >>> g = make_gates([0.0, 1.0, 1.0, 2.0], [0.0, 1.0, 3.0, 2.0])
     >>> g.u.tolist(), round(g.spread * g.half, 12)
     ([0.0, 0.5, 1.0], 1.0)
+    >>> h = make_gates([-1.0, 0.0, 3.0], [1.0, 0.0, 3.0])  # straddles 0: u = x / 4
+    >>> h.u.tolist(), h.u_a, h.u_b, h.to_x(0.75)
+    ([-0.25, 0.0, 0.75], -0.25, 0.75, 3.0)
     """
     xa = np.asarray(x, dtype=float).ravel()
     ya = np.asarray(y, dtype=float).ravel()
@@ -119,7 +158,7 @@ def make_gates(x: ArrayLike, y: ArrayLike, domain: tuple[float, float] | None = 
     half = 0.5 * (ymax - ymin)
     if not half > 0:
         half = max(abs(mid), 1.0)
-    u = (xs - a) / (b - a)
+    u = (xs - gate_origin((a, b))) / (b - a)
     du = np.diff(u)
     min_du = float(np.min(du)) if du.size else 1.0
     # Any line that passes two gates within error 1 has |slope| < 4 / du; the

@@ -237,7 +237,7 @@ def _initial_bound(g: Gates, max_pieces: int, flat_first: bool) -> float:
     if k < 1 or g.u.size < 3:
         return 1.0 + g.spread
     k = min(k, g.u.size - 1)
-    t = np.linspace(0.0, 1.0, k + 1)
+    t = np.linspace(g.u_a, g.u_b, k + 1)
     mid = 0.5 * (g.lo + g.hi)
     try:
         c = hat_lstsq(g.u, mid, t)

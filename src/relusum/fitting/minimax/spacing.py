@@ -5,18 +5,22 @@ peaks between the current ones; the exact sweep decides feasibility correctly
 only on samples it can tell apart.  :func:`apart` keeps new samples a spacing
 floor away from every sample, :func:`distinct` lets closer ones in where the
 target moves enough between them (a singular derivative), and :func:`resolved`
-drops those the sweep's coordinate ``u = (x - A) / (B - A)`` cannot separate.
+drops those the sweep's coordinate ``u = (x - c) / (B - A)`` cannot separate
+(``c`` the gates' origin, :func:`~.gates.gate_origin`: ``A``, or 0 inside the domain).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from relusum.fitting.minimax.gates import gate_origin
+
 __all__ = ["apart", "distinct", "resolved", "ULPS"]
 
-#: Units in the last place of the sweep's coordinate u = (x - A) / (B - A) that
-#: must separate two samples (a singular point inside the domain, abs(x)**0.1 at
-#: 0 on [-1, 1], has u near 0.5, where samples 1e-18 apart share one u).
+#: Units in the last place of the sweep's coordinate u = (x - c) / (B - A) that
+#: must separate two samples (with the origin c = A, abs(x)**0.1 at 0 on [-1, 1]
+#: had u near 0.5, where samples 1e-18 apart shared one u; with c = 0 its u is
+#: near 0 there, resolved as finely as x).
 ULPS = 64
 
 
@@ -67,15 +71,16 @@ def resolved(
 ) -> np.ndarray:
     """``ok`` less the new samples (after the first ``n_jump``) that the sweep cannot tell apart.
 
-    The sweep works in ``u = (x - A) / (B - A)``: a new sample within
-    :data:`ULPS` units in the last place of u of another sample (old, or new
-    and kept) is dropped, as are both of two such new samples.
+    The sweep works in ``u = (x - c) / (B - A)`` (``c``: :func:`~.gates.gate_origin`):
+    a new sample within :data:`ULPS` units in the last place of u of another
+    sample (old, or new and kept) is dropped, as are both of two such new samples.
     """
     idx = np.flatnonzero(ok[n_jump:]) + n_jump
     if idx.size == 0:
         return ok
     a, b = float(domain[0]), float(domain[1])
-    u = np.concatenate(((xs - a) / (b - a), (new[idx] - a) / (b - a)))
+    c = gate_origin((a, b))
+    u = np.concatenate(((xs - c) / (b - a), (new[idx] - c) / (b - a)))
     who = np.concatenate((np.full(xs.size, -1), idx))
     order = np.argsort(u, kind="stable")
     u, who = u[order], who[order]

@@ -69,11 +69,13 @@ _TIGHT = 1e-5
 _DISTINCT = 1e-8
 #: The closest new samples may come when nothing wider is left to add (with
 #: values apart by _DISTINCT, and never closer than the sweep's coordinates
-#: resolve, :func:`~.spacing.resolved`).  1e-18, not 1e-12 or 1e-14: ``x**0.25`` rises by
+#: resolve, :func:`~.spacing.resolved`).  Not 1e-12 or 1e-14: ``x**0.25`` rises by
 #: 1e-3 in [0, 1e-12], and its fit at 64 units hid knots there (grid 4.3% above
-#: the samples at 1e-14, 0.02% now); the sweep solves vertices exactly on such
-#: samples (``kernel_exact``).
-_FINEST = 1e-18
+#: the samples at 1e-14, 0.02% at 1e-18); the sweep solves vertices exactly on such
+#: samples (``kernel_exact``).  1e-30, not 1e-18: ``abs(x)**0.1`` on [-1, 1] is
+#: still 4e-3 at 1e-24, and its fit at 64 units puts knots 1e-22 from 0 (grid 10x
+#: the samples at 1e-18, 0.01% now; the gates' origin at 0 resolves such samples).
+_FINEST = 1e-30
 #: Accuracy of the optimum on the samples while they are still refined.
 _COARSE = 1e-5
 #: New samples around an error peak, in units of the sample interval it lies in.

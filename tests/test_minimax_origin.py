@@ -1,0 +1,70 @@
+"""The gates' origin: ``u = (x - c) / (B - A)`` with ``c = 0`` for a domain that
+straddles 0 (float64 resolves u near 0 far more finely than near 0.5), ``c = A``
+otherwise (unchanged: ``u = (x - A) / (B - A)`` bit for bit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import relusum
+from relusum.fitting.minimax import make_gates, minimax_points
+from relusum.fitting.minimax.gates import gate_origin
+
+
+def test_straddling_domain_puts_u_zero_at_x_zero():
+    x = np.array([-1.0, -1e-20, 0.0, 1e-20, 3.0])
+    g = make_gates(x, np.abs(x) ** 0.1, (-1.0, 3.0))
+    assert g.origin == 0.0
+    assert (g.u_a, g.u_b) == (-0.25, 0.75)
+    assert g.u_b - g.u_a == 1.0
+    assert g.u.tolist() == [-0.25, -2.5e-21, 0.0, 2.5e-21, 0.75]
+    # (the samples 1e-20 from 0 have distinct u: with u = (x + 1) / 4 all three shared 0.25)
+    assert np.unique(g.u).size == 5
+    assert [g.to_x(v) for v in g.u] == x.tolist()
+
+
+@pytest.mark.parametrize("domain", [(0.0, 1.0), (0.5, 2.0), (-3.0, -1.0), (-2.0, 0.0), (0.0, 7.0)])
+def test_domain_not_straddling_keeps_the_origin_at_a(domain):
+    a, b = domain
+    x = np.linspace(a, b, 37)
+    g = make_gates(x, np.cos(x), domain)
+    assert gate_origin(domain) == a == g.origin
+    assert (g.u_a, g.u_b) == (0.0, 1.0)
+    # the same floats as before the origin existed
+    assert g.u.tobytes() == ((x - a) / (b - a)).tobytes()
+
+
+@pytest.mark.parametrize("flat_first", [True, False])
+def test_straddling_fit_matches_the_shifted_fit(flat_first):
+    """The same points on [-1, 1] (origin 0) and shifted to [1, 3] (origin A): the same
+    optimum and the same sum, to rounding (bias at A, knots back in x, first knot at A)."""
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(-1, 1, 300))
+    x[0], x[-1] = -1.0, 1.0
+    y = np.exp(x) + 0.05 * rng.normal(size=x.size)
+    m0, e0 = minimax_points(x, y, 5, domain=(-1.0, 1.0), flat_first=flat_first)
+    m1, e1 = minimax_points(x + 2.0, y, 5, domain=(1.0, 3.0), flat_first=flat_first)
+    assert abs(e0 / e1 - 1.0) < 1e-8
+    assert np.max(np.abs(m0(x) - y)) <= e0 * (1 + 1e-9)
+    assert np.allclose(m0(x), m1(x + 2.0), rtol=0, atol=1e-9)
+    assert np.all((m0.knots >= -1.0) & (m0.knots <= 1.0))
+    if not flat_first:
+        assert m0.knots[0] == -1.0
+
+
+@pytest.mark.parametrize(("n", "before"), [(16, (1.1e-3, 1.02)), (64, (0.22, 25.7))])
+def test_singular_point_at_zero_inside_the_domain_is_certified(n, before):
+    """abs(x)**0.1 on [-1, 1]: its optimum puts knots 1e-22 from 0 (64 units).  With the
+    gates' origin at A (u near 0.5 there) samples closer than 1e-16 were not resolved:
+    gap and grid / samples were ``before``; now the gap is the bisection's and the grid
+    agrees with the samples."""
+    r = relusum.fit("abs(x)**0.1", domain=(-1, 1), n_units=n, knots="optimal", loss="linf")
+    ex = r.report.extra
+    assert ex["method"] == "exact minimax"
+    assert ex["gap"] <= 1e-6 < before[0]
+    assert ex["lower_bound"] <= ex["sample_max_error"] * (1 + 1e-12)
+    ratio = r.report.max_abs_error / ex["sample_max_error"]
+    assert ratio <= 1.001 < before[1]
+    near = np.sort(np.abs(r.model.knots))[:2]
+    assert near[0] < 1e-17  # knots closer to 0 than u = (x + 1) / 2 could place them
