@@ -169,3 +169,26 @@ def test_curves_split_equals_pandas_groupby():
         np.testing.assert_array_equal(xs, part["t"].to_numpy())
         np.testing.assert_array_equal(ys, part["v"].to_numpy())
         np.testing.assert_array_equal(w, part["w"].to_numpy())
+
+
+def test_batched_weights_equal_single_fit_weights_with_steep_pieces():
+    """Row-wise, the batched ReLU form is the single fit's, byte for byte (steep rows too)."""
+    from relusum.fitting.batch import batch_relusum_arrays
+    from relusum.fitting.hat import values_to_relusum
+
+    rng = np.random.default_rng(5)
+    g, m = 6, 9
+    T = np.sort(rng.uniform(0.0, 1.0, (g, m)), axis=1)
+    T[:, 0], T[:, -1] = 0.0, 1.0
+    values = rng.normal(size=(g, m))
+    T[2, 3] = T[2, 2] + 1e-10  # a piece of slope ~1e10 next to ordinary ones
+    T[4, 5] = T[4, 4] + 3e-11
+    for ff in (False, True):
+        flat = np.full(g, ff)
+        sizes = np.full(g, m)
+        bias, knots, weights = batch_relusum_arrays(T, sizes, flat, values)
+        for r in range(g):
+            one = values_to_relusum(T[r], values[r], ff, (0.0, 1.0))
+            assert bias[r] == one.bias
+            np.testing.assert_array_equal(knots[r], one.knots)
+            np.testing.assert_array_equal(weights[r], one.weights)

@@ -197,8 +197,10 @@ def fit(
         refinement starts from clusters around a quick fit's knots (most smooth
         targets).  Smaller brings the samples' optimum closer to the continuous
         one, at a cost: 1e-6 puts ``x**2`` on [0, 1] within 1e-6 of the theory
-        for every n = 1..64 (the default within about 1.3e-5) and takes 1.5x
-        (``x**2``) to 6x (``gelu``, ``tanh``) the time at 64 units.  Between
+        for every n = 1..64 (the default within about 1.3e-5) and takes 1x
+        to 2.5x the time at 64 units.  Where new samples would have to come
+        closer than 1e-9 of the domain it stops short (Runge and gelu with 64
+        units: within 1.3e-6 and 2e-6).  Between
         1e-7 and 1e-2; ``report.extra["agree"]`` echoes it.  Other fits have no
         sample refinement: giving it there is a ValueError.
 

@@ -34,6 +34,7 @@ from scipy.linalg import LinAlgError, solveh_banded
 
 from relusum.fitting.hat import _solve_tridiagonal_spd
 from relusum.fitting.summary import hat_moments, merged_system
+from relusum.model import weights_from_slopes
 
 __all__ = ["BatchSummary", "batch_locate", "batch_evaluate", "batch_relusum_arrays"]
 
@@ -270,4 +271,10 @@ def batch_relusum_arrays(
     Vs = np.where(ff[:, None], np.roll(values, -1, axis=1), values)[:, : n + 1]
     slopes = np.diff(Vs, axis=1) / np.diff(Ts, axis=1)
     w = np.diff(slopes, axis=1, prepend=0.0)
+    # Rows whose running sums drift off their slopes (a steep piece) get the
+    # compensated weights of weights_from_slopes, as a single fit does.
+    off = np.abs(np.cumsum(w, axis=1) - slopes)
+    drift = np.any(off > 4.0 * np.finfo(float).eps * np.abs(slopes) + 1e-300, axis=1)
+    for g in np.flatnonzero(drift).tolist():
+        w[g] = weights_from_slopes(slopes[g])
     return values[:, 0].copy(), Ts[:, :n], w

@@ -222,12 +222,23 @@ def _uniform_subset(target: Target, n_units: int, near: ReluSum | None = None) -
     gx, gy = target.verification(uniform_knots(target.domain, n_units))
     m = min(gx.size, 32 * (n_units + 1))
     pick = np.linspace(0, gx.size - 1, m).round().astype(np.int64)
-    if near is not None and gx.size >= 3:
-        a = np.abs(model_values(near, gx) - gy)
-        top = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] >= a[2:])) + 1
-        top = top[np.argsort(a[top])[::-1][: 4 * n_units + 16]]
-        pick = np.concatenate((pick, top - 1, top, top + 1))
+    if near is not None:
+        pick = np.concatenate((pick, _around_peaks(np.abs(model_values(near, gx) - gy), n_units)))
     return np.unique(pick)
+
+
+def _around_peaks(a: np.ndarray, n_units: int, above: float = -np.inf) -> np.ndarray:
+    """Indices around the highest local maxima of ``a`` above ``above`` (4 n + 16 at most).
+
+    Each peak comes with its two neighbours; an end of ``a`` above ``above``
+    counts as a peak too.
+    """
+    if a.size < 3:
+        return np.flatnonzero(a > above)
+    top = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] >= a[2:]) & (a[1:-1] > above)) + 1
+    top = top[np.argsort(a[top])[::-1][: 4 * n_units + 16]]
+    edge = np.array([i for i in (0, a.size - 1) if a[i] > above], dtype=np.int64)
+    return np.concatenate((top - 1, top, top + 1, edge))
 
 
 def _uniform_near(target: Target, n_units: int, near: ReluSum) -> ReluSum:
@@ -251,10 +262,7 @@ def _uniform_near(target: Target, n_units: int, near: ReluSum) -> ReluSum:
         on = float(np.max(a[pick]))
         if float(np.max(a)) <= on * (1.0 + 1e-9):
             break
-        top = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] >= a[2:]) & (a[1:-1] > on)) + 1
-        top = top[np.argsort(a[top])[::-1][: 4 * n_units + 16]]
-        edge = np.array([i for i in (0, gx.size - 1) if a[i] > on], dtype=np.int64)
-        pick = np.unique(np.concatenate((pick, top - 1, top, top + 1, edge)))
+        pick = np.unique(np.concatenate((pick, _around_peaks(a, n_units, on))))
         model = linf_fixed_knots(gx[pick], gy[pick], knots, target.domain)
     return model
 
