@@ -10,6 +10,7 @@ import pytest
 import relusum
 from relusum.fitting.minimax import make_gates, minimax_points
 from relusum.fitting.minimax.gates import gate_origin
+from relusum.targets import make_target
 
 
 def test_straddling_domain_puts_u_zero_at_x_zero():
@@ -68,3 +69,38 @@ def test_singular_point_at_zero_inside_the_domain_is_certified(n, before):
     assert ratio <= 1.001 < before[1]
     near = np.sort(np.abs(r.model.knots))[:2]
     assert near[0] < 1e-17  # knots closer to 0 than u = (x + 1) / 2 could place them
+
+
+def test_error_at_zero_is_measured_and_zero_is_a_sample():
+    """abs(x)**0.1: the error peaks at x = 0 itself, beside every grid point.
+
+    The verification measures it there (it had reported 1.88e-3 at 64 units
+    while the error at 0 was 2.40e-3), and the fit keeps 0 as a sample, so the
+    grid and that point agree with the samples.
+    """
+    from relusum.fitting.minimax.target import _with_zero
+
+    r = relusum.fit("abs(x)**0.1", domain=(-1, 1), n_units=16, knots="optimal", loss="linf")
+    at0 = abs(float(r.model(0.0)))
+    assert r.report.max_abs_error >= at0
+    assert r.report.max_abs_error <= r.report.extra["sample_max_error"] * 1.001
+    assert r.report.extra.get("jumps") is None  # a cusp, not a jump
+    t = make_target("abs(x)**0.1", (-1, 1))
+    xs, ys = _with_zero(t, t.x, t.y)
+    assert xs.size == t.x.size + 1 and 0.0 in xs and np.all(np.diff(xs) > 0)
+    for expr in ("sign(x)", "step(x)"):  # a jump at 0: not a sample there
+        s = make_target(expr, (-1, 1))
+        assert _with_zero(s, s.x, s.y)[0].size == s.x.size
+    u = make_target("sqrt(x)", (0, 1))  # 0 is an end, not inside
+    assert _with_zero(u, u.x, u.y)[0].size == u.x.size
+
+
+def test_a_cusp_is_not_a_jump():
+    from relusum.fitting.jumps import find_jumps
+
+    f = make_target("abs(x)**0.1", (-1, 1)).evaluate
+    for left, right in ((0.0, 1e-30), (-1e-3, 1e-3), (-1e-30, 0.0)):
+        x, _ = find_jumps(f, np.array([left]), np.array([right]), 1.0)
+        assert x.size == 0
+    x, v = find_jumps(np.sign, np.array([-1e-30]), np.array([1e-30]), 1.0)
+    assert x.size == 1 and v[0, 0] == -1.0 and v[0, 2] == 1.0

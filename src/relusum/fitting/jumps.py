@@ -74,8 +74,9 @@ def find_jumps(
     Returns ``(x, values)``: the position of each jump and, per jump, the
     values just left of it, at it and just right of it (shape ``(k, 3)``),
     for the intervals whose values stay more than ``1e-9 * scale`` apart once
-    the interval is down to rounding size, and by at least half what they
-    spread 2047 times wider (a steep continuous target's change shrinks).
+    the interval is down to rounding size, by at least half what they
+    spread 2047 times wider and by a quarter of their change across
+    ``[left, right]`` (a steep continuous target's change shrinks).
 
     Examples
     --------
@@ -91,7 +92,14 @@ def find_jumps(
     lo, hi, flo, fhi, ratio = _narrow(fn, lo0, hi0)
     width = hi - lo
     small = width <= np.maximum(1e-13 * (np.abs(lo) + np.abs(hi)), 1e-15 * w0)
-    jump = (np.abs(fhi - flo) > 1e-9 * scale) & small & (ratio >= 0.5)
+    # A jump keeps a quarter of the larger change across the halves of the
+    # first interval; a cusp (abs(x)**0.1 at 0, where the wide interval above
+    # is clipped to a first interval only 1e-30 wide) has lost 2**(64 p) of it.
+    f3 = np.asarray(fn(np.concatenate((lo0, 0.5 * (lo0 + hi0), hi0))), dtype=float)
+    f3 = f3.reshape(3, -1)
+    change0 = np.maximum(np.abs(f3[1] - f3[0]), np.abs(f3[2] - f3[1]))
+    kept = np.abs(fhi - flo) >= 0.25 * change0
+    jump = (np.abs(fhi - flo) > 1e-9 * scale) & small & (ratio >= 0.5) & kept
     x = hi[jump]
     beyond = np.minimum(x + np.maximum(width[jump], np.spacing(x)), np.maximum(hi0[jump], x))
     after = np.asarray(fn(beyond), dtype=float)

@@ -112,6 +112,30 @@ def _sample_error(model: ReluSum, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.max(np.abs(_at(model, x) - y))) if x.size else 0.0
 
 
+def _with_zero(target: Target, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The samples, with ``x = 0`` added for a function continuous there inside the domain.
+
+    The gates' origin is 0 on such a domain (:func:`~.gates.gate_origin`), so
+    samples and knots may come as close to 0 as float64 resolves x; a cusp
+    there (``abs(x)**0.1``) has its error peak at 0 itself, which no comb of
+    new samples reaches (and the jump test, run on the interval around a
+    peak, takes such a cusp for a jump).  Not at a jump (``sign``: the values
+    at +-1e-300 differ from the value at 0), nor where the target is not finite.
+    """
+    a_, b_ = target.domain
+    if target.fn is None or not a_ < 0.0 < b_ or np.any(x == 0.0):
+        return x, y
+    with np.errstate(all="ignore"):
+        v = np.asarray(target.fn(np.array([-1e-300, 0.0, 1e-300])), dtype=float)
+    span = float(np.max(y) - np.min(y)) if y.size else 0.0
+    if v.shape != (3,) or not np.all(np.isfinite(v)):
+        return x, y
+    if max(abs(v[0] - v[1]), abs(v[2] - v[1])) > 1e-9 * max(span, abs(float(v[1])), 1e-300):
+        return x, y
+    k = int(np.searchsorted(x, 0.0))
+    return np.insert(x, k, 0.0), np.insert(y, k, float(v[1]))
+
+
 def _second_pass(
     g: Gates, n_units: int, flat_first: bool, rtol: float, eps_n: float, tube: bool = False
 ) -> ReluSum | None:
@@ -172,6 +196,7 @@ def minimax_target(
     rtol = 1e-9 if rtol is None else float(rtol)
     agree0 = agree
     x, y = target.x, np.asarray(target.y, dtype=float)
+    x, y = _with_zero(target, x, y)
     g = make_gates(x, y, target.domain)
     if target.fn is None:
         res, model = solve_gates(g, n_units, flat_first, rtol, progress=progress)
