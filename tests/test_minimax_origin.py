@@ -104,3 +104,17 @@ def test_a_cusp_is_not_a_jump():
         assert x.size == 0
     x, v = find_jumps(np.sign, np.array([-1e-30]), np.array([1e-30]), 1.0)
     assert x.size == 1 and v[0, 0] == -1.0 and v[0, 2] == 1.0
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_a_target_undefined_at_zero_still_fits(n):
+    """sin(x)/x is nan at 0 (math.sin(x)/x raises): the checks at 0 and at uniform
+    knots on 0 are skipped there, not turned into errors (0.1.0 fitted these)."""
+    import math
+
+    for f in ("sin(x)/x", lambda x: math.sin(x) / x):
+        r = relusum.fit(f, domain=(-1, 1), n_units=n, knots="optimal", loss="linf")
+        assert r.report.extra["gap"] <= 1e-6
+        assert r.report.max_abs_error <= r.report.extra["sample_max_error"] * 1.001
+    t = make_target("sin(x)/x", (-1, 1))
+    assert t.finite_value(0.0) is None and t.finite_value(0.5) == math.sin(0.5) / 0.5

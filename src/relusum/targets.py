@@ -384,6 +384,20 @@ class Target:
         _require_finite_values(self.label, xa.ravel(), y.ravel())
         return y
 
+    def finite_value(self, x: float) -> float | None:
+        """The target's value at one point, or None where it is not finite or fails there.
+
+        For the optional checks at a single point (``x = 0``), where a target
+        such as ``sin(x)/x`` may be undefined although the fit is not.
+        """
+        if self.fn is None:
+            return None
+        try:
+            v = np.asarray(self.fn(np.array([float(x)])), dtype=float).ravel()
+        except (ValueError, ArithmeticError, TypeError):
+            return None
+        return float(v[0]) if v.size == 1 and np.isfinite(v[0]) else None
+
     def verification(self, extra: ArrayLike = ()) -> tuple[np.ndarray, np.ndarray]:
         """Points and target values where errors are measured.
 

@@ -166,7 +166,10 @@ def fit_optimal(
             candidates.append(("warm start", lambda: init))
         for name, make in candidates:
             other = make()
-            err = measure(other, target)[1]
+            try:
+                err = measure(other, target)[1]
+            except ValueError:  # not measurable (the target is not finite at a knot)
+                continue
             if refit and err < best * (1.0 - 1e-9) - tiny:
                 refit = False  # at most once
                 tighten()
@@ -203,12 +206,24 @@ def _uniform_bound(
     no LP) is returned alone when it already reaches ``threshold``.
     """
     knots = uniform_knots(target.domain, n_units)
-    gx, gy = target.verification(knots)  # the points a uniform sum is measured on
+    gx, gy = _uniform_grid(target, knots)
     chord = _chord_bound(gx, gy, knots, target.domain)
     if chord >= threshold:
         return chord
     pick = _uniform_subset(target, n_units, near)
     return max(chord, linf_fixed_lower_bound(gx[pick], gy[pick], knots, target.domain))
+
+
+def _uniform_grid(target: Target, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points a sum on ``knots`` is measured on: the grid and the knots.
+
+    Without the knots where the target is not finite at one (``sin(x)/x``
+    at 0): a bound on a subset of the points still bounds.
+    """
+    try:
+        return target.verification(knots)
+    except ValueError:
+        return target.verification()
 
 
 def _uniform_subset(target: Target, n_units: int, near: ReluSum | None = None) -> np.ndarray:
@@ -219,7 +234,7 @@ def _uniform_subset(target: Target, n_units: int, near: ReluSum | None = None) -
     """
     from relusum.fitting.minimax.values import model_values  # (numba: lazily)
 
-    gx, gy = target.verification(uniform_knots(target.domain, n_units))
+    gx, gy = _uniform_grid(target, uniform_knots(target.domain, n_units))
     m = min(gx.size, 32 * (n_units + 1))
     pick = np.linspace(0, gx.size - 1, m).round().astype(np.int64)
     if near is not None:
@@ -254,7 +269,7 @@ def _uniform_near(target: Target, n_units: int, near: ReluSum) -> ReluSum:
     from relusum.fitting.minimax.values import model_values  # (numba: lazily)
 
     knots = uniform_knots(target.domain, n_units)
-    gx, gy = target.verification(knots)
+    gx, gy = _uniform_grid(target, knots)
     pick = _uniform_subset(target, n_units, near)
     model = linf_fixed_knots(gx[pick], gy[pick], knots, target.domain)
     for _ in range(8):

@@ -161,7 +161,8 @@ def measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
     For a function the max error also includes real points beside each jump
     of the target on the grid (:func:`~relusum.fitting.jumps.jump_sides`), where
     a continuous model's error approaches its supremum, and at ``x = 0`` when
-    the domain straddles it; the RMSE and the count are those of the grid.
+    the domain straddles it (and the target is finite there); the RMSE and
+    the count are those of the grid.
     """
     for m, t, out in tuple(_LAST):
         if m is model and t() is target:
@@ -181,12 +182,13 @@ def _measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
         # distance of it: measure there too (real points of the domain).
         jx, jy = jump_sides(target.fn, x, y, m, mae, target.domain)
         a, b = target.domain
-        if a < 0.0 < b:
+        at0 = target.finite_value(0.0) if a < 0.0 < b else None
+        if at0 is not None:
             # x = 0 too: there float64 resolves x (and the minimax fit places
             # knots) far more finely than the grid's spacing, so a cusp such as
             # abs(x)**0.1 puts the error's supremum there, beside every grid point.
             jx = np.concatenate((jx, [0.0]))
-            jy = np.concatenate((jy, target.evaluate(np.zeros(1))))
+            jy = np.concatenate((jy, [at0]))
         if jx.size:
             mae = max(mae, float(np.max(np.abs(model(jx) - jy))))
     return float(np.sqrt(np.mean(r * r))), mae, int(x.size)

@@ -120,16 +120,16 @@ def _with_zero(target: Target, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     there (``abs(x)**0.1``) has its error peak at 0 itself, which no comb of
     new samples reaches (and the jump test, run on the interval around a
     peak, takes such a cusp for a jump).  Not at a jump (``sign``: the values
-    at +-1e-300 differ from the value at 0), nor where the target is not finite.
+    at +-1e-300 differ from the value at 0), nor where the target is not
+    finite or fails (``sin(x)/x``).
     """
     a_, b_ = target.domain
     if target.fn is None or not a_ < 0.0 < b_ or np.any(x == 0.0):
         return x, y
-    with np.errstate(all="ignore"):
-        v = np.asarray(target.fn(np.array([-1e-300, 0.0, 1e-300])), dtype=float)
-    span = float(np.max(y) - np.min(y)) if y.size else 0.0
-    if v.shape != (3,) or not np.all(np.isfinite(v)):
+    v = [target.finite_value(t) for t in (-1e-300, 0.0, 1e-300)]
+    if any(t is None for t in v):
         return x, y
+    span = float(np.max(y) - np.min(y)) if y.size else 0.0
     if max(abs(v[0] - v[1]), abs(v[2] - v[1])) > 1e-9 * max(span, abs(float(v[1])), 1e-300):
         return x, y
     k = int(np.searchsorted(x, 0.0))
