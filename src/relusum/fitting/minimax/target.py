@@ -154,7 +154,7 @@ def minimax_target(
     *,
     flat_first: bool = True,
     rtol: float | None = None,
-    rounds: int = 120,
+    rounds: int = 200,
     progress: Callable[[], None] | None = None,
     agree: float = _AGREE,
     seed: bool = True,
