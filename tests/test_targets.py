@@ -196,3 +196,40 @@ def test_verification_reuses_the_grid_and_equals_the_plain_grid(expr, domain):
             assert np.array_equal(y, t.evaluate(g))
     x, y = t.verification()
     assert not x.flags.writeable and not y.flags.writeable  # the cache cannot be altered
+
+
+@pytest.mark.parametrize("fn", ["sin(x)/x", lambda x: math.sin(x) / x])
+def test_verification_measures_beside_extra_points_where_the_target_is_undefined(fn):
+    # sin(x)/x is nan at 0 (math.sin(x) / x raises there); the grid misses 0,
+    # a uniform knot does not.  The knot is replaced by the nearest floats on
+    # either side (its limit 1 is approached there), the other knots stay.
+    t = make_target(fn, (-1.0, 1.0))
+    x, y = t.verification([-0.5, 0.0, 0.5])
+    plain_x, _ = t.verification()
+    tiny = np.nextafter(0.0, 1.0)
+    assert 0.0 not in x and -0.5 in x and 0.5 in x and tiny in x and -tiny in x
+    assert x.size == plain_x.size + 4 and np.all(np.isfinite(y)) and np.all(np.diff(x) > 0)
+    assert y[np.flatnonzero(x == 0.5)[0]] == math.sin(0.5) / 0.5
+    assert y[np.flatnonzero(x == tiny)[0]] == 1.0
+    with pytest.raises(ValueError, match="not finite|cannot be evaluated"):
+        t.evaluate(np.array([0.0]))  # the samples themselves are still checked
+    # A pole stays a pole: nothing finite beside it is dropped, nothing is invented.
+    x, y = make_target("1/x", (-1.0, 1.0)).verification([0.0])
+    assert 0.0 not in x and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_uniform_knot_fit_of_a_target_undefined_at_a_knot(n):
+    # With an even number of units a uniform knot lies on 0: these fits failed
+    # with "not finite at x = 0" (as in 0.1.0) although the fit never needs
+    # the value there.
+    import relusum
+
+    r = relusum.fit("sin(x)/x", domain=(-1, 1), n_units=n)
+    assert 0.0 in r.model.knots.tolist()
+    d = np.linspace(-1, 1, 200_000)  # even count: misses 0
+    assert r.report.max_abs_error == pytest.approx(
+        float(np.max(np.abs(r.model(d) - np.sin(d) / d))), rel=1e-3
+    )
+    with pytest.raises(ValueError, match="not finite at x = 0"):
+        relusum.fit("sin(x)/x", domain=(-1, 1), n_units=n, interpolate=True)

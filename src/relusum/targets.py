@@ -401,7 +401,12 @@ class Target:
     def verification(self, extra: ArrayLike = ()) -> tuple[np.ndarray, np.ndarray]:
         """Points and target values where errors are measured.
 
-        For a function: :func:`verification_grid` plus ``extra``; for data: the data.
+        For a function: :func:`verification_grid` plus ``extra``; for data: the
+        data.  An extra point where the target is not finite (or fails) is
+        replaced by the nearest floats on either side where it is finite: the
+        grid is finite, so it is an isolated point where the target is
+        undefined, such as ``sin(x)/x`` at a knot on 0, and the error's
+        supremum there is its limit from the sides.
         """
         if self.fn is None:
             return self.x, self.y
@@ -418,16 +423,48 @@ class Target:
         g, v = base
         a, b = self.domain
         ex = np.asarray(extra, dtype=float).ravel()
-        ex = np.unique(ex[(ex >= a) & (ex <= b)])
+        ex = _off_grid(g, np.unique(ex[(ex >= a) & (ex <= b)]))
         if ex.size == 0:
             return g, v
+        ev = self._extra_values(ex)
+        bad = ~np.isfinite(ev)
+        if np.any(bad):
+            # Undefined there: the nearest floats on either side instead (real
+            # points of the domain), where a removable singularity such as
+            # sin(x)/x at 0 has its limit, so an error peaking there is seen.
+            near = np.concatenate((np.nextafter(ex[bad], -np.inf), np.nextafter(ex[bad], np.inf)))
+            near = _off_grid(g, np.setdiff1d(near[(near >= a) & (near <= b)], ex))
+            nv = self._extra_values(near)
+            ex = np.concatenate((ex[~bad], near[np.isfinite(nv)]))
+            ev = np.concatenate((ev[~bad], nv[np.isfinite(nv)]))
+            order = np.argsort(ex, kind="stable")
+            ex, ev = ex[order], ev[order]
         # The same sorted set as the grid of verification_grid(..., extra).
         pos = np.searchsorted(g, ex)
-        new = g[np.minimum(pos, g.size - 1)] != ex
-        ex, pos = ex[new], pos[new]
-        if ex.size == 0:
-            return g, v
-        return np.insert(g, pos, ex), np.insert(v, pos, self.evaluate(ex))
+        return np.insert(g, pos, ex), np.insert(v, pos, ev)
+
+    def _extra_values(self, ex: np.ndarray) -> np.ndarray:
+        """Values at extra points of the verification set; nan where not finite or failing.
+
+        Values beyond :data:`MAX_MAGNITUDE` are refused as on the grid.
+        """
+        try:
+            with np.errstate(all="ignore"):
+                ev = np.asarray(self.fn(ex), dtype=float).reshape(ex.shape)
+        except (ValueError, ArithmeticError, TypeError):
+            ev = np.array([np.nan if (f := self.finite_value(t)) is None else f for t in ex])
+        ev = np.where(np.isfinite(ev), ev, np.nan)
+        ok = np.isfinite(ev)
+        _check_magnitude(f"the target {self.label}", ev[ok], ex[ok])
+        return ev
+
+
+def _off_grid(g: np.ndarray, ex: np.ndarray) -> np.ndarray:
+    """The points of sorted ``ex`` that are not on the sorted grid ``g``."""
+    if ex.size == 0:
+        return ex
+    pos = np.searchsorted(g, ex)
+    return ex[g[np.minimum(pos, g.size - 1)] != ex]
 
 
 def _require_finite_values(label: str, x: np.ndarray, y: np.ndarray) -> None:
