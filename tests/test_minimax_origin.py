@@ -136,3 +136,24 @@ def test_x_to_the_tenth_at_64_units_gets_the_rounds_it_needs():
     assert info.gap <= 1e-6
     assert grid <= info.eps * 1.01
     assert grid < 1.0e-3  # below the 32-unit optimum (1.89e-3)
+
+
+def test_singular_point_away_from_zero_is_certified_in_the_shifted_variable():
+    """The float64 limit of docs/explanation/maths.md: beside 0.3 knots round to floats
+    5.6e-17 apart, and the optimum's weights (1e8 at 64 units) turn that into 1e-8
+    errors, which the gap reports; shifted to 0 the same target is certified."""
+    from relusum.fitting.minimax import minimax_target
+    from relusum.fitting.report import measure
+
+    far = make_target("abs(x - 0.3)**0.25", (0, 1))
+    m, info = minimax_target(far, 64)
+    xs, ys = info.samples
+    on = float(np.max(np.abs(m(xs) - ys)))
+    assert info.gap == pytest.approx(on / info.lower_bound - 1.0, rel=1e-6)  # honest
+    assert np.max(np.abs(m.weights[np.abs(m.knots - 0.3) < 1e-9])) > 1e7
+    shifted = make_target("abs(x)**0.25", (-0.3, 0.7))
+    s, sinfo = minimax_target(shifted, 64)
+    assert sinfo.gap <= 1e-6
+    assert measure(s, shifted)[1] <= sinfo.eps * 1.001
+    # The same optimum: the shifted certificate bounds the unshifted fit too.
+    assert measure(m, far)[1] >= sinfo.lower_bound * (1 - 1e-3)
