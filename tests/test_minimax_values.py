@@ -32,3 +32,30 @@ def test_model_values_falls_back_where_model_call_handles_more() -> None:
     np.testing.assert_array_equal(model_values(m, odd), m(odd))
     flat = ReluSum(0.25, [], [], (0.0, 1.0))
     assert np.array_equal(model_values(flat, np.linspace(0, 1, 5)), np.full(5, 0.25))
+
+
+def test_measure_gives_the_same_numbers_with_the_compiled_values() -> None:
+    # measure() evaluates the model compiled once a minimax fit has loaded the
+    # evaluator, in NumPy otherwise: the report must not depend on which ran.
+    import relusum
+    import relusum.fitting.report as report
+    from relusum.targets import make_target
+
+    assert report._model_values.__module__ == "relusum.fitting.report"
+    for expr, domain, n in (
+        ("gelu(x)", (-8, 8), 5),
+        ("x**0.25", (0, 1), 32),
+        ("sign(x)", (-1, 1), 3),
+    ):
+        t = make_target(expr, domain)
+        m = relusum.fit(expr, domain=domain, n_units=n, knots="optimal", loss="linf").model
+        compiled = report._measure(m, t)
+        x, _ = t.verification(extra=m.knots)
+        assert np.array_equal(report._model_values(m, x), m(x))
+        saved = report._model_values
+        try:
+            report._model_values = lambda model, pts: model(pts)
+            plain = report._measure(m, t)
+        finally:
+            report._model_values = saved
+        assert compiled == plain

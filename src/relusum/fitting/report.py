@@ -10,6 +10,7 @@ on the data for data (``error_on = "data"``).
 
 from __future__ import annotations
 
+import sys
 import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -174,7 +175,7 @@ def measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
 
 def _measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
     x, y = target.verification(extra=model.knots)
-    m = model(x)
+    m = _model_values(model, x)
     r = m - y
     mae = float(np.max(np.abs(r)))
     if target.fn is not None:
@@ -192,6 +193,19 @@ def _measure(model: ReluSum, target: Target) -> tuple[float, float, int]:
         if jx.size:
             mae = max(mae, float(np.max(np.abs(model(jx) - jy))))
     return float(np.sqrt(np.mean(r * r))), mae, int(x.size)
+
+
+def _model_values(model: ReluSum, x: np.ndarray) -> np.ndarray:
+    """``model(x)``, compiled once a minimax fit has loaded the compiled evaluator.
+
+    :func:`~relusum.fitting.minimax.values.model_values` gives the same numbers
+    to the last bit (tested) in one pass (0.4 against 3 ms on the 100,000-point
+    grid); it is used only when already imported, so measuring never loads numba.
+    """
+    compiled = sys.modules.get("relusum.fitting.minimax.values")
+    if compiled is None:
+        return model(x)
+    return compiled.model_values(model, x)
 
 
 def finish(
