@@ -65,7 +65,8 @@ def test_near_tie_candidate_is_the_uniform_optimum_on_the_grid():
 
     target = make_target("gelu(x)", (-8.0, 8.0))
     res = relusum.fit("gelu(x)", domain=(-8, 8), n_units=2, knots="optimal", loss="linf")
-    assert res.report.extra["refinements"] >= 1  # the tie was refined closer
+    # The tie is certified on the exact fit's samples plus the winner's own peaks.
+    assert res.report.extra["gap"] <= 1e-6
     uniform = measure(linf_fixed_target(target, uniform_knots((-8.0, 8.0), 2)), target)[1]
     assert res.report.max_abs_error <= uniform * (1 + 1e-9)
     # The near-tie candidate (LP on the grid around the fit's peaks, then its
@@ -97,3 +98,51 @@ def replace_samples(info):
     from dataclasses import replace
 
     return replace(info, samples=None)
+
+
+def test_certify_proves_the_candidate_on_the_fit_samples_and_its_peaks():
+    """The certificate of a candidate that beats the exact fit on the grid (gelu, 2 units).
+
+    Its bound is proven on the exact fit's samples plus the candidate's peaks: a
+    superset, so it is at least the exact fit's bound; it is a true lower bound there
+    (the exact sweep on those samples reaches no less, and 10,000 perturbations of the
+    candidate neither); and the candidate is within 1e-6 of it.
+    """
+    from relusum.fitting.minimax import minimax_points, minimax_target
+    from relusum.fitting.minimax.certify import certify
+    from relusum.fitting.optimal import _uniform_near
+
+    target = make_target("gelu(x)", (-8.0, 8.0))
+    exact, info = minimax_target(target, 2)
+    other = _uniform_near(target, 2, exact)  # the guard's candidate (uniform knots)
+    assert measure(other, target)[1] < measure(exact, target)[1]  # it wins on the grid
+    xs0, _ = info.samples
+    assert float(np.max(np.abs(other(xs0) - info.samples[1]))) > info.lower_bound * (1 + 1e-6)
+    c = certify(target, 2, other, info)
+    assert c is not None and c.gap <= 1e-6
+    xs, ys = c.samples
+    assert np.all(np.isin(xs0, xs)) and xs.size > xs0.size
+    assert c.lower_bound >= info.lower_bound
+    assert c.eps == pytest.approx(float(np.max(np.abs(other(xs) - ys))), rel=1e-12)
+    _, best = minimax_points(xs, ys, 2, domain=target.domain)
+    assert best >= c.lower_bound * (1 - 1e-9)
+    rng = np.random.default_rng(2)
+    k = 10_000
+    scale = rng.choice([1e-1, 1e-2, 1e-3, 1e-4], size=(k, 1))
+    h = other.knots[None, :] + scale * rng.normal(size=(k, 2))
+    w = other.weights[None, :] + scale * rng.normal(size=(k, 2))
+    bias = other.bias + scale[:, 0] * rng.normal(size=k)
+    vals = bias[:, None] + np.einsum(
+        "kj,kij->ki", w, np.maximum(0, xs[None, :, None] - h[:, None, :])
+    )
+    assert float(np.min(np.max(np.abs(vals - ys[None, :]), axis=1))) >= c.lower_bound * (1 - 1e-9)
+    # A candidate off the optimum by more than 1e-6 gets no certificate (the caller
+    # refines the exact fit instead): the LP refined on its own samples misses it
+    # by 1.5e-6 on the grid; knots far off miss it by far more.
+    for worse in (
+        linf_fixed_target(target, uniform_knots(target.domain, 2)),
+        linf_fixed_target(target, np.array([-8.0, 4.0])),
+    ):
+        assert certify(target, 2, worse, info) is None
+    # Data targets, and fits without samples, have none to extend.
+    assert certify(make_target((xs0, np.tanh(xs0))), 2, other, info) is None

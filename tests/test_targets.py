@@ -213,9 +213,13 @@ def test_verification_measures_beside_extra_points_where_the_target_is_undefined
     assert y[np.flatnonzero(x == tiny)[0]] == 1.0
     with pytest.raises(ValueError, match="not finite|cannot be evaluated"):
         t.evaluate(np.array([0.0]))  # the samples themselves are still checked
-    # A pole stays a pole: nothing finite beside it is dropped, nothing is invented.
-    x, y = make_target("1/x", (-1.0, 1.0)).verification([0.0])
-    assert 0.0 not in x and np.all(np.isfinite(y))
+    # A pole is refused as before: beside it the values leave the grid's range.
+    for expr, at in (("1/x", "0"), ("1/(x - 0.5)", "0.5"), ("1/sqrt(abs(x - 0.5))", "0.5")):
+        with pytest.raises(ValueError, match=f"not finite at x = {at}"):
+            make_target(expr, (-1.0, 1.0)).verification([-0.5, float(at)])
+    # A hole in a jump is measured on both sides.
+    x, y = make_target("x/abs(x)", (-1.0, 1.0)).verification([0.0])
+    assert 0.0 not in x and sorted(set(y[np.abs(x) < 1e-300].tolist())) == [-1.0, 1.0]
 
 
 @pytest.mark.parametrize("n", [2, 4])

@@ -403,10 +403,11 @@ class Target:
 
         For a function: :func:`verification_grid` plus ``extra``; for data: the
         data.  An extra point where the target is not finite (or fails) is
-        replaced by the nearest floats on either side where it is finite: the
-        grid is finite, so it is an isolated point where the target is
-        undefined, such as ``sin(x)/x`` at a knot on 0, and the error's
-        supremum there is its limit from the sides.
+        replaced by the nearest floats on either side: the grid is finite, so
+        it is an isolated point where the target is undefined, such as
+        ``sin(x)/x`` at a knot on 0, and the error's supremum there is its
+        limit from the sides.  Beside a pole (values far outside the grid's
+        range, or not finite) the point is refused as any other.
         """
         if self.fn is None:
             return self.x, self.y
@@ -435,8 +436,15 @@ class Target:
             near = np.concatenate((np.nextafter(ex[bad], -np.inf), np.nextafter(ex[bad], np.inf)))
             near = _off_grid(g, np.setdiff1d(near[(near >= a) & (near <= b)], ex))
             nv = self._extra_values(near)
-            ex = np.concatenate((ex[~bad], near[np.isfinite(nv)]))
-            ev = np.concatenate((ev[~bad], nv[np.isfinite(nv)]))
+            # Beside a pole (1/(x - 0.5) at a knot on 0.5) the values leave the
+            # grid's range by orders of magnitude: that point is refused as before.
+            lo, hi = float(np.min(v)), float(np.max(v))
+            span = hi - lo + abs(lo) + abs(hi)
+            if not np.all((nv >= lo - span) & (nv <= hi + span)):
+                self.evaluate(ex[bad][:1])  # raises: not finite (or fails) there
+                raise ValueError(f"the target {self.label} is not finite at x = {ex[bad][0]:.10g}")
+            ex = np.concatenate((ex[~bad], near))
+            ev = np.concatenate((ev[~bad], nv))
             order = np.argsort(ex, kind="stable")
             ex, ev = ex[order], ev[order]
         # The same sorted set as the grid of verification_grid(..., extra).

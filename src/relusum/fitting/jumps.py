@@ -33,6 +33,14 @@ def _narrow(
     for a steep continuous target (``x**0.25`` at 0), whose change shrinks
     with the interval.
     """
+    # (Beside a pole the values overflow: their comparisons stay quiet.)
+    with np.errstate(all="ignore"):
+        return _narrow_quiet(fn, lo, hi)
+
+
+def _narrow_quiet(
+    fn: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     lo0, hi0 = lo, hi
     lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
     flo = np.asarray(fn(lo), dtype=float).copy()

@@ -107,6 +107,9 @@ def fit_optimal(
         # function it is the certified optimum on samples refined until the
         # grid agrees within 0.02%, so a uniform-knot linear program can win
         # only by that margin.  Never return worse than it or a warm start.
+        # A candidate that wins is certified on the exact fit's samples plus
+        # its own error peaks (certify: a few sweeps); failing that, the exact
+        # fit is refined closer (tighten) and compared again.
         best = measure(model, target)[1]
         tiny = 1e-10 * (1.0 + float(np.max(np.abs(target.y))))
         refit = target.fn is not None and info.lower_bound > 0
@@ -137,14 +140,26 @@ def fit_optimal(
                     points_used=info.n_points,
                 )
 
+        def certified(other: ReluSum) -> bool:
+            # A candidate better on the grid is certified on the exact fit's
+            # samples plus its own error peaks, when that bound meets it.
+            nonlocal info
+            from relusum.fitting.minimax.certify import certify
+
+            cinfo = certify(target, n_units, other, info, flat_first=not pin_first)
+            if cinfo is None:
+                return False
+            info = cinfo
+            extra["sweeps"] += cinfo.iterations
+            extra.update(lower_bound=info.lower_bound, points_used=info.n_points)
+            return True
+
         candidates = []
         if target.fn is not None and best > tiny:
             bound = _uniform_bound(target, n_units, best * (1.0 - 1e-9) - tiny)
             if refit and best * (1.0 - _NEAR) <= bound < best * (1.0 - 1e-9) - tiny:
-                # A near tie (gelu with 2 units): refine the exact fit closer
-                # first, then the uniform LP on the grid around its peaks.
-                tighten()
-                refit = False
+                # A near tie (gelu with 2 units): the uniform LP on the grid
+                # around the exact fit's peaks.
                 candidates.append(
                     (
                         "uniform knots (linear program)",
@@ -170,7 +185,7 @@ def fit_optimal(
                 err = measure(other, target)[1]
             except ValueError:  # not measurable (the target is not finite at a knot)
                 continue
-            if refit and err < best * (1.0 - 1e-9) - tiny:
+            if refit and err < best * (1.0 - 1e-9) - tiny and not certified(other):
                 refit = False  # at most once
                 tighten()
             if err < best * (1.0 - 1e-9) - tiny:
