@@ -23,8 +23,9 @@ Functions
 Modules: :mod:`.gates` (points as gates), :mod:`.sweep` (the feasibility
 test), :mod:`.build` (the model from a sweep), :mod:`.solve` (bisection and
 certificate), :mod:`.target` (functions: refinement and jumps),
-:mod:`.spacing` (which new samples the refinement may add), :mod:`.fixed_lp`
-(fixed knots).
+:mod:`.spacing` (which new samples the refinement may add), :mod:`.certify`
+(the certificate of another sum that beats the exact fit on the grid),
+:mod:`.fixed_lp` (fixed knots).
 """
 
 from relusum.fitting.minimax.fixed_lp import (
