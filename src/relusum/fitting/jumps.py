@@ -146,9 +146,13 @@ def jump_sides(
     empty = (np.zeros(0), np.zeros(0))
     if x.size < 2:
         return empty
-    step = np.abs(np.diff(y))
-    pad = np.concatenate(([0.0, 0.0], step, [0.0, 0.0]))
-    ref = np.maximum(pad[:-4], pad[4:])
+    # ref[i] = 4 max(step[i - 2], step[i + 2]) (0 beyond the ends), in two
+    # arrays of the grid's length (a 40,000,000-point grid: 320 MB each).
+    step = np.diff(y)
+    np.abs(step, out=step)
+    ref = np.zeros_like(step)
+    ref[2:] = step[:-2]
+    np.maximum(ref[:-2], step[2:], out=ref[:-2])
     ref *= 4.0
     cand = np.flatnonzero(step > ref)
     # The error inside interval i is at most the error at an end plus the
