@@ -90,3 +90,34 @@ def test_interpolation_tolerance_uses_named_error():
     assert fewer.report.max_abs_error > 1e-3
     with pytest.raises(ValueError, match="interpolate=True fixes"):
         relusum.fit("sin(x)", domain=(0, 6), n_units=4, interpolate=True, loss="linf")
+
+
+@pytest.mark.parametrize(
+    ("expr", "domain", "tol"),
+    [("sin(x)", (0.0, 6.283), 1e-3), ("abs(x)**0.5", (-1.0, 1.0), 0.05), ("sign(x)", (-1, 1), 0.6)],
+)
+def test_uniform_max_error_search_skips_only_unit_counts_that_fail(expr, domain, tol):
+    # With uniform knots and the max error, a unit count whose chord bound is above
+    # tol is not fitted (no sum on those knots does better); every such count must
+    # really fail, and the answer is the fewest units whose fit reaches tol.
+    from relusum.fitting.fixed import uniform_knots
+    from relusum.fitting.minimax import linf_fixed_target
+    from relusum.fitting.report import measure
+    from relusum.fitting.tolerance import _chord_misses
+
+    t = make_target(expr, domain)
+
+    def err(n: int) -> float:
+        return measure(linf_fixed_target(t, uniform_knots(t.domain, n)), t)[1]
+
+    for n in (1, 3, 7, 20, 45):
+        if _chord_misses(t, n, tol):
+            assert err(n) > tol
+    if "sign" in expr:
+        with pytest.raises(ValueError, match="half the jump"):
+            relusum.fit(expr, domain=domain, tol=tol, max_units=40)
+        return
+    r = relusum.fit(expr, domain=domain, tol=tol)
+    n = r.report.n_units
+    assert r.report.max_abs_error <= tol < err(n - 1)
+    assert all(err(k) > tol for k in r.report.extra["units_tried"] if k < n)

@@ -158,11 +158,32 @@ def fit_tolerance(
             tick()
         return tried[n][0]
 
+    # Uniform knots, max error, a function: n units whose chord bound (no sum on
+    # those knots does better on the grid, see optimal._chord_bound) is above
+    # tol fail without their LP.  The largest n is always fitted.
+    bounded: set[int] = set()
+    chord = (
+        knots == "uniform"
+        and loss == "linf"
+        and not interpolate
+        and not constraints.active
+        and target.fn is not None
+    )
+
+    def misses(n: int) -> bool:
+        if chord and n < cap and n not in tried and _chord_misses(target, n, tol):
+            bounded.add(n)
+            return True
+        return fit_n(n) > tol
+
     with progress_bar(progress, f"fewest units for {what} {tol:g}", "fit") as tick:
         if knots == "optimal" and loss == "linf" and not constraints.active:
             n_ok = _search_minimax(target, tol, cap, fit_n)
         else:
-            n_ok = _search(tol, cap, fit_n)
+            n_ok = _search(cap, misses)
+    if n_ok is None:
+        for n in sorted(bounded):  # the message reports the errors reached
+            fit_n(n)
     if n_ok is None:
         raise ValueError(
             hints.tol_unreachable(
@@ -183,7 +204,7 @@ def fit_tolerance(
         "tol_loss": loss,
         "tol_bounds": "max_abs_error" if loss == "linf" else "rmse",
         "error_reached": err,
-        "units_tried": sorted(tried),
+        "units_tried": sorted(set(tried) | bounded),
         "method": "tolerance search",
     }
     return finish(
@@ -208,12 +229,21 @@ def _fit(
     return solve(problem.with_(constraints=constraints, options=options)).model
 
 
-def _search(tol: float, cap: int, fit_n) -> int | None:
-    """Exponential search then bisection on the unit count."""
+def _chord_misses(target: Target, n: int, tol: float) -> bool:
+    """Whether no sum on ``n`` uniform knots gets within ``tol`` on the verification set."""
+    from relusum.fitting.optimal import _chord_bound, _uniform_grid
+
+    h = uniform_knots(target.domain, n)
+    gx, gy = _uniform_grid(target, h)
+    return _chord_bound(gx, gy, h, target.domain) > tol
+
+
+def _search(cap: int, misses) -> int | None:
+    """Exponential search then bisection on the unit count (``misses(n)``: n fails)."""
     lo = 0  # largest n known to fail (0: none tried)
     n = 1
     while True:
-        if fit_n(n) <= tol:
+        if not misses(n):
             break
         lo = n
         if n >= cap:
@@ -222,7 +252,7 @@ def _search(tol: float, cap: int, fit_n) -> int | None:
     hi = n
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if fit_n(mid) <= tol:
+        if not misses(mid):
             hi = mid
         else:
             lo = mid
