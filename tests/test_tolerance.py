@@ -25,6 +25,8 @@ def test_gelu_linf_optimal_is_fewest():
     uni = relusum.fit("gelu(x)", domain=(-8, 8), knots="uniform", loss="linf", tol=tol)
     assert uni.report.max_abs_error <= tol
     assert n < uni.report.n_units / 3
+    # The README's numbers.
+    assert (n, uni.report.n_units) == (22, 113)
 
 
 def test_x2_theory_count():
