@@ -23,14 +23,18 @@ import numpy as np
 from relusum.fitting.minimax.gates import make_gates
 from relusum.fitting.minimax.solve import MinimaxInfo, bisect, pieces_for
 from relusum.fitting.minimax.spacing import apart, resolved
-from relusum.fitting.minimax.target import _at, _error_of, _locate, _peaks, _sample_error
+from relusum.fitting.minimax.target import (
+    _SPACING,
+    _at,
+    _error_of,
+    _locate,
+    _peaks,
+    _sample_error,
+)
 from relusum.model import ReluSum
 from relusum.targets import Target
 
 __all__ = ["certify"]
-
-#: New samples closer than this (relative to the domain) to another are not added.
-_SPACING = 1e-8
 
 
 def certify(
