@@ -212,6 +212,25 @@ def test_steep_continuous_target_is_not_a_jump():
     )
 
 
+def test_smooth_interval_across_an_extremum_stops_narrowing_early():
+    # x**2 on [-0.3, 0.31]: the ends' values nearly agree, but every half's
+    # change shrinks like the interval: not a jump, and found so after 8 halvings
+    # rather than bisected to rounding size (the refinement did that at gelu's
+    # minimum on every fit).  A jump next to it is still narrowed to rounding.
+    from relusum.fitting.jumps import find_jumps
+
+    calls = []
+
+    def fn(t):
+        calls.append(t.size)
+        return t**2 + np.where(t >= 2.0, 1.0, 0.0)
+
+    x, _ = find_jumps(fn, np.array([-0.3]), np.array([0.31]), 1.0)
+    assert x.size == 0 and len(calls) <= 16
+    x, _ = find_jumps(fn, np.array([-0.3, 1.9]), np.array([0.31, 2.1]), 1.0)
+    assert x.tolist() == pytest.approx([2.0], abs=1e-14)
+
+
 def test_function_certificate_survives_perturbation():
     """A function fit: 10,000 random perturbations of the returned sum, measured on the
     final fit samples, never beat the lower bound."""

@@ -76,6 +76,27 @@ def test_near_tie_candidate_is_the_uniform_optimum_on_the_grid():
     assert res.report.max_abs_error <= near * (1 + 1e-9)
 
 
+def test_near_tie_starts_from_the_bounds_lp():
+    # One LP serves as the guard's bound and as the near-tie candidate's first
+    # cut: the candidate is the same as when that LP is solved again.
+    from relusum.fitting.minimax import minimax_target
+    from relusum.fitting.optimal import _uniform_bound, _uniform_near, _uniform_start
+
+    target = make_target("gelu(x)", (-8.0, 8.0))
+    exact, _ = minimax_target(target, 2)
+    best = measure(exact, target)[1]
+    bound, start = _uniform_start(target, 2, best, exact)
+    assert start is not None and bound == _uniform_bound(target, 2, best, exact)
+    # The bound (on grid points around the exact fit's peaks) is at least the one
+    # on the even subset alone, and below the exact fit: a near tie.
+    assert _uniform_bound(target, 2, best) <= bound < best
+    again = _uniform_near(target, 2, exact)
+    reused = _uniform_near(target, 2, exact, start)
+    assert np.array_equal(again.knots, reused.knots)
+    assert np.array_equal(again.weights, reused.weights) and again.bias == reused.bias
+    assert bound <= measure(reused, target)[1]
+
+
 def test_start_continues_the_exchange_from_an_earlier_fit():
     from relusum.fitting.minimax import minimax_target
 

@@ -27,6 +27,9 @@ def _narrow(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Bisect each ``[lo, hi]`` 64 times toward its larger change (8 where it shrinks).
 
+    It shrinks when, after 8 halvings, the change is below 1/64 of the larger
+    of the first change and its larger half's (a jump keeps its height).
+
     Returns ``lo, hi, f(lo), f(hi)`` and the ratio of the spread of the
     target's values at the final interval to their spread across an interval
     2047 times as wide around it (inside the first): about 1 at a jump, small
@@ -62,6 +65,10 @@ def _narrow_quiet(
         fhi[act] = np.where(go_left, fm, a_fhi)
         lo[act] = np.where(go_left, a_lo, m)
         flo[act] = np.where(go_left, a_flo, fm)
+        if it == 0:
+            # Against the larger half's change too: across an extremum (gelu's
+            # minimum) the ends' change is near 0 and no shrinking would show.
+            np.maximum(change0, np.abs(fhi - flo), out=change0)
     # The spread of the values at lo, hi and the next float (a value exactly
     # at a jump may lie between its sides), and across 2047 times the width.
     w = np.maximum(hi - lo, np.spacing(np.maximum(np.abs(lo), np.abs(hi))))

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from relusum.fitting.fixed import uniform_knots
 from relusum.fitting.minimax import linf_fixed_target, minimax_target
-from relusum.fitting.minimax.fixed_lp import linf_fixed_knots, linf_fixed_lower_bound
+from relusum.fitting.minimax.fixed_lp import linf_fixed_knots, linf_fixed_with_bound
 from relusum.fitting.progress import progress_bar
 from relusum.fitting.report import measure
 from relusum.model import ReluSum
@@ -162,14 +162,17 @@ def fit_optimal(
 
         candidates = []
         if target.fn is not None and best > tiny:
-            bound = _uniform_bound(target, n_units, best * (1.0 - 1e-9) - tiny)
+            # The bound's LP runs on grid points around the exact fit's peaks
+            # too, where the uniform optimum of a near tie peaks: its sum
+            # starts that candidate.
+            bound, start = _uniform_start(target, n_units, best * (1.0 - 1e-9) - tiny, model)
             if refit and best * (1.0 - _NEAR) <= bound < best * (1.0 - 1e-9) - tiny:
                 # A near tie (gelu with 2 units): the uniform LP on the grid
                 # around the exact fit's peaks.
                 candidates.append(
                     (
                         "uniform knots (linear program)",
-                        lambda: _uniform_near(target, n_units, model),
+                        lambda: _uniform_near(target, n_units, model, start),
                     )
                 )
             elif bound < best * (1.0 - 1e-9) - tiny:
@@ -226,13 +229,29 @@ def _uniform_bound(
     without its refinement rounds.  The chord bound (:func:`_chord_bound`,
     no LP) is returned alone when it already reaches ``threshold``.
     """
+    return _uniform_start(target, n_units, threshold, near)[0]
+
+
+#: The subset of the grid, the uniform-knot sum that is optimal on it, the grid.
+_Start = tuple[np.ndarray, ReluSum, tuple[np.ndarray, np.ndarray]]
+
+
+def _uniform_start(
+    target: Target, n_units: int, threshold: float, near: ReluSum | None = None
+) -> tuple[float, _Start | None]:
+    """:func:`_uniform_bound`, and the LP's optimal sum on the subset when one ran.
+
+    The sum is where :func:`_uniform_near` starts: the same LP on the same
+    points, solved once.
+    """
     knots = uniform_knots(target.domain, n_units)
-    gx, gy = _uniform_grid(target, knots)
+    grid = gx, gy = _uniform_grid(target, knots)
     chord = _chord_bound(gx, gy, knots, target.domain)
     if chord >= threshold:
-        return chord
-    pick = _uniform_subset(target, n_units, near)
-    return max(chord, linf_fixed_lower_bound(gx[pick], gy[pick], knots, target.domain))
+        return chord, None
+    pick = _uniform_subset(grid, n_units, near)
+    model, bound = linf_fixed_with_bound(gx[pick], gy[pick], knots, target.domain)
+    return max(chord, bound), (pick, model, grid)
 
 
 def _uniform_grid(target: Target, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,15 +266,18 @@ def _uniform_grid(target: Target, knots: np.ndarray) -> tuple[np.ndarray, np.nda
         return target.verification()
 
 
-def _uniform_subset(target: Target, n_units: int, near: ReluSum | None = None) -> np.ndarray:
-    """Indices of an even subset of the verification grid, about 32 per knot interval.
+def _uniform_subset(
+    grid: tuple[np.ndarray, np.ndarray], n_units: int, near: ReluSum | None = None
+) -> np.ndarray:
+    """Indices of an even subset of ``grid``, about 32 per knot interval.
 
-    With ``near`` (a fit that ties uniform knots), also the grid points
-    around its highest error peaks, where the uniform optimum peaks too.
+    ``grid`` is :func:`_uniform_grid`'s.  With ``near`` (a fit that ties
+    uniform knots), also the grid points around its highest error peaks,
+    where the uniform optimum peaks too.
     """
     from relusum.fitting.minimax.values import model_values  # (numba: lazily)
 
-    gx, gy = _uniform_grid(target, uniform_knots(target.domain, n_units))
+    gx, gy = grid
     m = min(gx.size, 32 * (n_units + 1))
     pick = np.linspace(0, gx.size - 1, m).round().astype(np.int64)
     if near is not None:
@@ -277,7 +299,9 @@ def _around_peaks(a: np.ndarray, n_units: int, above: float = -np.inf) -> np.nda
     return np.concatenate((top - 1, top, top + 1, edge))
 
 
-def _uniform_near(target: Target, n_units: int, near: ReluSum) -> ReluSum:
+def _uniform_near(
+    target: Target, n_units: int, near: ReluSum, start: _Start | None = None
+) -> ReluSum:
     """The uniform-knot candidate of a near tie: the LP on a subset of the grid.
 
     When uniform knots tie the exact fit, the LP starts on
@@ -285,14 +309,20 @@ def _uniform_near(target: Target, n_units: int, near: ReluSum) -> ReluSum:
     fit's peaks) and takes in the grid points around its own peaks until no
     grid point is worse than the subset (cutting planes): the uniform
     optimum on the grid, from LPs on a few hundred points instead of
-    :func:`~.minimax.linf_fixed_target`'s on the fit samples.
+    :func:`~.minimax.linf_fixed_target`'s on the fit samples.  ``start``
+    (from :func:`_uniform_start` with the same ``near``) is its first LP,
+    already solved.
     """
     from relusum.fitting.minimax.values import model_values  # (numba: lazily)
 
     knots = uniform_knots(target.domain, n_units)
-    gx, gy = _uniform_grid(target, knots)
-    pick = _uniform_subset(target, n_units, near)
-    model = linf_fixed_knots(gx[pick], gy[pick], knots, target.domain)
+    if start is None:
+        grid = _uniform_grid(target, knots)
+        pick = _uniform_subset(grid, n_units, near)
+        model = linf_fixed_knots(grid[0][pick], grid[1][pick], knots, target.domain)
+    else:
+        pick, model, grid = start
+    gx, gy = grid
     for _ in range(8):
         a = np.abs(model_values(model, gx) - gy)
         on = float(np.max(a[pick]))

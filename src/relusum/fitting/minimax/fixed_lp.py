@@ -156,6 +156,30 @@ def linf_fixed_lower_bound(
     return float(_linf_lp(xa, ya, h, domain, value_only=True))
 
 
+def linf_fixed_with_bound(
+    x: np.ndarray, y: np.ndarray, knots: ArrayLike, domain: tuple[float, float]
+) -> tuple[ReluSum, float]:
+    """:func:`linf_fixed_knots` and :func:`linf_fixed_lower_bound` from one LP.
+
+    For a few thousand points at most (no hull reduction): the optimal sum
+    with these knots on the points, and the lower bound its optimum proves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relusum.fitting.minimax.fixed_lp import linf_fixed_with_bound
+    >>> x = np.linspace(0, 1, 101)
+    >>> s, lb = linf_fixed_with_bound(x, x**2, [0.0], (0.0, 1.0))
+    >>> round(float(np.max(np.abs(s(x) - x**2))), 6), 0.125 - 1e-5 < lb <= 0.125
+    (0.125, True)
+    """
+    xa = np.asarray(x, dtype=float).ravel()
+    ya = np.asarray(y, dtype=float).ravel()
+    h = np.sort(np.asarray(knots, dtype=float).ravel())
+    model, bound = _linf_lp(xa, ya, h, domain, with_bound=True)
+    return model, float(bound)
+
+
 #: Above this many points, the LP runs on the hull vertices of each knot interval.
 REDUCE_ABOVE = 20_000
 
@@ -199,11 +223,13 @@ def _linf_lp(
     h: np.ndarray,
     domain: tuple[float, float],
     value_only: bool = False,
+    with_bound: bool = False,
 ) -> Any:
     """The LP of :func:`linf_fixed_knots` on the given points (sorted knots ``h``).
 
     With ``value_only`` it returns a lower bound (its optimum less the
-    solver's tolerance) on the max error there of any sum with those knots.
+    solver's tolerance) on the max error there of any sum with those knots;
+    with ``with_bound``, the sum and that bound.
     """
     from scipy import sparse
     from scipy.optimize import linprog
@@ -212,7 +238,8 @@ def _linf_lp(
     mid = 0.5 * (float(np.max(ya)) + float(np.min(ya)))
     half = 0.5 * (float(np.max(ya)) - float(np.min(ya)))
     if not half > 0:
-        return 0.0 if value_only else ReluSum(mid, h, np.zeros_like(h), domain)
+        flat = ReluSum(mid, h, np.zeros_like(h), domain)
+        return 0.0 if value_only else (flat, 0.0) if with_bound else flat
     yn = (ya - mid) / half
     j = np.clip(np.searchsorted(t, xa, side="right") - 1, 0, t.size - 2)
     lam = (xa - t[j]) / (t[j + 1] - t[j])
@@ -238,11 +265,12 @@ def _linf_lp(
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status != 0 or res.x is None:
         raise ValueError(f"the max-error linear program failed: {res.message}")
+    # The optimum, less HiGHS's feasibility tolerance (1e-7 on the normalised
+    # rows) with a margin: a lower bound on the max error of every sum with
+    # these knots on these points.
+    bound = max(float(res.fun) - 1e-6, 0.0) * half
     if value_only:
-        # The optimum, less HiGHS's feasibility tolerance (1e-7 on the
-        # normalised rows) with a margin: a lower bound on the max error of
-        # every sum with these knots on these points.
-        return max(float(res.fun) - 1e-6, 0.0) * half
+        return bound
     coef = res.x[:nun]
     touched = np.zeros(nun, dtype=bool)
     touched[left] = True
@@ -252,7 +280,8 @@ def _linf_lp(
         coef = np.interp(idx, idx[touched], coef[touched])
     if flat_first:
         coef = np.concatenate(([coef[0]], coef))
-    return values_to_relusum(t, mid + half * coef, flat_first, domain)
+    model = values_to_relusum(t, mid + half * coef, flat_first, domain)
+    return (model, bound) if with_bound else model
 
 
 def linf_fixed_target(target: Target, knots: np.ndarray, rounds: int = 8) -> ReluSum:
