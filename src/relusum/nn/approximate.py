@@ -94,8 +94,11 @@ def _numpy_fn(module: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     mod = copy.deepcopy(module).double().eval()
 
     def fn(x: np.ndarray) -> np.ndarray:
+        xa = np.ascontiguousarray(x, dtype=np.float64)
+        if not xa.flags.writeable:  # (a cached grid): torch warns on read-only arrays
+            xa = xa.copy()
         with torch.no_grad():
-            return mod(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))).numpy()
+            return mod(torch.from_numpy(xa)).numpy()
 
     return fn
 
