@@ -124,6 +124,24 @@ def test_jump_hint_quotes_half_the_jump_in_agreement_with_the_error(capsys):
     assert json.loads(out)["max_abs_error"] == pytest.approx(best, rel=1e-3)
 
 
+def test_unreachable_tol_names_the_fewest_units_among_equal_errors():
+    # Every fit of a jump reaches half of it, give or take 1e-9 from the ramp
+    # across it: the message names the fewest units that do, not whichever count
+    # happened to be lowest in the ninth digit (it said 2, then 4 units).
+    from relusum.fitting.hints import tol_unreachable
+
+    t = make_target("sign(x)", (-1, 1))
+    tried = {1: 1.0 + 1.9e-9, 2: 1.0 + 1.4e-9, 4: 1.0, 8: 1.0 + 5.7e-9}
+    msg = tol_unreachable(t, "linf", 0.6, tried, max_units=8, cap=8, distinct=2000)
+    assert msg.endswith("max error 1 with 1 unit")
+    # A real difference still counts: the lowest error wins.
+    tried = {1: 1.5, 2: 1.2, 4: 1.0, 8: 1.0 + 5.7e-9}
+    msg = tol_unreachable(t, "linf", 0.6, tried, max_units=8, cap=8, distinct=2000)
+    assert msg.endswith("max error 1 with 4 units")
+    with pytest.raises(ValueError, match=r"max error 1 with 1 unit$"):
+        relusum.fit("sign(x)", domain=(-1, 1), tol=0.6)
+
+
 def test_no_jump_hint_for_rmse_which_a_jump_does_not_bound(capsys):
     msg = _one_line_error(
         capsys,

@@ -34,8 +34,9 @@ def brute_force_minimax(x, y, n_pieces, flat_first=False, continuous=True):
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
-    # HiGHS's feasibility tolerance (1e-7) is absolute: solve for y scaled to [-1, 1]
-    # (data 1e-7 tall read as exactly fitted), then scale the error back.
+    # HiGHS's feasibility tolerance is absolute: solve for y scaled to [-1, 1], with
+    # the tightest tolerances (1e-10; at the default 1e-7, data 1.2e-7 tall came out
+    # "exactly fitted" against the sweep's correct 6e-8), then scale the error back.
     mid, half = (y.max() + y.min()) / 2, (y.max() - y.min()) / 2
     if half == 0:
         return 0.0
@@ -72,7 +73,15 @@ def brute_force_minimax(x, y, n_pieces, flat_first=False, continuous=True):
             cost = np.zeros(nv)
             cost[-1] = 1.0
             res = linprog(
-                cost, A_ub=np.array(a_ub), b_ub=np.array(b_ub), bounds=bounds, method="highs"
+                cost,
+                A_ub=np.array(a_ub),
+                b_ub=np.array(b_ub),
+                bounds=bounds,
+                method="highs",
+                options={
+                    "primal_feasibility_tolerance": 1e-10,
+                    "dual_feasibility_tolerance": 1e-10,
+                },
             )
             if res.status == 0:
                 best = min(best, res.fun)
@@ -277,6 +286,8 @@ def _convex_points(draw_slopes, draw_dx, y0):
 )
 # Data 1.25e-7 tall: the reference LP read it as fitted exactly (HiGHS's absolute tolerance).
 @example(dx=[1.0, 0.25], slopes=[0.0, 5e-7, 0.0, 0.0, 0.0], k=1, flat=False)
+# 1.2e-7 relative to a rise of 3: read as fitted at the default tolerance 1e-7.
+@example(dx=[1.0, 1.0], slopes=[3.0, -1.192092896e-07, 0.0, 0.0, 0.0], k=1, flat=True)
 def test_greedy_exact_on_convex_points(dx, slopes, k, flat):
     x, y = _convex_points(slopes[: len(dx)], dx, 0.0)
     ref = brute_force_minimax(x, y, k + (1 if flat else 0), flat_first=flat)

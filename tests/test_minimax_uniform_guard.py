@@ -10,6 +10,7 @@ from relusum.fitting.minimax import linf_fixed_target
 from relusum.fitting.minimax.fixed_lp import linf_fixed_lower_bound
 from relusum.fitting.optimal import _uniform_cannot_win
 from relusum.fitting.report import measure
+from relusum.model import ReluSum
 from relusum.targets import make_target
 
 
@@ -159,13 +160,20 @@ def test_certify_proves_the_candidate_on_the_fit_samples_and_its_peaks():
         worst = np.max(np.abs(vals - ys[None, :]), axis=1)
         assert float(np.min(worst)) >= c.lower_bound * (1 - 1e-9)
     # A candidate off the optimum by more than 1e-6 gets no certificate (the caller
-    # refines the exact fit instead): the LP refined on its own samples misses it
-    # by 1.5e-6 on the grid; knots far off miss it by far more.
-    for worse in (
-        linf_fixed_target(target, uniform_knots(target.domain, 2)),
-        linf_fixed_target(target, np.array([-8.0, 4.0])),
-    ):
+    # refines the exact fit instead): the same sum shifted by 2e-6 of its error;
+    # knots far off miss it by far more.
+    shifted = ReluSum(other.bias + 2e-6 * c.eps, other.knots, other.weights, other.domain)
+    for worse in (shifted, linf_fixed_target(target, np.array([-8.0, 4.0]))):
         assert certify(target, 2, worse, info) is None
+    # The LP on the fit samples, refined until the grid agrees within 0.05%, misses
+    # the optimum by 1.5e-5 on the grid, between the exact fit's samples, where it
+    # is optimal: the certificate there is no use to the caller, which takes a
+    # candidate only when its error on the grid, too, is within 1e-8 of the bound.
+    lp = linf_fixed_target(target, uniform_knots(target.domain, 2))
+    on_grid = measure(lp, target)[1]
+    assert on_grid > measure(other, target)[1] * (1 + 1e-6)
+    c_lp = certify(target, 2, lp, info)
+    assert c_lp is None or on_grid > c_lp.lower_bound * (1 + 1e-8)
     # Data targets, and fits without samples, have none to extend.
     assert certify(make_target((xs0, np.tanh(xs0))), 2, other, info) is None
 

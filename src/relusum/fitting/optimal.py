@@ -329,7 +329,7 @@ def _uniform_near(
         if float(np.max(a)) <= on * (1.0 + 1e-9):
             break
         pick = np.unique(np.concatenate((pick, _around_peaks(a, n_units, on))))
-        model = linf_fixed_knots(gx[pick], gy[pick], knots, target.domain)
+        model = linf_fixed_knots(gx[pick], gy[pick], knots, target.domain, start=model)
     return model
 
 
