@@ -128,9 +128,22 @@ def _prepare(target: Target, knots: np.ndarray, constraints: Constraints):
 
 
 def _linf_points(
-    u: np.ndarray, v: np.ndarray, t: np.ndarray, rows: Rows, constraints: Constraints
+    u: np.ndarray,
+    v: np.ndarray,
+    t: np.ndarray,
+    rows: Rows,
+    constraints: Constraints,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Constrained max-error LP on points: ``min e`` with ``|v - A c| <= e``."""
+    """Constrained max-error LP on points: ``min e`` with ``|v - A c| <= e``.
+
+    HiGHS's tolerances are absolute on the scaled values, so where the answer
+    misses its own optimum by more than 1e-9 of the error the LP is solved
+    again for a correction ``c + s d`` on the residuals scaled to 1, the
+    constraints shifted and scaled alike (iterative refinement).  ``start``
+    (values at ``t`` that meet the constraints, such as the optimum on a
+    subset of the points) is corrected directly: one LP instead of two.
+    """
     n = t.size
     npts = u.size
     a = _hat_matrix(u, t)
@@ -138,15 +151,49 @@ def _linf_points(
     a_pts = sparse.vstack((sparse.hstack((a, -ones)), sparse.hstack((-a, -ones))))
     c_ub, b_ub, a_eq, b_eq = _split_rows(rows, 1)
     a_ub = sparse.vstack((a_pts, c_ub)) if c_ub.shape[0] else a_pts
-    b_all = np.concatenate((v, -v, b_ub))
+    c_rows, eq_rows = c_ub[:, :n], a_eq[:, :n]  # (without the error's column)
     cost = np.zeros(n + 1)
     cost[-1] = 1.0
-    res = _linprog(cost, a_ub, b_all, a_eq, b_eq, _col_bounds(rows) + [(0, None)])
-    if res.status == 2:
-        raise infeasible(constraints, "these knots")
-    if res.status != 0 or res.x is None:
-        raise ValueError(f"the max-error linear program failed: {res.message}")
-    return np.asarray(res.x[:n], dtype=float)
+    col_lo = np.where(np.isfinite(rows.col_lo), rows.col_lo, -np.inf)
+    col_hi = np.where(np.isfinite(rows.col_hi), rows.col_hi, np.inf)
+
+    def solve(c0: np.ndarray, s: float) -> Any:
+        # Solve for d with c = c0 + s d: the residuals and constraints of c0, scaled.
+        r = (v - a @ c0) / s
+        lo, hi = (col_lo - c0) / s, (col_hi - c0) / s
+        bounds = [
+            (x if math.isfinite(x) else None, y if math.isfinite(y) else None)
+            for x, y in zip(lo, hi)
+        ]
+        res = _linprog(
+            cost,
+            a_ub,
+            np.concatenate((r, -r, (b_ub - c_rows @ c0) / s)),
+            a_eq,
+            (b_eq - eq_rows @ c0) / s,
+            bounds + [(0, None)],
+        )
+        if res.status == 2:
+            raise infeasible(constraints, "these knots")
+        if res.status != 0 or res.x is None:
+            raise ValueError(f"the max-error linear program failed: {res.message}")
+        return res
+
+    if start is None:
+        res = solve(np.zeros(n), 1.0)
+        c, fun = np.asarray(res.x[:n], dtype=float), float(res.fun)
+    else:
+        c, fun = np.asarray(start, dtype=float), 0.0
+    for _ in range(2):
+        err = float(np.max(np.abs(v - a @ c)))
+        if not err > fun * (1.0 + 1e-9) + 1e-300:
+            break
+        res = solve(c, err)
+        better = c + err * np.asarray(res.x[:n], dtype=float)
+        if not float(np.max(np.abs(v - a @ better))) < err:
+            break
+        c, fun = better, float(res.fun) * err
+    return c
 
 
 def _col_bounds(rows: Rows) -> list[tuple[float | None, float | None]]:
@@ -302,12 +349,13 @@ def lp_knots(
     constraints: Constraints,
     *,
     quantile: float = 0.5,
-    rounds: int = 2,
+    rounds: int = 8,
 ) -> ReluSum:
     """The fit with the given knots minimising ``loss`` (``"l1"``, ``"quantile"``, ``"linf"``).
 
-    For ``linf`` on a function, points where a dense grid's error still
-    exceeds the samples' are added and the LP solved again (``rounds`` times).
+    For ``linf`` on a function, the knots and then the points where a dense
+    grid's error still exceeds the samples' are added and the LP solved again
+    (``rounds`` times at most; see :func:`_linf_target`).
 
     Examples
     --------
@@ -324,6 +372,8 @@ def lp_knots(
     u = np.asarray(scale.u(target.x), dtype=float)
     v = np.asarray(scale.v(target.y), dtype=float)
     w = None if target.weight is None else target.weight / max(float(np.max(target.weight)), 1e-300)
+    if loss == "linf" and target.fn is not None:
+        return _linf_target(target, knots, constraints, scale, t_user, t, flat_first, rows, rounds)
     if loss == "linf":
         c = _linf_points(u, v, t, rows, constraints)
     else:
@@ -332,22 +382,60 @@ def lp_knots(
         c, _ = _pinball(u, v, ww, t, rows, q, constraints)
     if flat_first:
         c[0] = c[1]
-    model = scale.model(t_user, c.copy(), flat_first, target.domain)
-    if loss == "linf" and target.fn is not None:
-        dense = _dense_grid(target.domain, max(8 * target.x.size, 20_000))
-        fd = target.evaluate(dense)
-        for _ in range(rounds):
-            on_pts = float(np.max(np.abs(model(target.x) - target.y)))
-            e = np.abs(model(dense) - fd)
-            if float(np.max(e)) <= on_pts * (1.0 + 1e-3):
-                break
-            idx = np.argsort(e)[-(4 * knots.size + 64) :]
-            u = np.concatenate((u, np.asarray(scale.u(dense[idx]), dtype=float)))
-            v = np.concatenate((v, np.asarray(scale.v(fd[idx]), dtype=float)))
-            c = _linf_points(u, v, t, rows, constraints)
-            if flat_first:
-                c[0] = c[1]
-            model = scale.model(t_user, c.copy(), flat_first, target.domain)
+    return scale.model(t_user, c.copy(), flat_first, target.domain)
+
+
+def _linf_target(
+    target: Target,
+    knots: np.ndarray,
+    constraints: Constraints,
+    scale: Scaled,
+    t_user: np.ndarray,
+    t: np.ndarray,
+    flat_first: bool,
+    rows: Rows,
+    rounds: int = 8,
+) -> ReluSum:
+    """The constrained max-error fit of a function: refined at its error peaks.
+
+    As :func:`~.minimax.linf_fixed_target`: the knots join the samples (a sum's
+    error peaks at them as often as between them), and the error peaks on a
+    dense grid (with the knots) above the error on the points are located and
+    added until the grid agrees within 0.05%, each LP correcting the last sum.
+    """
+    from relusum.fitting.minimax.fixed_lp import dense_grid, refine_points
+
+    a, b = target.domain
+    kx = np.unique(knots[(knots > a) & (knots < b)])
+    kv = target._extra_values(kx)
+    kx, kv = kx[np.isfinite(kv)], kv[np.isfinite(kv)]
+    xs, ys = np.concatenate((target.x, kx)), np.concatenate((target.y, kv))
+
+    def fit(c0: np.ndarray | None) -> tuple[np.ndarray, ReluSum]:
+        u = np.asarray(scale.u(xs), dtype=float)
+        v = np.asarray(scale.v(ys), dtype=float)
+        c = _linf_points(u, v, t, rows, constraints, c0)
+        if flat_first:
+            c[0] = c[1]
+        return c, scale.model(t_user, c.copy(), flat_first, target.domain)
+
+    c, model = fit(None)
+    dense = dense_grid(target.domain, max(20 * xs.size, 100_000))
+    fd = target.evaluate(dense)
+    dense, fd = np.concatenate((dense, kx)), np.concatenate((fd, kv))
+    order = np.argsort(dense, kind="stable")
+    dense, fd = dense[order], fd[order]
+    tiny = 1e-12 * (float(np.max(np.abs(fd))) + 1.0)
+    for _ in range(rounds):
+        on_pts = float(np.max(np.abs(model(xs) - ys)))
+        if float(np.max(np.abs(model(dense) - fd))) <= on_pts * (1.0 + 5e-4) + tiny:
+            break
+        new = refine_points(target, model, xs, dense, fd, on_pts, 4 * knots.size + 64)
+        if new.size == 0:
+            break
+        xs = np.concatenate((xs, new))
+        ys = np.concatenate((ys, target.evaluate(new)))
+        c, model = fit(c)
     return model
 
 
