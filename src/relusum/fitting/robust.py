@@ -403,40 +403,19 @@ def _linf_target(
     dense grid (with the knots) above the error on the points are located and
     added until the grid agrees within 0.05%, each LP correcting the last sum.
     """
-    from relusum.fitting.minimax.fixed_lp import dense_grid, refine_points
+    from relusum.fitting.minimax.fixed_lp import refined_at_peaks
 
-    a, b = target.domain
-    kx = np.unique(knots[(knots > a) & (knots < b)])
-    kv = target._extra_values(kx)
-    kx, kv = kx[np.isfinite(kv)], kv[np.isfinite(kv)]
-    xs, ys = np.concatenate((target.x, kx)), np.concatenate((target.y, kv))
-
-    def fit(c0: np.ndarray | None) -> tuple[np.ndarray, ReluSum]:
+    def solve(
+        xs: np.ndarray, ys: np.ndarray, last: np.ndarray | None
+    ) -> tuple[ReluSum, np.ndarray]:
         u = np.asarray(scale.u(xs), dtype=float)
         v = np.asarray(scale.v(ys), dtype=float)
-        c = _linf_points(u, v, t, rows, constraints, c0)
+        c = _linf_points(u, v, t, rows, constraints, last)
         if flat_first:
             c[0] = c[1]
-        return c, scale.model(t_user, c.copy(), flat_first, target.domain)
+        return scale.model(t_user, c.copy(), flat_first, target.domain), c
 
-    c, model = fit(None)
-    dense = dense_grid(target.domain, max(20 * xs.size, 100_000))
-    fd = target.evaluate(dense)
-    dense, fd = np.concatenate((dense, kx)), np.concatenate((fd, kv))
-    order = np.argsort(dense, kind="stable")
-    dense, fd = dense[order], fd[order]
-    tiny = 1e-12 * (float(np.max(np.abs(fd))) + 1.0)
-    for _ in range(rounds):
-        on_pts = float(np.max(np.abs(model(xs) - ys)))
-        if float(np.max(np.abs(model(dense) - fd))) <= on_pts * (1.0 + 5e-4) + tiny:
-            break
-        new = refine_points(target, model, xs, dense, fd, on_pts, 4 * knots.size + 64)
-        if new.size == 0:
-            break
-        xs = np.concatenate((xs, new))
-        ys = np.concatenate((ys, target.evaluate(new)))
-        c, model = fit(c)
-    return model
+    return refined_at_peaks(target, knots, solve, rounds)
 
 
 def _huber(r: np.ndarray, delta: float, w: np.ndarray) -> float:
