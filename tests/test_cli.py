@@ -119,6 +119,21 @@ def test_fit_data_csv(capsys, tmp_path):
     assert d["error_on"] == "data" and d["n_units"] == 6 and d["domain"] == [0.0, 3.0]
 
 
+def test_a_data_file_given_as_the_formula_points_to_data(capsys, tmp_path):
+    # `relusum fit pts.csv` said "a formula needs --domain A B".
+    p = tmp_path / "pts.csv"
+    p.write_text("x,y\n0,1\n1,2\n2,0\n")
+    for target in (str(p), "missing.csv"):
+        code, out, err = run(capsys, "fit", target, "--units", "2")
+        assert code == 2 and out == ""
+        assert err.strip() == (
+            f"relusum: error: {target!r} looks like a file name, not a formula: "
+            f"to fit a file's points use --data {target}"
+        )
+    code, _, err = run(capsys, "fit", "sin(x)", "--units", "2")
+    assert code == 2 and "a formula needs --domain A B" in err
+
+
 def test_fit_given_knots_and_interpolate(capsys):
     code, out, _ = run(
         capsys, "fit", "x**2", "--domain", "0", "1", "--knots", "0,0.5", "--interpolate", "--json"

@@ -360,6 +360,16 @@ def _fixed_point(args: argparse.Namespace, result):
     return result, table
 
 
+def _looks_like_a_file(text: str) -> bool:
+    """Whether a formula argument names a data file (``relusum fit data.csv``)."""
+    import os
+
+    suffix = os.path.splitext(text)[1].lower()
+    return suffix in (".csv", ".tsv", ".txt", ".parquet", ".gz") or (
+        "/" in text and os.path.isfile(text)
+    )
+
+
 def _fit(args: argparse.Namespace):
     import relusum
 
@@ -374,6 +384,11 @@ def _fit(args: argparse.Namespace):
     else:
         target = args.target.strip()
         if domain is None:
+            if _looks_like_a_file(target):
+                raise ValueError(
+                    f"{target!r} looks like a file name, not a formula: to fit a file's "
+                    f"points use --data {target}"
+                )
             raise ValueError("a formula needs --domain A B")
         _check_units_against_samples(args, knots)
     return relusum.fit(
