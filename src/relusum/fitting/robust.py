@@ -186,7 +186,7 @@ def _linf_points(
         c, fun = np.asarray(start, dtype=float), 0.0
     for _ in range(2):
         err = float(np.max(np.abs(v - a @ c)))
-        if not err > fun * (1.0 + 1e-9) + 1e-300:
+        if not err > fun * (1.0 + 1e-9) + 1e-14:  # (not at rounding level)
             break
         res = solve(c, err)
         better = c + err * np.asarray(res.x[:n], dtype=float)

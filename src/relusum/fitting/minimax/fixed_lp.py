@@ -312,7 +312,7 @@ def _linf_lp(
     for _ in range(2):
         resid = yn - a_mat @ coef
         err = float(np.max(np.abs(resid)))
-        if not err > fun * (1.0 + 1e-9) + 1e-300:
+        if not err > fun * (1.0 + 1e-9) + 1e-14:  # (not at rounding level)
             break
         res = solve(resid / err)
         better = coef + err * res.x[:nun]
