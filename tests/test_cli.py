@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -132,6 +133,27 @@ def test_a_data_file_given_as_the_formula_points_to_data(capsys, tmp_path):
         )
     code, _, err = run(capsys, "fit", "sin(x)", "--units", "2")
     assert code == 2 and "a formula needs --domain A B" in err
+
+
+def test_summary_states_the_certificate_or_that_none_is_known(capsys):
+    # The headline, in the text summary too: a max-error fit with optimal knots
+    # quotes its proven bound and gap (the same numbers as --json); free-knot least
+    # squares says that it has none; fixed knots say nothing about it.
+    base = ("fit", "x**2", "--domain", "0", "1", "--units", "3")
+    code, out, _ = run(capsys, *base, "--knots", "optimal", "--loss", "linf")
+    assert code == 0
+    line = next(ln for ln in out.splitlines() if "certified" in ln)
+    lb = float(re.search(r"lower bound ([\d.e+-]+) on", line).group(1))
+    gap = float(re.search(r"gap ([\d.e+-]+)$", line).group(1))
+    _, js, _ = run(capsys, *base, "--knots", "optimal", "--loss", "linf", "--json")
+    d = json.loads(js)
+    assert lb == pytest.approx(d["lower_bound"], rel=1e-5) and gap <= 1e-6
+    assert lb == pytest.approx(1 / (2 * 7**2), rel=1e-4)  # 1/(2(2n+1)^2)
+    code, out, _ = run(capsys, *base, "--knots", "optimal", "--loss", "l2")
+    assert code == 0 and "certificate: none (non-convex in the knots" in out
+    assert "lower bound" not in out.replace("no proven lower bound", "")
+    code, out, _ = run(capsys, *base, "--loss", "linf")
+    assert code == 0 and "certif" not in out
 
 
 def test_fit_given_knots_and_interpolate(capsys):

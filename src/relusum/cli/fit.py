@@ -475,6 +475,14 @@ def _print_summary(result, args: argparse.Namespace) -> None:
     if "constraints" in rep.extra:
         cons = ", ".join(f"{k} {v}" for k, v in rep.extra["constraints"].items())
         print(f"  constraints: {cons}", file=out)
+    if rep.extra.get("lower_bound") is not None and "gap" in rep.extra:
+        print(
+            f"  certified: lower bound {rep.extra['lower_bound']:.6g} on the max |error| at "
+            f"the fit samples, gap {rep.extra['gap']:.2g}",
+            file=out,
+        )
+    elif "certificate" in rep.extra:
+        print(f"  certificate: {rep.extra['certificate']}", file=out)
     if "max_error_everywhere" in rep.extra:
         print(f"  max |error| on all of R: {rep.extra['max_error_everywhere']:.4g}", file=out)
     print(f"  fitted in {rep.seconds:.3f} s; bias {s.bias:.6g}", file=out)

@@ -33,6 +33,8 @@ __all__ = ["fit_optimal", "progress_bar"]
 _CLOSE = 1e-6
 #: A candidate certified within this of its bound is taken without refining the exact fit.
 _SURE = 1e-8
+#: The report's word on certificates for free-knot least squares.
+_NONE_L2 = "none (non-convex in the knots; the best of several searches, no proven lower bound)"
 #: Uniform knots whose proven grid bound is within this of the exact fit's
 #: grid error tie it: the exact fit is refined to ``_CLOSE`` before the LP.
 _NEAR = 1e-3
@@ -83,7 +85,10 @@ def fit_optimal(
         if init is not None:
             kwargs["init"] = init
         model = free_knot_l2(target, n_units, **kwargs)
-        return model, {"method": "free-knot least squares", "search": search}
+        # No lower bound is known that could be proven here (the problem is
+        # non-convex in the knots): none is reported, and the report says so.
+        extra = {"method": "free-knot least squares", "search": search, "certificate": _NONE_L2}
+        return model, extra
     with progress_bar(progress, f"minimax fit, {n_units} units", "sweep") as tick:
         how = {} if agree is None else {"agree": agree}
         model, info = minimax_target(
