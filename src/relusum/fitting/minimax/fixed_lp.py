@@ -223,6 +223,9 @@ def _linf_lp_on_hulls(
         worst = np.flatnonzero(err > bound + 1e-12 * scale)
         if worst.size == 0:
             return model
+        # With the points just below the bound too: the next optimum moves a
+        # little, and they are the ones it would break next (one round, not 6).
+        worst = np.flatnonzero(err > bound * (1.0 - 1e-3))
         if worst.size > extra:
             worst = worst[np.argpartition(err[worst], -extra)[-extra:]]
         xs = np.concatenate((xs, xa[worst]))
