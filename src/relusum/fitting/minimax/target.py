@@ -75,7 +75,10 @@ _DISTINCT = 1e-8
 #: samples (``kernel_exact``).  1e-30, not 1e-18: ``abs(x)**0.1`` on [-1, 1] is
 #: still 4e-3 at 1e-24, and its fit at 64 units puts knots 1e-22 from 0 (grid 10x
 #: the samples at 1e-18, 0.01% now; the gates' origin at 0 resolves such samples).
-_FINEST = 1e-30
+#: 1e-60, not 1e-30: ``abs(x)**0.05`` wants a knot 1e-52 from 0 at 64 units (grid
+#: 12x the samples at 1e-30, 1.00006 now) and ``x**0.1`` one 1e-34 from 0 (1.0087 ->
+#: 1.0002); targets that never need samples that close are unchanged.
+_FINEST = 1e-60
 #: Accuracy of the optimum on the samples while they are still refined.
 _COARSE = 1e-5
 #: New samples around an error peak, in units of the sample interval it lies in.
