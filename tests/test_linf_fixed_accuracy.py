@@ -27,10 +27,11 @@ def test_uniform_knots_on_x_squared_reach_the_theory_on_the_points(n):
     assert err == pytest.approx(1.0 / (8 * n * n), rel=1e-8)
 
 
-@pytest.mark.parametrize("n", [64, 256])
+@pytest.mark.parametrize("n", [64, 256, 1000])
 def test_uniform_linf_fit_of_x_squared_is_the_optimum_on_the_grid(n):
     # The fit refines its samples at the error peaks, the knots among them; the
-    # verification grid holds the knots.  (0.1.0: 0.14% above at 64 units, 2.8% at 256.)
+    # verification grid holds the knots.  (0.1.0: 0.14% above at 64 units, 2.8% at
+    # 256, 2.4 times the optimum at 1,000.)
     r = relusum.fit("x**2", domain=(0, 1), n_units=n, loss="linf", progress=False)
     assert r.report.max_abs_error == pytest.approx(1.0 / (8 * n * n), rel=5e-4)
     assert r.report.max_abs_error >= 1.0 / (8 * n * n) * (1 - 1e-9)
