@@ -121,11 +121,12 @@ def test_fit_data_csv(capsys, tmp_path):
 
 
 def test_a_data_file_given_as_the_formula_points_to_data(capsys, tmp_path):
-    # `relusum fit pts.csv` said "a formula needs --domain A B".
+    # `relusum fit pts.csv` said "a formula needs --domain A B" (with a domain, "syntax
+    # error" or "attribute access is not allowed").
     p = tmp_path / "pts.csv"
     p.write_text("x,y\n0,1\n1,2\n2,0\n")
-    for target in (str(p), "missing.csv"):
-        code, out, err = run(capsys, "fit", target, "--units", "2")
+    for target, more in ((str(p), ()), ("missing.csv", ()), (str(p), ("--domain", "0", "1"))):
+        code, out, err = run(capsys, "fit", target, "--units", "2", *more)
         assert code == 2 and out == ""
         assert err.strip() == (
             f"relusum: error: {target!r} looks like a file name, not a formula: "

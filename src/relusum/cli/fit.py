@@ -383,12 +383,12 @@ def _fit(args: argparse.Namespace):
         target = relusum.read_csv(args.data, x=args.x, y=args.y)
     else:
         target = args.target.strip()
+        if _looks_like_a_file(target):
+            raise ValueError(
+                f"{target!r} looks like a file name, not a formula: to fit a file's "
+                f"points use --data {target}"
+            )
         if domain is None:
-            if _looks_like_a_file(target):
-                raise ValueError(
-                    f"{target!r} looks like a file name, not a formula: to fit a file's "
-                    f"points use --data {target}"
-                )
             raise ValueError("a formula needs --domain A B")
         _check_units_against_samples(args, knots)
     return relusum.fit(
