@@ -154,17 +154,12 @@ def _linf_points(
     c_rows, eq_rows = c_ub[:, :n], a_eq[:, :n]  # (without the error's column)
     cost = np.zeros(n + 1)
     cost[-1] = 1.0
-    col_lo = np.where(np.isfinite(rows.col_lo), rows.col_lo, -np.inf)
-    col_hi = np.where(np.isfinite(rows.col_hi), rows.col_hi, np.inf)
+    col_lo, col_hi = np.asarray(rows.col_lo, dtype=float), np.asarray(rows.col_hi, dtype=float)
 
     def solve(c0: np.ndarray, s: float) -> Any:
         # Solve for d with c = c0 + s d: the residuals and constraints of c0, scaled.
         r = (v - a @ c0) / s
-        lo, hi = (col_lo - c0) / s, (col_hi - c0) / s
-        bounds = [
-            (x if math.isfinite(x) else None, y if math.isfinite(y) else None)
-            for x, y in zip(lo, hi)
-        ]
+        bounds = _bounds((col_lo - c0) / s, (col_hi - c0) / s)
         res = _linprog(
             cost,
             a_ub,
@@ -196,10 +191,11 @@ def _linf_points(
     return c
 
 
-def _col_bounds(rows: Rows) -> list[tuple[float | None, float | None]]:
+def _bounds(lo: np.ndarray, hi: np.ndarray) -> list[tuple[float | None, float | None]]:
+    """linprog's column bounds: None where infinite."""
     return [
-        (lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None)
-        for lo, hi in zip(rows.col_lo, rows.col_hi)
+        (a if math.isfinite(a) else None, b if math.isfinite(b) else None)
+        for a, b in zip(lo.tolist(), hi.tolist())
     ]
 
 
@@ -337,11 +333,6 @@ def _pinball(
     return _pinball_dual(a, v, w, np.zeros(n), rows, tau, constraints), 12
 
 
-def _dense_grid(domain: tuple[float, float], n: int) -> np.ndarray:
-    a, b = domain
-    return a + (b - a) * ((np.arange(n) + 0.5) / n)
-
-
 def lp_knots(
     target: Target,
     knots: np.ndarray,
@@ -369,11 +360,11 @@ def lp_knots(
     [1.0]
     """
     scale, t_user, t, flat_first, rows = _prepare(target, knots, constraints)
+    if loss == "linf" and target.fn is not None:
+        return _linf_target(target, knots, constraints, scale, t_user, t, flat_first, rows, rounds)
     u = np.asarray(scale.u(target.x), dtype=float)
     v = np.asarray(scale.v(target.y), dtype=float)
     w = None if target.weight is None else target.weight / max(float(np.max(target.weight)), 1e-300)
-    if loss == "linf" and target.fn is not None:
-        return _linf_target(target, knots, constraints, scale, t_user, t, flat_first, rows, rounds)
     if loss == "linf":
         c = _linf_points(u, v, t, rows, constraints)
     else:
